@@ -1,0 +1,85 @@
+"""The one output record every analyzer emits, and its table form.
+
+Contract: for each aspect it owns, an analyzer emits one `Event` per analysed second
+(span [s, min(s + 1, duration)]), whose `value` is already the per-second answer
+(a count, a label, a list of strings, a fraction...). A second with no event of an aspect
+is "not analysed" (null in the timeline); "analysed, found nothing" is an event with 0 or [].
+Analyzers may add finer events under their own aspect names (a cut instant, a face box);
+the timeline ignores aspects it has no column for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+EVENT_COLUMNS = ["video", "start_s", "end_s", "aspect", "value", "confidence", "source", "detail"]
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("video", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("aspect", pa.string()),
+        ("value", pa.string()),  # JSON
+        ("confidence", pa.float64()),
+        ("source", pa.string()),
+        ("detail", pa.string()),  # JSON or null
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    start_s: float
+    end_s: float
+    aspect: str
+    value: Any
+    confidence: float | None = None
+    source: str = ""
+    detail: dict | None = field(default=None, compare=False)
+
+
+def per_second_spans(duration_s: float) -> list[tuple[int, float, float]]:
+    """(second, start, end) for every second of a video; the last one may be partial."""
+    n = max(1, math.ceil(duration_s - 1e-9))
+    return [(s, float(s), float(s + 1) if duration_s < s + 1e-9 else float(min(s + 1, duration_s))) for s in range(n)]
+
+
+def events_frame(events: Iterable[Event], video: str) -> pd.DataFrame:
+    rows = [
+        {
+            "video": video,
+            "start_s": float(e.start_s),
+            "end_s": float(e.end_s),
+            "aspect": e.aspect,
+            "value": json.dumps(e.value, ensure_ascii=False),
+            "confidence": None if e.confidence is None else float(e.confidence),
+            "source": e.source,
+            "detail": None if e.detail is None else json.dumps(e.detail, ensure_ascii=False),
+        }
+        for e in events
+    ]
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return frame.astype({"start_s": "float64", "end_s": "float64", "confidence": "float64"})
+
+
+def frame_events(frame: pd.DataFrame) -> list[Event]:
+    """Inverse of `events_frame` (the video column is dropped)."""
+    return [
+        Event(
+            start_s=r.start_s,
+            end_s=r.end_s,
+            aspect=r.aspect,
+            value=json.loads(r.value),
+            confidence=None if pd.isna(r.confidence) else r.confidence,
+            source=r.source,
+            detail=None if r.detail is None or (isinstance(r.detail, float) and pd.isna(r.detail)) else json.loads(r.detail),
+        )
+        for r in frame.itertuples(index=False)
+    ]
