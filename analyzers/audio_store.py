@@ -1,0 +1,75 @@
+"""16 kHz mono PCM stored one row per second (int16) in Parquet, so long audio streams in bounded memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+AUDIO_RATE = 16_000
+AUDIO_SCHEMA = pa.schema([("second", pa.int32()), ("pcm", pa.binary())])  # little-endian int16
+_ROW_GROUP = 60
+
+
+class AudioStoreWriter:
+    def __init__(self, path: Path):
+        self._writer = pq.ParquetWriter(str(path), AUDIO_SCHEMA)
+        self._pending = np.zeros(0, np.float32)
+        self._rows: list[dict] = []
+        self._second = 0
+        self.samples = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        self.samples += len(samples)
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
+        while len(self._pending) >= AUDIO_RATE:
+            self._emit(self._pending[:AUDIO_RATE])
+            self._pending = self._pending[AUDIO_RATE:]
+
+    def finish(self, total_samples: int, seconds: int) -> None:
+        """Cuts or pads with silence so that exactly `seconds` rows hold `total_samples` samples."""
+        while self._second < seconds:
+            want = min(AUDIO_RATE, total_samples - self._second * AUDIO_RATE)
+            chunk = self._pending[:want]
+            self._pending = self._pending[want:]
+            self._emit(np.concatenate([chunk, np.zeros(max(0, want - len(chunk)), np.float32)]))
+        self._flush()
+
+    def _emit(self, chunk: np.ndarray) -> None:
+        pcm16 = (np.clip(chunk, -1.0, 1.0) * 32767.0).round().astype("<i2")
+        self._rows.append({"second": self._second, "pcm": pcm16.tobytes()})
+        self._second += 1
+        if len(self._rows) >= _ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=AUDIO_SCHEMA))
+            self._rows = []
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def iter_audio(path: Path, chunk_s: int = 300) -> Iterator[tuple[int, np.ndarray]]:
+    """Yields (first second, float32 PCM) in chunks of about chunk_s seconds."""
+    reader = pq.ParquetFile(str(path))
+    first, parts = None, []
+    for batch in reader.iter_batches(batch_size=_ROW_GROUP):
+        for second, blob in zip(batch.column("second").to_pylist(), batch.column("pcm").to_pylist()):
+            first = second if first is None else first
+            parts.append(np.frombuffer(blob, "<i2"))
+            if len(parts) >= chunk_s:
+                yield first, np.concatenate(parts).astype(np.float32) / 32767.0
+                first, parts = None, []
+    if parts:
+        yield first, np.concatenate(parts).astype(np.float32) / 32767.0
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """The whole track (for short media and tests)."""
+    chunks = [pcm for _, pcm in iter_audio(path, chunk_s=3600)]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

@@ -1,0 +1,307 @@
+"""Probing and decoding: one pass over the video, one pass over the audio.
+
+The video pass yields everything the visual analyzers need, so no analyzer decodes again:
+  * per-frame cheap signals (brightness, colour, sharpness, frame difference, histogram
+    difference) for cut detection and visual statistics,
+  * global motion (affine fit of tracked corners) a few times per second for camera motion,
+  * sampled RGB frames at a fixed rate, streamed into a frame store for the heavier analyzers.
+The audio pass resamples the first audio stream to 16 kHz mono (any layout, 5.1 included) and
+streams it to an audio store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+
+from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
+from analyzers.frames import FrameStoreWriter, SampledFrame
+
+log = logging.getLogger(__name__)
+
+SIGNAL_WIDTH = 320  # analysis width of the cheap per-frame signals (height follows the aspect ratio)
+MOTION_RATE = 4.0  # global-motion estimates per second (each over a ~1/MOTION_RATE s baseline)
+
+
+class MediaError(ValueError):
+    """A file that cannot be analysed; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    path: str
+    duration_s: float
+    fps: float
+    frame_count: int
+    width: int  # as displayed (after rotation)
+    height: int
+    rotation: int  # degrees clockwise the frames are turned for display
+    video_codec: str
+    container: str
+    audio_streams: list[dict] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> int:
+        return max(1, math.ceil(self.duration_s - 1e-9))
+
+    def as_row(self) -> dict:
+        """A flat record (audio streams as JSON) for a one-row table."""
+        row = asdict(self)
+        row["audio_streams"] = json.dumps(self.audio_streams)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> "VideoProbe":
+        fields = {k: row[k] for k in cls.__dataclass_fields__}
+        fields["audio_streams"] = json.loads(fields["audio_streams"])
+        for name in ("frame_count", "width", "height", "rotation"):
+            fields[name] = int(fields[name])
+        for name in ("duration_s", "fps"):
+            fields[name] = float(fields[name])
+        return cls(**fields)
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes)")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"{path}: not a readable media file ({exc})") from exc
+
+
+def probe_video(path: str | Path) -> VideoProbe:
+    """Container facts. Raises MediaError for anything that is not a decodable video."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            raise MediaError(f"{path}: no video stream (the file holds {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = _duration(container, stream)
+        # The first frame proves the stream decodes and carries the display rotation.
+        stream.thread_type = "AUTO"
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc
+        if first is None:
+            raise MediaError(f"{path}: the video stream holds no decodable frame")
+        rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        if duration <= 0:
+            raise MediaError(f"{path}: the video has no measurable duration")
+        frames = int(stream.frames or 0) or (int(round(duration * fps)) if fps else 0)
+        audio = [
+            {"index": a.index, "codec": a.codec_context.name, "channels": a.channels, "rate": a.rate}
+            for a in container.streams.audio
+        ]
+        return VideoProbe(
+            path=str(path),
+            duration_s=duration,
+            fps=fps,
+            frame_count=frames,
+            width=width,
+            height=height,
+            rotation=rotation,
+            video_codec=stream.codec_context.name,
+            container=container.format.name,
+            audio_streams=audio,
+        )
+
+
+def _duration(container, stream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    # PyAV reports the display matrix angle counter-clockwise-positive, as ffmpeg does.
+    if rotation == 90:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    if rotation == 180:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if rotation == 270:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    return image
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+def _global_motion(prev: np.ndarray, cur: np.ndarray) -> tuple[float, float, float, float]:
+    """Content motion between two gray frames: (dx, dy) at the frame centre in pixels, scale, inlier share."""
+    corners = cv2.goodFeaturesToTrack(prev, maxCorners=200, qualityLevel=0.01, minDistance=6)
+    if corners is None or len(corners) < 12:
+        return (math.nan,) * 4
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, corners, None, winSize=(21, 21), maxLevel=3)
+    ok = status.ravel() == 1
+    if ok.sum() < 12:
+        return (math.nan,) * 4
+    matrix, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    if matrix is None:
+        return (math.nan,) * 4
+    h, w = prev.shape
+    centre = np.array([w / 2, h / 2, 1.0])
+    dx, dy = matrix @ centre - centre[:2]
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    return float(dx), float(dy), float(scale), float(inliers.mean())
+
+
+@dataclass
+class DecodeResult:
+    signals: pd.DataFrame  # one row per decoded frame
+    sampled: int  # frames written to the frame store
+    decoded: int  # frames decoded
+    seconds: float  # wall time of the pass
+
+
+def decode_video(
+    probe: VideoProbe,
+    frames_path: Path,
+    *,
+    sample_fps: float = 2.0,
+    max_side: int = 1280,
+    progress: Callable[[str], None] | None = None,
+) -> DecodeResult:
+    """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path)."""
+    path = Path(probe.path)
+    started = time.perf_counter()
+    rot = probe.rotation
+    # Decoded (pre-rotation) sizes for the signal and sample scalers.
+    coded_w, coded_h = (probe.height, probe.width) if rot in (90, 270) else (probe.width, probe.height)
+    sig_scale = min(1.0, SIGNAL_WIDTH / max(coded_w, coded_h))
+    sig_w, sig_h = _even(coded_w * sig_scale), _even(coded_h * sig_scale)
+    sample_scale = min(1.0, max_side / max(coded_w, coded_h))
+    smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
+    motion_gap = 1.0 / MOTION_RATE
+
+    rows: list[dict] = []
+    writer = FrameStoreWriter(frames_path)
+    next_sample = 0.0
+    prev_gray = prev_hist = None
+    motion_ref: tuple[float, np.ndarray] | None = None
+    next_log = time.perf_counter() + 10
+    try:
+        with _open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            t0 = None
+            try:
+                for index, frame in enumerate(container.decode(stream)):
+                    if frame.pts is None and frame.time is None:
+                        continue
+                    t_raw = frame.time if frame.time is not None else index / (probe.fps or 25.0)
+                    t0 = t_raw if t0 is None else t0
+                    t = t_raw - t0
+                    small = _rotate(frame.reformat(width=sig_w, height=sig_h, format="rgb24").to_ndarray(), rot)
+                    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+                    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+                    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+                    cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
+                    row = {
+                        "t": t,
+                        "brightness": float(gray.mean()) / 255.0,
+                        "saturation": float(hsv[..., 1].mean()) / 255.0,
+                        "red": float(small[..., 0].mean()) / 255.0,
+                        "green": float(small[..., 1].mean()) / 255.0,
+                        "blue": float(small[..., 2].mean()) / 255.0,
+                        "sharpness": float(cv2.Laplacian(gray, cv2.CV_32F).var()),
+                        "diff": math.nan if prev_gray is None else float(cv2.absdiff(gray, prev_gray).mean()) / 255.0,
+                        "hist_diff": math.nan if prev_hist is None else 0.5 * float(np.abs(hist - prev_hist).sum()),
+                        "motion_dx": math.nan,
+                        "motion_dy": math.nan,
+                        "motion_scale": math.nan,
+                        "motion_inliers": math.nan,
+                        "motion_span": math.nan,
+                    }
+                    if motion_ref is None:
+                        motion_ref = (t, gray)
+                    elif t - motion_ref[0] >= motion_gap - 1e-6:
+                        dx, dy, scale, inl = _global_motion(motion_ref[1], gray)
+                        span = t - motion_ref[0]
+                        h, w = gray.shape
+                        # Normalised to fractions of the frame per second, scale to a factor per second.
+                        row.update(
+                            motion_dx=dx / w / span,
+                            motion_dy=dy / h / span,
+                            motion_scale=scale ** (1.0 / span) if scale == scale and scale > 0 else math.nan,
+                            motion_inliers=inl,
+                            motion_span=span,
+                        )
+                        motion_ref = (t, gray)
+                    rows.append(row)
+                    prev_gray, prev_hist = gray, hist
+                    if t + 1e-6 >= next_sample:
+                        image = frame.reformat(width=smp_w, height=smp_h, format="rgb24").to_ndarray()
+                        writer.add(SampledFrame(t=t, frame_index=index, image=_rotate(image, rot)))
+                        next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
+                    if progress and time.perf_counter() > next_log:
+                        progress(f"decoded {t:.0f}/{probe.duration_s:.0f} s of {path.name}")
+                        next_log = time.perf_counter() + 10
+            except av.error.FFmpegError as exc:
+                if not rows:
+                    raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc
+                # A damaged tail: keep what decoded, say so.
+                log.warning("%s: decoding stopped at %.2f s: %s", path, rows[-1]["t"], exc)
+    finally:
+        writer.close()
+    if not rows:
+        raise MediaError(f"{path}: no frame could be decoded")
+    return DecodeResult(
+        signals=pd.DataFrame(rows), sampled=writer.count, decoded=len(rows), seconds=time.perf_counter() - started
+    )
+
+
+def decode_audio(probe: VideoProbe, audio_path: Path) -> int:
+    """The one pass over the first audio stream, streamed to `audio_path` as 16 kHz mono.
+
+    Writes one row per second of video (the audio is cut or padded with silence to the video's
+    duration, so audio seconds line up with video seconds). Returns the seconds written; 0 when
+    the file has no audio stream (no file is written then).
+    """
+    path = Path(probe.path)
+    if not probe.audio_streams:
+        return 0
+    seconds = probe.seconds
+    total = int(round(probe.duration_s * AUDIO_RATE))
+    writer = AudioStoreWriter(Path(audio_path))
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+    try:
+        with _open(path) as container:
+            stream = container.streams.audio[0]
+            try:
+                for frame in container.decode(stream):
+                    frame.pts = None  # let the resampler ignore gaps in timestamps
+                    for out in resampler.resample(frame):
+                        writer.add(out.to_ndarray().reshape(-1))
+            except av.error.FFmpegError as exc:
+                if writer.samples == 0:
+                    raise MediaError(f"{path}: the audio stream does not decode ({exc})") from exc
+                log.warning("%s: audio decoding stopped early: %s", path, exc)
+            for out in resampler.resample(None):
+                writer.add(out.to_ndarray().reshape(-1))
+        writer.finish(total, seconds)
+    finally:
+        writer.close()
+    return seconds

@@ -1,0 +1,48 @@
+"""Per-second visual statistics from the decode pass's per-frame signals."""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+import pandas as pd
+
+from analyzers.records import Event, per_second_spans
+
+VERSION = "1"
+SOURCE = "visual-stats"
+STATS = ("brightness", "saturation", "sharpness", "motion_energy")
+
+
+def colour_name(r: float, g: float, b: float) -> str:
+    """A coarse name for the mean colour (r, g, b in 0..1)."""
+    h, l, s = colorsys.rgb_to_hls(r, g, b)
+    if l < 0.08:
+        return "black"
+    if l > 0.92:
+        return "white"
+    if s < 0.15:
+        return "grey"
+    names = ["red", "orange", "yellow", "green", "cyan", "blue", "purple", "magenta", "red"]
+    edges = [15, 40, 70, 160, 200, 260, 290, 330, 361]
+    return names[next(i for i, e in enumerate(edges) if h * 360 < e)]
+
+
+def analyze_visual_stats(signals: pd.DataFrame, duration_s: float) -> list[Event]:
+    t = signals["t"].to_numpy(float)
+    columns = {
+        "brightness": signals["brightness"].to_numpy(float),
+        "saturation": signals["saturation"].to_numpy(float),
+        "sharpness": signals["sharpness"].to_numpy(float),
+        "motion_energy": np.nan_to_num(signals["diff"].to_numpy(float), nan=0.0),
+    }
+    rgb = signals[["red", "green", "blue"]].to_numpy(float)
+    events = []
+    for _, start, end in per_second_spans(duration_s):
+        sel = (t >= start - 1e-6) & (t < end - 1e-6)
+        if not sel.any():
+            continue  # no frame in this second: not analysed
+        for name, values in columns.items():
+            events.append(Event(start, end, name, round(float(values[sel].mean()), 5), source=SOURCE))
+        events.append(Event(start, end, "colour", colour_name(*rgb[sel].mean(axis=0)), source=SOURCE))
+    return events

@@ -1,0 +1,144 @@
+"""`video-timeline`: analyse files through the Dagster graph on the local instance, show timelines, open the UI."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from resources.storage import PROJECT_ROOT
+
+DEFAULT_HOME = PROJECT_ROOT / "dagster_home"
+
+
+def _use_local_instance() -> Path:
+    """The instance the UI shows too: $DAGSTER_HOME, else the project's dagster_home/."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_HOME))).resolve()
+    if not (home / "dagster.yaml").is_file():
+        sys.exit(f"video-timeline: {home}/dagster.yaml not found; set DAGSTER_HOME to a folder holding one")
+    return home
+
+
+def _write_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _failure_reason(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and "Failure" not in error.cls_name:
+                error = error.cause
+            return f"step {event.step_key}: {error.message.strip()}"
+    return "the run failed (see the run in the Dagster UI)"
+
+
+def analyze(files: list[str], output: str | None) -> int:
+    _use_local_instance()
+    from dagster import DagsterInstance
+
+    from analyzers.timeline import reconstruction_score
+    from video_assets.definitions import ANALYZE_JOB, defs
+    from video_assets.timeline import expected_aspects
+
+    if output and len(files) > 1:
+        sys.exit("video-timeline: --output takes one input file")
+    storage = defs.resources["storage"]
+    job = defs.resolve_job_def(ANALYZE_JOB)
+    failures = 0
+    with DagsterInstance.get() as instance:
+        for name in files:
+            path = Path(name)
+            if not path.is_file():
+                print(f"error: {path}: no such file", file=sys.stderr)
+                failures += 1
+                continue
+            key = storage.register_source(path)
+            instance.add_dynamic_partitions("videos", [key])
+            print(f"analysing {path} as partition {key} ...", flush=True)
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=key,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
+            took = time.perf_counter() - started
+            if not result.success:
+                print(f"error: {path}: {_failure_reason(result)} (run {result.run_id})", file=sys.stderr)
+                failures += 1
+                continue
+            import pandas as pd
+
+            table_path = storage.asset_path("timeline", key)
+            timeline = pd.read_parquet(table_path)
+            from video_assets.assets import LIGHT_EVENT_ASSETS
+
+            score = reconstruction_score(timeline, expected_aspects(LIGHT_EVENT_ASSETS))
+            print(f"{path}: {len(timeline)} seconds in {took:.1f} s, reconstruction score {score.score:.3f}")
+            print(f"timeline: {table_path}")
+            if output:
+                _write_atomically(table_path, Path(output))
+                print(f"written: {output}")
+    return 1 if failures else 0
+
+
+def show(target: str, rows: int | None) -> int:
+    import pandas as pd
+
+    from analyzers.keys import partition_key
+    from video_assets.definitions import defs
+
+    storage = defs.resources["storage"]
+    key = partition_key(target) if Path(target).exists() else target
+    try:
+        path = storage.asset_path("timeline", key)
+    except ValueError as exc:
+        sys.exit(f"video-timeline: {target}: {exc}")
+    if not path.is_file():
+        sys.exit(f"video-timeline: no timeline for {target} (partition {key}); run `video-timeline analyze {target}` first")
+    table = pd.read_parquet(path)
+    columns = ["second", "shot", "cut", "camera", "faces", "text", "speech", "loudness_db", "transcript", "description"]
+    with pd.option_context("display.max_colwidth", 80, "display.width", 250, "display.max_rows", None):
+        print(table[[c for c in columns if c in table]].head(rows).to_string(index=False))
+    return 0
+
+
+def ui(port: int, host: str) -> int:
+    _use_local_instance()
+    cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "video_assets.definitions", "-h", host, "-p", str(port)]
+    print(f"Dagster UI on http://{host}:{port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="video-timeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("analyze", help="register files as partitions and materialize the whole graph for each")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--output", metavar="PATH", help="also write the timeline Parquet here (one input file)")
+    p = sub.add_parser("show", help="print a timeline as a table")
+    p.add_argument("target", metavar="FILE_OR_KEY")
+    p.add_argument("--rows", type=int, default=None, help="only the first N seconds")
+    p = sub.add_parser("ui", help="start the Dagster UI (localhost by default)")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    if args.command == "analyze":
+        return analyze(args.files, args.output)
+    if args.command == "show":
+        return show(args.target, args.rows)
+    return ui(args.port, args.host)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
