@@ -7,7 +7,6 @@ from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage
 from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
 from video_assets.io_manager import ParquetIOManager
-from video_assets.partitions import videos
 from video_assets.timeline import build_timeline_assets
 
 ANALYZE_JOB = "analyze_video"
@@ -17,7 +16,7 @@ def build_definitions(data_root: str | None = None) -> Definitions:
     storage = TimelineStorage(data_root=data_root) if data_root else TimelineStorage()
     timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
     # In-process: on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
-    analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), partitions_def=videos, executor_def=in_process_executor)
+    analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=in_process_executor)
     return Definitions(
         assets=[*LIGHT_ASSETS, timeline],
         asset_checks=checks,

@@ -63,7 +63,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             },
         )
 
-    @asset_check(asset=timeline, description="Share of (second, aspect) cells analysed, over the configured aspects.")
+    @asset_check(asset=timeline, name="reconstruction_score", description="Share of (second, aspect) cells analysed, over the configured aspects.")
     def reconstruction_score_check(
         context: AssetCheckExecutionContext, settings: AnalysisSettings, timeline: pd.DataFrame
     ) -> AssetCheckResult:
@@ -92,5 +92,4 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             metadata={"rows": len(timeline), "duration_s": round(probe.duration_s, 3), "problems": "; ".join(problems) or "none"},
         )
 
-    reconstruction_score_check.__name__ = "reconstruction_score"
     return timeline, [reconstruction_score_check, timeline_dense]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh Debian machine: system packages, .venv, the project and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# espeak-ng synthesizes real speech for the tests and the sample video; decoding needs no system
+# ffmpeg (PyAV wheels carry their own), but the CLI tools are handy for users and bench scripts.
+need=()
+for pkg in espeak-ng ffmpeg; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${need[*]} (apt)"
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+# constraints.txt pins torch to the CPU wheel and all dagster packages to one release.
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+echo "setup: .venv ready ($(.venv/bin/python -c 'import torch, dagster; print("torch", torch.__version__, "dagster", dagster.__version__)'))"

@@ -1,0 +1,37 @@
+import pytest
+
+from analyzers.audio import SILENCE_DB, analyze_audio
+from analyzers.media import decode_audio, probe_video
+from tests.conftest import SPEECH_AT, TONE_AT
+
+
+def per_second(events, aspect):
+    return [e.value for e in events if e.aspect == aspect]
+
+
+def test_speech_is_found_where_spoken_and_not_in_a_tone(clip, tmp_path):
+    probe = probe_video(clip)
+    decode_audio(probe, tmp_path / "a.parquet")
+    events = analyze_audio(tmp_path / "a.parquet", probe.duration_s)
+    speech = per_second(events, "speech")
+    assert len(speech) == 11
+    assert speech[0] < 0.1 and max(speech[1:3]) > 0.8  # speech starts at 1 s
+    tone_seconds = range(int(TONE_AT[0]), int(TONE_AT[0] + TONE_AT[1]))
+    assert all(speech[s] < 0.1 for s in tone_seconds)
+    assert speech[10] == 0.0
+    assert SPEECH_AT[0] == 1.0
+
+
+def test_loudness_follows_the_signal(clip, tmp_path):
+    probe = probe_video(clip)
+    decode_audio(probe, tmp_path / "a.parquet")
+    loud = per_second(analyze_audio(tmp_path / "a.parquet", probe.duration_s), "loudness_db")
+    assert loud[6] == pytest.approx(-13.5, abs=1.5)  # 0.3-amplitude sine: 20*log10(0.3/sqrt(2))
+    assert loud[10] < -60
+    assert loud[0] < loud[2]
+
+
+def test_without_audio_every_second_is_silent_not_missing():
+    events = analyze_audio(None, 3.5)
+    assert per_second(events, "speech") == [0.0] * 4
+    assert per_second(events, "loudness_db") == [SILENCE_DB] * 4

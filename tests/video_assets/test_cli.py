@@ -1,0 +1,62 @@
+"""The CLI end to end against a private instance: the real graph, in-process, on generated media."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+from analyzers.keys import partition_key
+from tests.conftest import CLIP_CUTS, file_digest
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "video_assets.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tmp_path):
+    before = file_digest(clip)
+    out = tmp_path / "out" / "t.parquet"
+    proc = run_cli(instance_home, "analyze", str(clip), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "reconstruction score 1.000" in proc.stdout
+    timeline = pd.read_parquet(out)
+    assert timeline["second"].tolist() == list(range(11))
+    assert sorted(timeline.loc[timeline["cut"], "second"].tolist()) == [int(c) for c in CLIP_CUTS]
+    assert timeline["description"].notna().all() and (timeline["description_source"] == "composed").all()
+    assert timeline["speech"].iloc[1:3].min() > 0.5
+    assert file_digest(clip) == before
+
+    key = partition_key(clip)
+    with DagsterInstance.get() as instance:
+        assert key in instance.get_dynamic_partitions("videos")
+        runs = instance.get_runs(RunsFilter(tags={"dagster/partition": key}))
+        assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
+        evaluations = {
+            e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
+            for e in instance.all_logs(runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        }
+        assert evaluations == {"timeline_dense": True, "reconstruction_score": True}
+
+    shown = run_cli(instance_home, "show", str(clip), "--rows", "3")
+    assert shown.returncode == 0
+    lines = shown.stdout.strip().splitlines()
+    assert len(lines) == 4 and lines[0].split()[:4] == ["second", "shot", "cut", "camera"]
+    assert lines[3].split()[:4] == ["2", "1", "True", "pan_right"]
+
+
+def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, instance_home, tmp_path):
+    assert run_cli(instance_home, "analyze", str(clip)).returncode == 0
+    good_timeline = next((tmp_path / "data" / "timeline").glob("*/timeline.parquet"))
+    good_bytes = good_timeline.read_bytes()
+    broken = tmp_path / "broken clip.mp4"
+    broken.write_bytes(clip.read_bytes()[:2000])  # cut mid-file
+    before = file_digest(broken)
+    proc = run_cli(instance_home, "analyze", str(broken))
+    assert proc.returncode != 0
+    assert str(broken) in proc.stderr and "video_probe" in proc.stderr
+    assert file_digest(broken) == before
+    assert good_timeline.read_bytes() == good_bytes
