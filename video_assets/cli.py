@@ -34,11 +34,12 @@ def _write_atomically(source: Path, target: Path) -> None:
 
 def _failure_reason(result) -> str:
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None and "Failure" not in error.cls_name:
-                error = error.cause
-            return f"step {event.step_key}: {error.message.strip()}"
+        if event.is_step_failure and event.step_failure_data:
+            data = event.step_failure_data
+            if data.user_failure_data and data.user_failure_data.description:
+                return f"{data.user_failure_data.description} (step {event.step_key})"
+            if data.error:
+                return f"step {event.step_key}: {data.error.message.strip()}"
     return "the run failed (see the run in the Dagster UI)"
 
 
@@ -74,7 +75,7 @@ def analyze(files: list[str], output: str | None) -> int:
             )
             took = time.perf_counter() - started
             if not result.success:
-                print(f"error: {path}: {_failure_reason(result)} (run {result.run_id})", file=sys.stderr)
+                print(f"error: {_failure_reason(result)}; run {result.run_id}", file=sys.stderr)
                 failures += 1
                 continue
             import pandas as pd

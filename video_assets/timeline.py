@@ -63,7 +63,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             },
         )
 
-    @asset_check(asset=timeline, name="reconstruction_score", description="Share of (second, aspect) cells analysed, over the configured aspects.")
+    @asset_check(asset=timeline, name="reconstruction_score", partitions_def=videos, description="Share of (second, aspect) cells analysed, over the configured aspects.")
     def reconstruction_score_check(
         context: AssetCheckExecutionContext, settings: AnalysisSettings, timeline: pd.DataFrame
     ) -> AssetCheckResult:
@@ -82,7 +82,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             },
         )
 
-    @asset_check(asset=timeline, blocking=True, additional_ins={"video_probe": AssetIn()},
+    @asset_check(asset=timeline, blocking=True, partitions_def=videos, additional_ins={"video_probe": AssetIn()},
                  description="Exactly one row per second, contiguous, matching the probed duration.")
     def timeline_dense(timeline: pd.DataFrame, video_probe: pd.DataFrame) -> AssetCheckResult:
         probe = probe_of(video_probe)

@@ -48,15 +48,19 @@ def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tm
     assert lines[3].split()[:4] == ["2", "1", "True", "pan_right"]
 
 
-def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, instance_home, tmp_path):
-    assert run_cli(instance_home, "analyze", str(clip)).returncode == 0
-    good_timeline = next((tmp_path / "data" / "timeline").glob("*/timeline.parquet"))
+def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_clip, instance_home, tmp_path):
+    both = run_cli(instance_home, "analyze", str(clip), str(silent_clip))
+    assert both.returncode == 0, both.stderr[-3000:]
+    assert both.stdout.count("reconstruction score 1.000") == 2  # checks run per partition
+    silent = pd.read_parquet(tmp_path / "data" / "timeline" / f"video={partition_key(silent_clip)}" / "timeline.parquet")
+    assert silent["second"].tolist() == [0, 1, 2, 3] and (silent["speech"] == 0).all()
+    good_timeline = tmp_path / "data" / "timeline" / f"video={partition_key(clip)}" / "timeline.parquet"
     good_bytes = good_timeline.read_bytes()
     broken = tmp_path / "broken clip.mp4"
     broken.write_bytes(clip.read_bytes()[:2000])  # cut mid-file
     before = file_digest(broken)
     proc = run_cli(instance_home, "analyze", str(broken))
     assert proc.returncode != 0
-    assert str(broken) in proc.stderr and "video_probe" in proc.stderr
+    assert f"error: {broken}: not a readable media file" in proc.stderr and "(step video_probe)" in proc.stderr
     assert file_digest(broken) == before
     assert good_timeline.read_bytes() == good_bytes
