@@ -46,14 +46,18 @@ def analyze_camera_motion(
     cuts = np.asarray(sorted(cut_times), float)
     # An estimate whose baseline [t - span, t] contains a cut compares two different shots.
     crosses = np.array([bool(((cuts > a - 1e-6) & (cuts <= b + 1e-6)).any()) for a, b in zip(t - span, t)], bool)
-    reliable = (~crosses) & (m["motion_inliers"].to_numpy(float) >= min_inliers)
+    inliers = m["motion_inliers"].to_numpy(float)
+    reliable = (~crosses) & (inliers >= min_inliers)
+    # Tracked, but no single camera motion explains the image (handheld shake, subject filling the frame).
+    erratic = (~crosses) & (inliers < min_inliers)
     dx, dy = m["motion_dx"].to_numpy(float), m["motion_dy"].to_numpy(float)
     scale = m["motion_scale"].to_numpy(float)
     events = []
     for _, start, end in per_second_spans(duration_s):
-        sel = reliable & (t > start) & (t <= end + 1e-6) & np.isfinite(dx)
+        inside = (t > start) & (t <= end + 1e-6) & np.isfinite(dx)
+        sel = reliable & inside
         if not sel.any():
-            label, conf, detail = "unknown", 0.0, None
+            label, conf, detail = ("moving", 0.5, None) if (erratic & inside).any() else ("unknown", 0.0, None)
         else:
             mdx, mdy = float(np.median(dx[sel])), float(np.median(dy[sel]))
             mscale = float(np.exp(np.median(np.log(np.clip(scale[sel], 1e-3, None)))))

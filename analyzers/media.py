@@ -127,11 +127,17 @@ def probe_video(path: str | Path) -> VideoProbe:
 
 
 def _duration(container, stream) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+    """The presentation length over all streams (what a player shows), else the video stream's."""
     if container.duration:
         return container.duration / av.time_base
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
     return 0.0
+
+
+def _origin(container) -> float:
+    """Time zero of the timeline: the container's start, so video and audio share one clock."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
 
 
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -206,14 +212,15 @@ def decode_video(
         with _open(path) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            t0 = None
+            t0 = _origin(container)
             try:
                 for index, frame in enumerate(container.decode(stream)):
                     if frame.pts is None and frame.time is None:
                         continue
-                    t_raw = frame.time if frame.time is not None else index / (probe.fps or 25.0)
-                    t0 = t_raw if t0 is None else t0
-                    t = t_raw - t0
+                    t = (frame.time - t0) if frame.time is not None else index / (probe.fps or 25.0)
+                    if t < -1e-3:  # frames before the container start are not shown by players
+                        continue
+                    t = max(t, 0.0)
                     small = _rotate(frame.reformat(width=sig_w, height=sig_h, format="rgb24").to_ndarray(), rot)
                     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
                     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
@@ -290,8 +297,12 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> int:
     try:
         with _open(path) as container:
             stream = container.streams.audio[0]
+            origin = _origin(container)
             try:
                 for frame in container.decode(stream):
+                    if writer.samples == 0 and frame.time is not None and frame.time - origin > 1e-3:
+                        # Audio that starts after the container start: silence until it does.
+                        writer.add(np.zeros(int(round((frame.time - origin) * AUDIO_RATE)), np.float32))
                     frame.pts = None  # let the resampler ignore gaps in timestamps
                     for out in resampler.resample(frame):
                         writer.add(out.to_ndarray().reshape(-1))

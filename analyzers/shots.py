@@ -2,7 +2,9 @@
 
 Hard cuts: a frame whose content change (mean of the histogram and pixel differences to the
 previous frame) stands out against its neighbourhood, so steady motion does not trigger
-but a single-frame jump does. Fades: the content re-emerging after a run of near-black frames.
+but a single-frame jump does. Black runs: a short one between two scenes (a fade out and in, a
+dip to black) is one transition, placed at its middle; a long one is a shot of its own; black
+at the very start or end of the video is no boundary.
 """
 
 from __future__ import annotations
@@ -22,15 +24,28 @@ def content_change(signals: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(0.5 * (diff + hist), nan=0.0)
 
 
+def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int]]:
+    """(first, last) frame indices of each run of near-black frames."""
+    dark = signals["brightness"].to_numpy(float) < black_level
+    runs: list[tuple[int, int]] = []
+    for i in np.flatnonzero(dark):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
 def detect_cuts(
     signals: pd.DataFrame,
     fps: float,
     *,
-    min_change: float = 0.12,
+    min_change: float = 0.2,
     ratio: float = 3.0,
     window_s: float = 0.5,
     min_shot_s: float = 0.4,
     black_level: float = 0.06,
+    black_shot_s: float = 2.0,
 ) -> list[tuple[float, float, str]]:
     """(time of the new shot's first frame, strength, kind) for every boundary found."""
     t = signals["t"].to_numpy(float)
@@ -38,27 +53,30 @@ def detect_cuts(
         return []
     score = content_change(signals)
     half = max(2, int(round(window_s * (fps or 25.0))))
+    edge = 2.5 / (fps or 25.0)
+    runs = black_runs(signals, black_level)
+    # Content jumps into or out of a black run are handled by the black-run rule below.
+    near_black = [(t[a] - edge, t[b] + edge) for a, b in runs]
     candidates: list[tuple[float, float, str]] = []
     for i in range(1, len(t)):
-        if score[i] < min_change:
+        if score[i] < min_change or any(lo <= t[i] <= hi for lo, hi in near_black):
             continue
         lo, hi = max(1, i - half), min(len(t), i + half + 1)
         neighbours = np.concatenate([score[lo : i - 1], score[i + 2 : hi]]) if hi > lo else np.zeros(0)
         base = float(np.median(neighbours)) if len(neighbours) else 0.0
         if score[i] >= ratio * max(base, 0.01) and score[i] >= score[max(1, i - 1) : i + 2].max():
             candidates.append((float(t[i]), float(score[i]), "cut"))
-    # Fade-in: brightness rises out of a black run that a hard cut did not already end.
-    dark = signals["brightness"].to_numpy(float) < black_level
-    for i in range(1, len(t)):
-        if dark[i - 1] and not dark[i] and i - 1 > 0:
-            candidates.append((float(t[i]), 0.5, "fade_in"))
-        if not dark[i - 1] and dark[i]:
-            candidates.append((float(t[i]), 0.5, "fade_out"))
+    for a, b in runs:
+        if a == 0 or b == len(t) - 1:
+            continue  # leading or trailing black
+        if t[b + 1] - t[a] >= black_shot_s:
+            candidates += [(float(t[a]), 1.0, "black_start"), (float(t[b + 1]), 1.0, "black_end")]
+        else:
+            middle = a + (b + 1 - a) // 2
+            candidates.append((float(t[middle]), 1.0, "fade"))
     candidates.sort()
     cuts: list[tuple[float, float, str]] = []
     for cand in candidates:
-        if cand[0] < min_shot_s / 2:
-            continue
         if cuts and cand[0] - cuts[-1][0] < min_shot_s:
             if cand[1] > cuts[-1][1]:
                 cuts[-1] = cand

@@ -9,7 +9,8 @@ from tests.media_factory import Shot, place, render_shots, speech, tone, write_v
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-# Shots of the standard test clip: cuts at 2, 4, 6, 8 and 9 s, one camera motion per shot.
+# Shots of the standard test clip: cuts at 2, 4 and 6 s, a 1 s dip to black (one transition,
+# placed at its middle), one camera motion per shot.
 CLIP_SHOTS = [
     Shot(2, 1),
     Shot(2, 2, pan_px_s=60),
@@ -18,7 +19,7 @@ CLIP_SHOTS = [
     Shot(1, 5, black=True),
     Shot(2, 6, pan_px_s=-60),
 ]
-CLIP_CUTS = [2.0, 4.0, 6.0, 8.0, 9.0]
+CLIP_CUTS = [2.0, 4.0, 6.0, 8.5]
 CLIP_CAMERA = ["static", "static", "pan_right", "pan_right", "tilt_up", "tilt_up", "zoom_in", "zoom_in", "unknown", "pan_left", "pan_left"]
 SPEECH_AT = (1.0, "Hello there, this is a test of the speech detector.")
 TONE_AT = (6.0, 2.0)  # start, seconds of a 440 Hz tone (sound, not speech)

@@ -1,3 +1,5 @@
+import numpy as np
+import pandas as pd
 import pytest
 
 from analyzers.media import decode_video, probe_video
@@ -17,6 +19,7 @@ def test_cuts_are_found_at_the_right_frames(signals):
     assert len(found) == len(CLIP_CUTS)
     for got, want in zip(found, CLIP_CUTS):
         assert got == pytest.approx(want, abs=1.5 / probe.fps)
+    assert [kind for _, _, kind in detect_cuts(sig, probe.fps)] == ["cut", "cut", "cut", "fade"]
 
 
 def test_per_second_shot_index_and_cut_flags(signals):
@@ -24,8 +27,8 @@ def test_per_second_shot_index_and_cut_flags(signals):
     events = analyze_shots(sig, probe.fps, probe.duration_s)
     shot = [e.value for e in events if e.aspect == "shot"]
     cut = [e.value for e in events if e.aspect == "cut"]
-    assert shot == [0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 5]
-    assert cut == [False, False, True, False, True, False, True, False, True, True, False]
+    assert shot == [0, 0, 1, 1, 2, 2, 3, 3, 3, 4, 4]
+    assert cut == [False, False, True, False, True, False, True, False, True, False, False]
     assert boundaries(events) == pytest.approx(CLIP_CUTS, abs=0.1)
 
 
@@ -35,3 +38,23 @@ def test_steady_motion_is_not_a_cut(signals):
     found = [t for t, _, _ in detect_cuts(sig, probe.fps)]
     inside_motion = [t for t in found if any(a + 0.2 < t < a + 1.8 for a in (2.0, 4.0, 6.0, 9.0))]
     assert inside_motion == []
+
+
+def signals_with_brightness(levels: list[float], fps: float) -> pd.DataFrame:
+    """Per-frame signals of a video whose frames are flat grey at the given levels."""
+    level = np.asarray(levels, float)
+    jump = np.abs(np.diff(level, prepend=level[0]))
+    return pd.DataFrame({"t": np.arange(len(level)) / fps, "brightness": level, "diff": jump, "hist_diff": (jump > 0.2).astype(float)})
+
+
+def test_long_black_is_a_shot_and_leading_or_trailing_black_is_no_boundary():
+    fps = 10.0
+    frames = [0.0] * 10 + [0.5] * 30 + [0.0] * 25 + [0.6] * 30 + [0.0] * 10  # black 0-1, 4-6.5 s, 9.5-10.5 s
+    cuts = detect_cuts(signals_with_brightness(frames, fps), fps)
+    assert [(round(t, 1), kind) for t, _, kind in cuts] == [(4.0, "black_start"), (6.5, "black_end")]
+
+
+def test_a_short_dip_to_black_is_one_transition_at_its_middle():
+    fps = 10.0
+    cuts = detect_cuts(signals_with_brightness([0.5] * 30 + [0.0] * 12 + [0.6] * 30, fps), fps)
+    assert [(round(t, 1), kind) for t, _, kind in cuts] == [(3.6, "fade")]
