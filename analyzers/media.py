@@ -221,7 +221,7 @@ def decode_video(
                     if t < -1e-3:  # frames before the container start are not shown by players
                         continue
                     t = max(t, 0.0)
-                    small = _rotate(frame.reformat(width=sig_w, height=sig_h, format="rgb24").to_ndarray(), rot)
+                    small = _rotate(frame.reformat(width=sig_w, height=sig_h, format="rgb24", interpolation="AREA").to_ndarray(), rot)
                     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
                     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
                     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
@@ -260,7 +260,7 @@ def decode_video(
                     rows.append(row)
                     prev_gray, prev_hist = gray, hist
                     if t + 1e-6 >= next_sample:
-                        image = frame.reformat(width=smp_w, height=smp_h, format="rgb24").to_ndarray()
+                        image = frame.reformat(width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
                         writer.add(SampledFrame(t=t, frame_index=index, image=_rotate(image, rot)))
                         next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
                     if progress and time.perf_counter() > next_log:
