@@ -98,6 +98,7 @@ class FamilyAdapter:
         if len(self.tokenizer(self.video_token, add_special_tokens=False)["input_ids"]) != 1:
             raise ValueError(f"{self.name}: the video token {self.video_token!r} is not a single token in this tokenizer")
         self._text_cache: dict[str, int] = {}
+        self._affixes = self._template_affixes()
 
     @property
     def name(self) -> str:
@@ -119,10 +120,25 @@ class FamilyAdapter:
             text = prompt.single.format(clips=clips, second=seconds[0])
         else:
             text = prompt.window.format(clips=clips, first=seconds[0], last=seconds[-1], count=len(seconds))
+        if self._affixes is not None:
+            return self._affixes[0] + text + self._affixes[1]
+        return self._render(text)
+
+    def _render(self, text: str) -> str:
         messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
         return self.tokenizer.apply_chat_template(
             messages, chat_template=self.processor.chat_template, tokenize=False, add_generation_prompt=True
         )
+
+    def _template_affixes(self) -> tuple[str, str] | None:
+        """(prefix, suffix) when the chat template puts the user text in verbatim, so that
+        prompts need not be rendered one by one (planning counts thousands of windows)."""
+        probes = ["[3s] a\nb", "x  y [12s] z\n"]
+        rendered = [self._render(p) for p in probes]
+        head, _, tail = rendered[0].partition(probes[0])
+        if all(r == head + p + tail for r, p in zip(rendered, probes)):
+            return head, tail
+        return None
 
     def _text_tokens(self, text: str) -> int:
         if (n := self._text_cache.get(text)) is None:
@@ -134,10 +150,17 @@ class FamilyAdapter:
     # -- counting -----------------------------------------------------------------------------
     def count(self, seconds: Sequence[int], geometry: Geometry, fps: int, prompt: Prompt) -> TokenCount:
         """Exact prompt length for these seconds, computed without running the processor on pixels."""
-        text = self.prompt(seconds, prompt)
-        markers = text.count(self.video_token)
-        video = len(seconds) * self.visual.tokens(geometry, fps)
-        return TokenCount(video=video, total=self._text_tokens(text) - markers + video)
+        return self.count_many([seconds], geometry, fps, prompt)[0]
+
+    def count_many(self, windows: Sequence[Sequence[int]], geometry: Geometry, fps: int, prompt: Prompt) -> list[TokenCount]:
+        """`count` for many windows at once (one batched tokenizer call)."""
+        texts = [self.prompt(w, prompt) for w in windows]
+        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]] if len(texts) > 1 else [self._text_tokens(texts[0])]
+        out = []
+        for w, text, n in zip(windows, texts, lengths):
+            video = len(w) * self.visual.tokens(geometry, fps)
+            out.append(TokenCount(video=video, total=n - text.count(self.video_token) + video))
+        return out
 
     def text_cost(self, n_seconds_total: int, prompt: Prompt) -> TextCost:
         """Upper bounds of a window's text for a video of n seconds (labels grow with their digits)."""
@@ -148,10 +171,9 @@ class FamilyAdapter:
 
         two, three = text_only([last - 1, last]), text_only([last - 2, last - 1, last])
         line = three - two  # one clip line with the longest label
-        fixed = max(two - 2 * line, text_only([last]) - line)
         # Slack: a window's count of lines ({count}) may have more digits than 2 or 3, and a label
         # may tokenise differently next to other text.
-        return TextCost(fixed=fixed + 3, per_second=line + 1)
+        return TextCost(fixed=two - 2 * line + 3, per_second=line + 1, fixed_single=text_only([last]) - line + 1)
 
     # -- model inputs -------------------------------------------------------------------------
     def prepare_clip(self, frames: Sequence[np.ndarray], geometry: Geometry) -> np.ndarray:

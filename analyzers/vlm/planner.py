@@ -73,29 +73,23 @@ class QwenVisual:
         f = self.factor
         return math.ceil(n_frames / self.temporal_patch_size) * (geometry.height // f) * (geometry.width // f)
 
-    def grid(self, src_h: int, src_w: int, max_tokens: int) -> tuple[int, int]:
-        """Token grid (rows, cols) closest to the source aspect with rows*cols <= max_tokens, no upscaling."""
-        f = self.factor
-        rows, cols = max(1, round(src_h / f)), max(1, round(src_w / f))
-        if rows * cols > max_tokens:
-            scale = math.sqrt(max_tokens * f * f / (src_h * src_w))
-            rows, cols = max(1, math.floor(src_h / f * scale)), max(1, math.floor(src_w / f * scale))
-            while rows * cols > max_tokens:  # only for extreme aspects where one side was clamped to 1
-                rows, cols = (rows - 1, cols) if rows > cols else (rows, cols - 1)
-        return rows, cols
-
     def frame_sizes(self, src_h: int, src_w: int) -> list[Geometry]:
+        """One size per token count of the shorter side (1, 2, ... up to the source's own), the longer
+        side rounded to the source aspect; within the processor's pixel bounds."""
         f = self.factor
         lo = max(1, math.ceil(self.min_pixels / (f * f)))
         hi = max(lo, self.max_pixels // (f * f))
-        caps, cap = [], float(lo)
-        while cap < hi:
-            caps.append(int(cap))
-            cap = max(cap + 1, cap * 1.15)
-        caps.append(hi)
-        grids = {self.grid(src_h, src_w, c) for c in caps}
-        grids = {g for g in grids if g[0] * g[1] >= lo} or {min(grids, key=lambda g: g[0] * g[1])}
-        return [Geometry(r * f, c * f) for r, c in sorted(grids, key=lambda g: (g[0] * g[1], g))]
+        short, long = sorted((src_h, src_w))
+        grids = []
+        for a in range(1, max(1, round(short / f)) + 1):
+            b = max(1, round(a * long / short))
+            if lo <= a * b <= hi:
+                grids.append((a, b))
+        if not grids:  # extreme aspect or bounds: the long side is clamped
+            grids = [(1, min(hi, max(lo, round(long / short))))]
+        if src_h > src_w:
+            grids = [(b, a) for a, b in grids]
+        return [Geometry(r * f, c * f) for r, c in grids]
 
 
 @dataclass(frozen=True)
@@ -125,6 +119,11 @@ class TextCost:
 
     fixed: int  # chat template, instructions: tokens not tied to a particular second
     per_second: int  # the label and vision-wrapper tokens of one second
+    fixed_single: int | None = None  # `fixed` of the shorter one-second prompt (None: same as `fixed`)
+
+    def tokens(self, n_seconds: int) -> int:
+        fixed = self.fixed if n_seconds > 1 or self.fixed_single is None else self.fixed_single
+        return fixed + n_seconds * self.per_second
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ class WindowPlan:
         return self.options.answer_overhead_tokens + n_seconds * self.options.new_tokens_per_second
 
     def input_tokens_bound(self, n_seconds: int) -> int:
-        return self.text.fixed + n_seconds * (self.text.per_second + self.visual_tokens_per_second)
+        return self.text.tokens(n_seconds) + n_seconds * self.visual_tokens_per_second
 
     def fits(self, input_tokens: int, n_seconds: int) -> bool:
         return input_tokens + self.max_new_tokens(n_seconds) <= self.budget_tokens
@@ -193,17 +192,23 @@ class WindowPlan:
             start += step
 
     def shrink(self, factor: float = 0.7) -> "WindowPlan":
-        """A plan whose windows use at most `factor` of this plan's tokens (for out-of-memory retries)."""
+        """A plan whose windows use at most `factor` of this plan's tokens, or the smallest plan
+        (one second at the smallest frame size) when that factor would go below it. For
+        out-of-memory retries; PlanError when this plan is already the smallest."""
         if not 0 < factor < 1:
             raise ValueError(f"shrink factor must be in (0, 1), got {factor}")
         used = self.input_tokens_bound(self.window_s) + self.max_new_tokens(self.window_s)
+        smallest = self.visual.frame_sizes(*self.source_size)[0]
+        least = self.text.tokens(1) + self.visual.tokens(smallest, self.frames_per_second) + self.max_new_tokens(1)
+        if least >= used:
+            raise PlanError(f"{self.family}: already the smallest plan (one second at {smallest.height}x{smallest.width})")
         return plan_windows(
             self.window_s,
             self.source_size,
             self.visual,
             self.text,
             context_limit=self.context_limit,
-            memory_tokens=math.floor(used * factor),
+            memory_tokens=max(least, math.floor(used * factor)),
             options=replace(self.options, frames_per_second=self.frames_per_second, min_window_s=min(self.options.min_window_s, self.window_s)),
         )
 
@@ -251,18 +256,19 @@ def plan_windows(
     sizes = visual.frame_sizes(*source_size)
     if options.max_visual_tokens_per_second is not None:
         sizes = [g for g in sizes if visual.tokens(g, fps) <= options.max_visual_tokens_per_second] or sizes[:1]
-    room = budget - text.fixed - options.answer_overhead_tokens
+    def need(g: Geometry, n: int) -> int:
+        return text.tokens(n) + n * visual.tokens(g, fps) + options.answer_overhead_tokens + n * options.new_tokens_per_second
 
     def fitting_seconds(g: Geometry) -> int:
         per_second = visual.tokens(g, fps) + text.per_second + options.new_tokens_per_second
-        return max(0, room // per_second)
+        n = (budget - text.fixed - options.answer_overhead_tokens) // per_second
+        return n if n >= 2 else int(need(g, 1) <= budget)  # one second has a shorter prompt
 
     chosen = next((g for g in reversed(sizes) if fitting_seconds(g) >= wanted), sizes[0])
     window = min(fitting_seconds(chosen), longest)
     if window < 1:
-        one = text.fixed + text.per_second + visual.tokens(chosen, fps) + options.answer_overhead_tokens + options.new_tokens_per_second
         raise PlanError(
-            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs {one} tokens "
+            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs {need(chosen, 1)} tokens "
             f"but the budget allows {budget} (context {context_limit}, memory {memory_tokens})"
         )
     overlap = options.overlap_s if window > 2 * options.overlap_s else 0
