@@ -3,8 +3,10 @@
 Coverage loop: the plan's windows are asked in order; seconds an answer leaves out (or answers
 with something that is not a description) are asked again in windows of half the size, down to a
 single second; a second that a one-second question cannot describe is recorded as a failure.
-Seconds in the overlap with the next window are left to that window. Every call is counted
-exactly before it is made and never exceeds the plan's budget.
+Windows overlap (the plan's `overlap_s`): the overlap seconds give the next window context, a
+second described twice keeps the answer from the call where it sat farther from the edge, and
+seconds a window leaves out in its overlap with the next window are left to that window. Every
+call is counted exactly before it is made and never exceeds the plan's budget.
 """
 
 from __future__ import annotations
@@ -232,17 +234,19 @@ class _Describer:
                 continue
             self._load_clips(window)
             later = set(windows[i + 1]) if i + 1 < len(windows) else set()
-            available = [s for s in todo if s in self._clips]
             for s in todo:
                 if s not in self._clips and s not in later:
                     self.failed[s] = "no frames"
-            for run in _runs(available):
-                if not self.ask(run, 0):
+            for run in _runs(s for s in todo if s in self._clips):
+                # Described seconds just before the run (the overlap) are asked again as context.
+                start = max(window.start, run[0] - self.plan.overlap_s)
+                asked = [s for s in range(start, run[-1] + 1) if s in self._clips]
+                if not self.ask(asked, 0):
                     self.cover(run, 0)
                     continue
                 left = [s for s in run if s not in self.described and s not in later]
+                half = max(1, len(asked) // 2)
                 for part in _runs(left):
-                    half = max(1, len(run) // 2)
                     for j in range(0, len(part), half):
                         self.cover(part[j : j + half], 1)
 
