@@ -31,7 +31,7 @@ from analyzers.vlm.video_processing import (
     CLIP_STD,
     LlavaArrayVideoProcessor,
     QwenArrayVideoProcessor,
-    _ArrayVideoProcessor,
+    ArrayVideoProcessor,
     center_square,
     resize_frames,
 )
@@ -48,7 +48,7 @@ def _accepting_array_video(base: type) -> type:
     """`base` processor class that also accepts our torchvision-free video processors."""
 
     def check_argument_for_proper_class(self, argument_name, argument):
-        if argument_name == "video_processor" and isinstance(argument, _ArrayVideoProcessor):
+        if argument_name == "video_processor" and isinstance(argument, ArrayVideoProcessor):
             return type(argument)
         return base.check_argument_for_proper_class(self, argument_name, argument)
 

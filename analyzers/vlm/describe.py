@@ -140,8 +140,8 @@ class _Describer:
         for s in window:
             own = [f for f in frames if s <= f.t < s + 1]
             flags = []
-            if not own:
-                near = sorted(frames, key=lambda f: abs(f.t - (s + 0.5)))[:1]
+            if not own:  # borrow the nearest frame of a neighbouring second, if any
+                near = sorted((f for f in frames if s - 1 <= f.t < s + 2), key=lambda f: abs(f.t - (s + 0.5)))[:1]
                 if not near:
                     continue
                 own, flags = near, ["borrowed_frames"]
@@ -190,6 +190,7 @@ class _Describer:
             old = self.described.get(s)
             if old is None or candidate.centrality > old.centrality:
                 self.described[s] = candidate
+                self.failed.pop(s, None)
         self.asks.append({
             "start": window[0], "end": window[1], "depth": depth, "input_tokens": count.total, "video_tokens": count.video,
             "new_tokens": int(len(new)), "max_new_tokens": max_new, "described": len(parsed.descriptions),

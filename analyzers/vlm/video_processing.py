@@ -66,7 +66,7 @@ def _as_video(video) -> np.ndarray:
     return arr
 
 
-class _ArrayVideoProcessor(VideoProcessorMixin):
+class ArrayVideoProcessor(VideoProcessorMixin):
     """Common part: accepts a list of (T, H, W, 3) uint8 arrays; ignores kwargs meant for torchvision."""
 
     model_input_names = ["pixel_values_videos"]
@@ -83,11 +83,8 @@ class _ArrayVideoProcessor(VideoProcessorMixin):
         ]
         return BatchFeature(data, tensor_type=return_tensors, skip_tensor_conversion=["video_metadata"])
 
-    def to_dict(self):
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")} | {"video_processor_type": type(self).__name__}
 
-
-class QwenArrayVideoProcessor(_ArrayVideoProcessor):
+class QwenArrayVideoProcessor(ArrayVideoProcessor):
     """Qwen2-VL / Qwen2.5-VL: 2-frame temporal patches of 14x14 pixels, merged 2x2 into one token."""
 
     model_input_names = ["pixel_values_videos", "video_grid_thw"]
@@ -140,7 +137,7 @@ class QwenArrayVideoProcessor(_ArrayVideoProcessor):
         return {"pixel_values_videos": np.concatenate(patches), "video_grid_thw": np.asarray(grids, np.int64)}
 
 
-class LlavaArrayVideoProcessor(_ArrayVideoProcessor):
+class LlavaArrayVideoProcessor(ArrayVideoProcessor):
     """LLaVA-NeXT-Video: square frames at the vision tower's size, (videos, T, 3, S, S)."""
 
     def __init__(

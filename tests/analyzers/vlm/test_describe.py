@@ -145,6 +145,17 @@ def test_out_of_memory_keeps_the_described_seconds_and_resumes_smaller(checkpoin
     assert all(len(c) <= smaller.window_s for c in calls[done:])
 
 
+def test_seconds_without_frames_borrow_a_neighbour_or_fail(checkpoints):
+    model, processor = load(checkpoints["qwen2_vl"])
+    calls = script(model, processor, lambda seconds, _: "".join(line(s) for s in seconds))
+    frames = [f for f in sampled_frames(6) if f.t < 2.0]  # nothing after 2 s of a 6 s video
+    result = describe_video(frames, 6, model, processor, options=OPTIONS)
+    assert all(s < 3 for c in calls for s in c)
+    by_second = {int(e.start_s): e for e in result.events}
+    assert "borrowed_frames" in by_second[2].detail["flags"] and "borrowed_frames" not in by_second[1].detail["flags"]
+    assert [(s, by_second[s].aspect, by_second[s].value) for s in (3, 4, 5)] == [(s, "description_failure", "no frames") for s in (3, 4, 5)]
+
+
 def test_every_call_is_counted_before_it_is_made_and_fits(checkpoints):
     model, processor = load(checkpoints["qwen2_vl"])
     result = describe_video(sampled_frames(6), 6, model, processor, options=OPTIONS, memory_budget_bytes=None)
