@@ -1,16 +1,19 @@
 import json
 import math
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from transformers import LlavaConfig
+from transformers.image_utils import SizeDict
 
 from analyzers.vlm import UnsupportedModel, load_processor
 from analyzers.vlm.adapters import LlavaNextVideoAdapter, Qwen25VLAdapter, QwenVLAdapter, adapter_for
 from analyzers.vlm.planner import Geometry
 from analyzers.vlm.prompts import get_prompt
+from tests.analyzers.vlm.conftest import load
 
 PROMPT = get_prompt("v1")
 
@@ -116,3 +119,33 @@ def test_missing_folder_and_missing_chat_template_are_clear_errors(checkpoints, 
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     with pytest.raises(FileNotFoundError, match="no chat template"):
         load_processor(folder)
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "llava_next_video"])
+def test_a_stock_processor_is_converted_to_the_same_inputs(checkpoints, family):
+    """Where torchvision exists, a processor comes with transformers' own video processor: the
+    adapter rebuilds ours from its settings, so both machines prepare identical inputs."""
+    model, ours = load(checkpoints[family])
+    stock = load(checkpoints[family])[1]
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    if family == "qwen2_vl":
+        stock.video_processor = SimpleNamespace(  # the attributes of transformers' Qwen2VLVideoProcessor
+            patch_size=14, temporal_patch_size=2, merge_size=2, image_mean=mean, image_std=std, rescale_factor=1 / 255,
+            size=SizeDict(shortest_edge=56 * 56, longest_edge=28 * 28 * 64),
+        )
+        geometry, fps = Geometry(56, 84), 2
+    else:
+        stock.video_processor = SimpleNamespace(
+            crop_size=SizeDict(height=56, width=56), image_mean=mean, image_std=std, rescale_factor=1 / 255,
+        )
+        geometry, fps = Geometry(56, 56), 1
+    ours.video_processor.image_mean, ours.video_processor.image_std = tuple(mean), tuple(std)
+    converted = adapter_for(model, stock)
+    reference = adapter_for(model, ours)
+    assert converted.visual == reference.visual
+    clips = _clips(reference, geometry, fps, [4, 5])
+    a = converted.encode([4, 5], clips, fps, PROMPT)
+    b = reference.encode([4, 5], clips, fps, PROMPT)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
