@@ -97,7 +97,6 @@ class FamilyAdapter:
         self.video_token = processor.video_token
         if len(self.tokenizer(self.video_token, add_special_tokens=False)["input_ids"]) != 1:
             raise ValueError(f"{self.name}: the video token {self.video_token!r} is not a single token in this tokenizer")
-        self._text_cache: dict[str, int] = {}
         self._affixes = self._template_affixes()
 
     @property
@@ -141,11 +140,7 @@ class FamilyAdapter:
         return None
 
     def _text_tokens(self, text: str) -> int:
-        if (n := self._text_cache.get(text)) is None:
-            n = self._text_cache[text] = len(self.tokenizer(text)["input_ids"])
-            if len(self._text_cache) > 4096:
-                self._text_cache.clear()
-        return n
+        return len(self.tokenizer(text)["input_ids"])
 
     # -- counting -----------------------------------------------------------------------------
     def count(self, seconds: Sequence[int], geometry: Geometry, fps: int, prompt: Prompt) -> TokenCount:
