@@ -1,0 +1,210 @@
+"""Benchmark of the per-second video description analyzer, and its planned budget table.
+
+  python bench/vlm_bench.py --plan-table
+      Planned windows for Qwen2-VL-2B / -7B at 16, 24, 48 and 80 GB (no model needed).
+  python bench/vlm_bench.py --model /path/to/Qwen2-VL-7B-Instruct [--clip CLIP] [--memory-gb 24]
+      Runs a real checkpoint from a local folder on the GPU over a corpus clip: seconds of video
+      per second of compute, peak memory, per-second coverage, tokens and calls, and the measured
+      memory per token (to check the planner's memory model). Without a GPU or a folder it says
+      so and exits 0. `--allow-cpu` runs on the CPU anyway (for tiny test checkpoints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analyzers.vlm.planner import GIB, MemoryModel, PlanError, PlanOptions, QwenVisual, TextCost, plan_windows  # noqa: E402
+
+# The corpus sits at ../shared/corpus from the project root (or from a folder above a worktree).
+CORPUS = next((p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
+DEFAULT_CLIP = CORPUS / "synthetic" / "synthetic_clip01.mp4"
+
+# Facts behind the table (docs/vlm.md): parameters of the public checkpoints, bf16 weights, and
+# the measured slope of Qwen2-VL-7B peak memory (~16 GB at 1 input token, ~29 GB at 14k, ~44 GB at
+# 30k: ~1 MB per token). The 7B slope is used for 2B too (same 675M-parameter vision tower, smaller
+# language model: conservative).
+MODELS = {
+    "Qwen2-VL-2B bf16": {"weights_bytes": 2.21e9 * 2, "context": 32768},
+    "Qwen2-VL-7B bf16": {"weights_bytes": 8.29e9 * 2, "context": 32768},
+    # Linear layers of the language model in 8-bit; embeddings, LM head and vision tower in bf16.
+    "Qwen2-VL-7B int8": {"weights_bytes": 7.07e9 + (0.545e9 * 2 + 0.675e9) * 2, "context": 32768},
+}
+BUDGETS_GB = (16, 24, 48, 80)
+# Text of a window prompt with the Qwen2 tokenizer (digits are single tokens): chat template and
+# instructions ~120 tokens, a label "[1234s] " with the vision start/end tokens and a newline ~12.
+TEXT = TextCost(fixed=120, per_second=12, fixed_single=80)
+SOURCE = (720, 1280)
+
+
+def plan_table(options: PlanOptions, hours: float = 1.0) -> str:
+    memory = MemoryModel()
+    rows = [
+        "| model | GPU GB | weights GiB | memory tokens | budget tokens | frame px | visual tok/s | window s | "
+        "input tok/window | new tok/window | windows per hour |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, spec in MODELS.items():
+        for gb in BUDGETS_GB:
+            if "int8" in name and gb > 24:
+                continue
+            weights = spec["weights_bytes"]
+            memory_tokens = memory.tokens_for(gb * GIB - weights)
+            head = f"| {name} | {gb} | {weights / GIB:.1f} | {memory_tokens} |"
+            try:
+                plan = plan_windows(hours * 3600, SOURCE, QwenVisual(), TEXT, context_limit=spec["context"],
+                                    memory_tokens=memory_tokens, options=options)
+            except PlanError:
+                rows.append(f"{head} - | does not fit | | | | | |")
+                continue
+            g = plan.geometry
+            rows.append(
+                f"{head} {plan.budget_tokens} | {g.width}x{g.height} | {plan.visual_tokens_per_second} | {plan.window_s} | "
+                f"{plan.input_tokens_bound(plan.window_s)} | {plan.max_new_tokens(plan.window_s)} | {len(plan.windows(3600))} |"
+            )
+    return "\n".join(rows)
+
+
+def decode_to_store(clip: Path, store: Path, fps: float = 2.0, max_side: int = 1280) -> float:
+    """Samples the clip at `fps` (max side `max_side`) into a frame store; returns the duration."""
+    import av
+    import cv2
+
+    from analyzers.frames import FrameStoreWriter, SampledFrame
+
+    writer = FrameStoreWriter(store)
+    next_t, last_t = 0.0, 0.0
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else i / float(stream.average_rate)
+            last_t = max(last_t, t + 1.0 / float(stream.average_rate or 25))
+            if t + 1e-6 < next_t:
+                continue
+            image = frame.to_ndarray(format="rgb24")
+            h, w = image.shape[:2]
+            if max(h, w) > max_side:
+                s = max_side / max(h, w)
+                image = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+            writer.add(SampledFrame(t=t, frame_index=i, image=image))
+            next_t += 1.0 / fps
+        duration = float(stream.duration * stream.time_base) if stream.duration else last_t
+    writer.close()
+    return duration
+
+
+def memory_slope(asks: list[dict], weights_bytes: int) -> float | None:
+    """Least-squares bytes per sequence token of the calls' peak memory above the weights."""
+    points = [(a["input_tokens"] + a["new_tokens"], a["peak_bytes"] - weights_bytes) for a in asks if "peak_bytes" in a]
+    if len(points) < 2 or len({x for x, _ in points}) < 2:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+
+
+def run_model(args) -> int:
+    import torch
+
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        print("No CUDA GPU here: the real-checkpoint benchmark needs one (use --plan-table, or --allow-cpu for a tiny checkpoint).")
+        return 0
+    folder = Path(args.model) if args.model else None
+    if folder is None or not (folder / "config.json").is_file():
+        print(f"No model folder ({folder}): pass --model with a local checkpoint folder (config.json, safetensors, tokenizer).")
+        return 0
+    clip = Path(args.clip)
+    if not clip.is_file():
+        print(f"Clip {clip} not found: pass --clip (the corpus is at ../shared/corpus from the project root).")
+        return 0
+
+    from transformers import AutoModelForImageTextToText
+
+    from analyzers.vlm import describe_video, load_processor
+    from analyzers.vlm.describe import _weights_bytes
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = getattr(torch, args.dtype)
+    started = time.perf_counter()
+    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, use_safetensors=True, trust_remote_code=False).to(device).eval()
+    processor = load_processor(folder)
+    load_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        store = Path(tmp) / "frames.parquet"
+        duration = decode_to_store(clip, store)
+        if args.max_seconds:
+            duration = min(duration, args.max_seconds)
+        decode_s = time.perf_counter() - started
+        budget = int(args.memory_gb * GIB) if args.memory_gb else None
+        options = PlanOptions(max_window_s=args.max_window)
+        result = describe_video(store, duration, model, processor, prompt_version=args.prompt_version, source=folder.name,
+                                options=options, memory_budget_bytes=budget)
+    meta = result.metadata
+    slope = memory_slope(result.asks, _weights_bytes(model))
+    report = {
+        "model": folder.name,
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "dtype": args.dtype,
+        "clip": clip.name,
+        "duration_s": round(duration, 3),
+        "load_s": round(load_s, 2),
+        "decode_s": round(decode_s, 2),
+        "describe_s": meta["wall_s"],
+        "video_s_per_compute_s": meta["video_s_per_compute_s"],
+        "peak_memory_gib": round(meta["peak_memory_bytes"] / GIB, 2) if "peak_memory_bytes" in meta else None,
+        "measured_bytes_per_token": round(slope) if slope else None,
+        "coverage": meta["coverage"],
+        "failed_seconds": meta["failed_seconds"],
+        "windows": meta["windows"],
+        "asks": meta["asks"],
+        "reasks": meta["reasks"],
+        "max_input_tokens": meta["max_input_tokens"],
+        "generated_tokens": meta["generated_tokens"],
+        "repetition_stops": meta["repetition_stops"],
+        "plan": meta["plan"],
+    }
+    print(json.dumps(report, indent=2))
+    truth = clip.with_suffix(".gt.json")
+    if truth.is_file():
+        gt = {s["second"]: s["description"] for s in json.loads(truth.read_text())["seconds"]}
+        got = {int(e.start_s): e.value for e in result.events if e.aspect == "description"}
+        for s in range(0, math.ceil(duration), max(1, math.ceil(duration) // 6)):
+            print(f"[{s}s] model: {got.get(s, '-')}\n      truth: {gt.get(s, '-')}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        report["descriptions"] = {int(e.start_s): e.value for e in result.events if e.aspect == "description"}
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan-table", action="store_true", help="print the planned budget table and exit")
+    parser.add_argument("--model", help="local checkpoint folder")
+    parser.add_argument("--clip", default=str(DEFAULT_CLIP))
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    parser.add_argument("--memory-gb", type=float, help="memory the model may use, weights included (default: free GPU memory)")
+    parser.add_argument("--max-window", type=int, default=PlanOptions().max_window_s)
+    parser.add_argument("--max-seconds", type=float, help="describe only the first seconds of the clip")
+    parser.add_argument("--prompt-version", default="v1")
+    parser.add_argument("--allow-cpu", action="store_true", help="run without a GPU (tiny checkpoints)")
+    parser.add_argument("--out", help="write the report (with all descriptions) as JSON here")
+    args = parser.parse_args(argv)
+    if args.plan_table:
+        print(plan_table(PlanOptions(max_window_s=args.max_window)))
+        return 0
+    return run_model(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
