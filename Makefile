@@ -1,4 +1,4 @@
-.PHONY: setup demo test ui bench
+.PHONY: setup demo test ui ui-check bench
 setup:
 	scripts/setup.sh
 demo:
@@ -7,3 +7,11 @@ test:
 	scripts/test.sh
 ui:
 	.venv/bin/video-timeline ui
+# Real-browser check of the UI (about a minute): screenshots of a materialized timeline in out/ui_check/.
+ui-check: setup
+	command -v chromium >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	.venv/bin/python -m scripts.ui_check --out out/ui_check
+# Every benchmark figure (minutes, not part of the test run): BENCHMARKS.md, README table, bench/results/*.json.
+bench: setup
+	.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
+	.venv/bin/python -m bench.run_all

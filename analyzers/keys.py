@@ -16,10 +16,14 @@ def partition_key(path: str | Path) -> str:
     Same path -> same key; same name in another folder -> another key; never a path separator,
     a dot-dot, a leading dash or a character outside [a-z0-9_-].
     """
-    resolved = Path(path).expanduser().resolve()
+    try:
+        resolved = Path(path).expanduser().resolve()
+        # surrogateescape: the bytes of a name that is not valid UTF-8, as the file system holds them
+        digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    except ValueError as exc:  # a NUL byte or a lone surrogate: no file can have this name
+        raise ValueError(f"{str(path)!r} cannot name a file: {exc}") from None
     stem = unicodedata.normalize("NFKD", resolved.stem).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")[:40] or "video"
-    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
     return f"{slug}-{digest}"
 
 

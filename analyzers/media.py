@@ -15,7 +15,9 @@ import json
 import logging
 import math
 import time
+from array import array
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 
 SIGNAL_WIDTH = 320  # analysis width of the cheap per-frame signals (height follows the aspect ratio)
 MOTION_RATE = 4.0  # global-motion estimates per second (each over a ~1/MOTION_RATE s baseline)
+# Frames may end this much before the video stream's declared end (edit lists, a damaged last GOP);
+# beyond it (or 2 % of the length) the file counts as truncated rather than silently shortened.
+TRUNCATION_TOLERANCE_S = 1.0
 
 
 class MediaError(ValueError):
@@ -49,6 +54,9 @@ class VideoProbe:
     video_codec: str
     container: str
     audio_streams: list[dict] = field(default_factory=list)
+    # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
+    # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
+    timing: str = "container"
 
     @property
     def seconds(self) -> int:
@@ -58,17 +66,36 @@ class VideoProbe:
         """A flat record (audio streams as JSON) for a one-row table."""
         row = asdict(self)
         row["audio_streams"] = json.dumps(self.audio_streams)
+        row["path"] = _path_as_text(self.path)
         return row
 
     @classmethod
     def from_row(cls, row: dict) -> "VideoProbe":
-        fields = {k: row[k] for k in cls.__dataclass_fields__}
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}  # rows stored before a field existed
         fields["audio_streams"] = json.loads(fields["audio_streams"])
+        fields["path"] = _path_from_text(fields["path"])
         for name in ("frame_count", "width", "height", "rotation"):
             fields[name] = int(fields[name])
         for name in ("duration_s", "fps"):
             fields[name] = float(fields[name])
         return cls(**fields)
+
+
+_ESCAPED = "json:"  # marks a path stored JSON-escaped
+
+
+def _path_as_text(path: str) -> str:
+    """The path as valid UTF-8 text (Parquet strings must be): a name holding bytes that are not
+    UTF-8 (surrogate-escaped by Python) is stored JSON-escaped, so it still round-trips exactly."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED + json.dumps(path)
+    return _ESCAPED + json.dumps(path) if path.startswith(_ESCAPED) else path
+
+
+def _path_from_text(text: str) -> str:
+    return json.loads(text[len(_ESCAPED) :]) if text.startswith(_ESCAPED) else text
 
 
 def _open(path: Path):
@@ -93,6 +120,8 @@ def probe_video(path: str | Path) -> VideoProbe:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         duration = _duration(container, stream)
+        frames = int(stream.frames or 0)
+        timing = "container"
         # The first frame proves the stream decodes and carries the display rotation.
         stream.thread_type = "AUTO"
         try:
@@ -105,25 +134,50 @@ def probe_video(path: str | Path) -> VideoProbe:
         width, height = first.width, first.height
         if rotation in (90, 270):
             width, height = height, width
-        if duration <= 0:
-            raise MediaError(f"{path}: the video has no measurable duration")
-        frames = int(stream.frames or 0) or (int(round(duration * fps)) if fps else 0)
         audio = [
             {"index": a.index, "codec": a.codec_context.name, "channels": a.channels, "rate": a.rate}
             for a in container.streams.audio
         ]
-        return VideoProbe(
-            path=str(path),
-            duration_s=duration,
-            fps=fps,
-            frame_count=frames,
-            width=width,
-            height=height,
-            rotation=rotation,
-            video_codec=stream.codec_context.name,
-            container=container.format.name,
-            audio_streams=audio,
-        )
+        video_codec, container_name = stream.codec_context.name, container.format.name
+    if duration <= 0:
+        frames, duration, fps, timing = _measure_untimed(path)
+    if duration <= 0:
+        raise MediaError(f"{path}: the video has no measurable duration")
+    return VideoProbe(
+        path=str(path),
+        duration_s=duration,
+        fps=fps,
+        frame_count=frames or (int(round(duration * fps)) if fps else 0),
+        width=width,
+        height=height,
+        rotation=rotation,
+        video_codec=video_codec,
+        container=container_name,
+        audio_streams=audio,
+        timing=timing,
+    )
+
+
+def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
+    """Frames, duration, fps and timing of a raw elementary stream (.h264, .mjpeg), whose container
+    declares no duration: counted from the packets (demuxed, not decoded).
+
+    Packet durations come from the stream's own timing (H.264/HEVC VUI), which beats the demuxer's
+    nominal rate; a stream without timing gets ffmpeg's 25 fps convention.
+    """
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        count, seconds = 0, Fraction(0)
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.duration and packet.time_base:
+                    seconds += packet.duration * packet.time_base
+        nominal = float(stream.guessed_rate or 25)
+    if not count:
+        return 0, 0.0, 0.0, "stream"
+    fps = count / float(seconds) if seconds else nominal
+    return count, count / fps, fps, "stream"
 
 
 def _duration(container, stream) -> float:
@@ -133,6 +187,16 @@ def _duration(container, stream) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     return 0.0
+
+
+def _declared_end(container, stream) -> float | None:
+    """Where the video stream says it ends, in seconds on the container's clock; None when it does not say."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time * stream.time_base if stream.start_time is not None else 0
+        return float(start + stream.duration * stream.time_base) - _origin(container)
+    if container.duration and len(container.streams) == 1:  # e.g. Matroska: only the container's length
+        return container.duration / av.time_base
+    return None
 
 
 def _origin(container) -> float:
@@ -202,7 +266,8 @@ def decode_video(
     smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
     motion_gap = 1.0 / MOTION_RATE
 
-    rows: list[dict] = []
+    # One typed column per signal (8 bytes a value): an hour at 60 fps is ~25 MB, a tenth of a list of dicts.
+    columns: dict[str, array] = {}
     writer = FrameStoreWriter(frames_path)
     next_sample = 0.0
     prev_gray = prev_hist = None
@@ -213,11 +278,12 @@ def decode_video(
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             t0 = _origin(container)
+            declared_end = _declared_end(container, stream)
+            fps = probe.fps or 25.0
             try:
                 for index, frame in enumerate(container.decode(stream)):
-                    if frame.pts is None and frame.time is None:
-                        continue
-                    t = (frame.time - t0) if frame.time is not None else index / (probe.fps or 25.0)
+                    # Raw elementary streams carry no timestamps: their frames follow at the stream's rate.
+                    t = frame.time - t0 if frame.time is not None else index / fps
                     if t < -1e-3:  # frames before the container start are not shown by players
                         continue
                     t = max(t, 0.0)
@@ -257,7 +323,8 @@ def decode_video(
                             motion_span=span,
                         )
                         motion_ref = (t, gray)
-                    rows.append(row)
+                    for name, value in row.items():
+                        columns.setdefault(name, array("d")).append(value)
                     prev_gray, prev_hist = gray, hist
                     if t + 1e-6 >= next_sample:
                         image = frame.reformat(width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
@@ -267,16 +334,25 @@ def decode_video(
                         progress(f"decoded {t:.0f}/{probe.duration_s:.0f} s of {path.name}")
                         next_log = time.perf_counter() + 10
             except av.error.FFmpegError as exc:
-                if not rows:
+                if not columns:
                     raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc
                 # A damaged tail: keep what decoded, say so.
-                log.warning("%s: decoding stopped at %.2f s: %s", path, rows[-1]["t"], exc)
+                log.warning("%s: decoding stopped at %.2f s: %s", path, columns["t"][-1], exc)
     finally:
         writer.close()
-    if not rows:
+    if not columns:
         raise MediaError(f"{path}: no frame could be decoded")
+    decoded_end = columns["t"][-1] + 1.0 / fps
+    if declared_end is not None and declared_end - decoded_end > max(TRUNCATION_TOLERANCE_S, 0.02 * declared_end):
+        raise MediaError(
+            f"{path}: the file is truncated or damaged: its video stream declares {declared_end:.1f} s "
+            f"but frames decode only up to {decoded_end:.1f} s"
+        )
     return DecodeResult(
-        signals=pd.DataFrame(rows), sampled=writer.count, decoded=len(rows), seconds=time.perf_counter() - started
+        signals=pd.DataFrame({name: np.asarray(values) for name, values in columns.items()}),
+        sampled=writer.count,
+        decoded=len(columns["t"]),
+        seconds=time.perf_counter() - started,
     )
 
 

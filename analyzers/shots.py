@@ -2,7 +2,10 @@
 
 Hard cuts: a frame whose content change (mean of the histogram and pixel differences to the
 previous frame) stands out against its neighbourhood, so steady motion does not trigger
-but a single-frame jump does. Black runs: a short one between two scenes (a fade out and in, a
+but a single-frame jump does. A cut replaces the picture within one frame (two when the encoder
+spreads it); when the frames on both sides of a peak also change by more than half as much, the
+change is spread over three or more frames (a whip pan, a handheld jolt, an exposure swing), so
+it is no cut. Black runs: a short one between two scenes (a fade out and in, a
 dip to black) is one transition, placed at its middle; a long one is a shot of its own; black
 at the very start or end of the video is no boundary.
 """
@@ -14,7 +17,7 @@ import pandas as pd
 
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"
 SOURCE = "shots:adaptive-content+fade"
 
 
@@ -44,6 +47,7 @@ def detect_cuts(
     ratio: float = 3.0,
     window_s: float = 0.5,
     min_shot_s: float = 0.4,
+    max_spread: float = 0.5,
     black_level: float = 0.06,
     black_shot_s: float = 2.0,
 ) -> list[tuple[float, float, str]]:
@@ -64,7 +68,8 @@ def detect_cuts(
         lo, hi = max(1, i - half), min(len(t), i + half + 1)
         neighbours = np.concatenate([score[lo : i - 1], score[i + 2 : hi]]) if hi > lo else np.zeros(0)
         base = float(np.median(neighbours)) if len(neighbours) else 0.0
-        if score[i] >= ratio * max(base, 0.01) and score[i] >= score[max(1, i - 1) : i + 2].max():
+        spread = min(score[i - 1], score[i + 1] if i + 1 < len(t) else 0.0) > max_spread * score[i]
+        if score[i] >= ratio * max(base, 0.01) and score[i] >= score[max(1, i - 1) : i + 2].max() and not spread:
             candidates.append((float(t[i]), float(score[i]), "cut"))
     for a, b in runs:
         if a == 0 or b == len(t) - 1:

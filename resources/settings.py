@@ -1,6 +1,9 @@
 """Analysis settings shared by the light analyzers and the timeline checks."""
 
 
+import os
+from pathlib import Path
+
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -10,4 +13,28 @@ class AnalysisSettings(ConfigurableResource):
     frame_max_side: int = Field(default=1280, ge=64, description="Longest side of sampled frames, in pixels.")
     score_threshold: float = Field(
         default=0.9, ge=0, le=1, description="Minimum reconstruction score for the timeline check to pass."
+    )
+
+
+def _env(name: str, default):
+    return lambda: type(default)(os.environ.get(name, default))
+
+
+class OperationsSettings(ConfigurableResource):
+    """The inbox sensor and the retry sensor; every field can be set by environment variable."""
+
+    inbox_folder: str = Field(
+        default_factory=_env("VIDEO_TIMELINE_INBOX", str(Path(__file__).resolve().parents[1] / "inbox")),
+        description="Folder watched for new videos (VIDEO_TIMELINE_INBOX); files in it are only ever read.",
+    )
+    inbox_settle_seconds: float = Field(
+        default_factory=_env("VIDEO_TIMELINE_INBOX_SETTLE_S", 10.0),
+        ge=0,
+        description="A file is picked up once its size and mtime are unchanged across two sensor ticks and "
+        "it was last modified at least this long ago (a file still being copied keeps changing).",
+    )
+    max_retries: int = Field(
+        default_factory=_env("VIDEO_TIMELINE_MAX_RETRIES", 2),
+        ge=0,
+        description="Failed runs of a video are retried at most this many times (VIDEO_TIMELINE_MAX_RETRIES).",
     )

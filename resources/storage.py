@@ -5,8 +5,11 @@ and <data_root>/sources/<key>.json (which file a partition key stands for).
 """
 
 
+import glob
 import json
 import os
+import re
+import socket
 import uuid
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from pydantic import Field
 from analyzers.keys import check_key, partition_key
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_SAFE_ASSET = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 def default_data_root() -> str:
@@ -24,6 +28,28 @@ def default_data_root() -> str:
 
 class UnknownVideoError(LookupError):
     pass
+
+
+_HOST = socket.gethostname().replace("-", "_")
+
+
+def _remove_orphaned_temps(final: Path) -> None:
+    """Deletes temp files of `final` whose writer, a process on this host, no longer exists."""
+    for tmp in final.parent.glob(f".{glob.escape(final.name)}.*.tmp"):
+        host, _, rest = tmp.name[len(final.name) + 2 : -len(".tmp")].partition("-")
+        pid = rest.partition("-")[0]
+        if host == _HOST and pid.isdigit() and not _process_exists(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class TimelineStorage(ConfigurableResource):
@@ -37,18 +63,23 @@ class TimelineStorage(ConfigurableResource):
 
     def asset_path(self, asset: str, key: str) -> Path:
         check_key(key)
-        if not asset.replace("_", "").isalnum():
-            raise ValueError(f"unsafe asset name {asset!r}")
+        if not _SAFE_ASSET.fullmatch(asset):
+            raise ValueError(f"unsafe asset name {asset!r}: asset names are [a-z0-9_]")
         path = self.root / asset / f"video={key}" / f"{asset}.parquet"
         if self.root not in path.resolve().parents:
             raise ValueError(f"{path} escapes the data root {self.root}")
         return path
 
     def temp_path(self, asset: str, key: str) -> Path:
-        """A fresh file beside the final one (same file system, so the final rename is atomic)."""
+        """A fresh file beside the final one (same file system, so the final rename is atomic).
+
+        Its name records the writer (host and process), so temp files left by a killed run are
+        removed here when the partition runs again; a live writer's are left alone.
+        """
         final = self.asset_path(asset, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        return final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        _remove_orphaned_temps(final)
+        return final.with_name(f".{final.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp")
 
     def register_source(self, path: str | Path) -> str:
         """Records which file a partition key stands for; returns the key."""
@@ -58,7 +89,8 @@ class TimelineStorage(ConfigurableResource):
         registry.mkdir(parents=True, exist_ok=True)
         record = registry / f"{key}.json"
         tmp = registry / f".{key}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps({"key": key, "path": str(source)}, ensure_ascii=False))
+        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped bytes) round-trips too.
+        tmp.write_text(json.dumps({"key": key, "path": str(source)}))
         os.replace(tmp, record)
         return key
 

@@ -136,3 +136,142 @@ def place(track_seconds: float, clips: list[tuple[float, np.ndarray]], rate: int
         b = min(len(track), a + len(clip))
         track[a:b] += clip[: b - a]
     return track
+
+
+def ffmpeg(*args: str) -> None:
+    """Runs the ffmpeg CLI (an argument list, never a shell string); raises with its stderr on failure."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise RuntimeError("ffmpeg is not installed: run the README's test command (it installs it)")
+    proc = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {proc.stderr[-2000:]}")
+
+
+def pattern_video(path: Path, seconds: float, width: int, height: int, fps: float, *, audio_rate: int | None = None, codec_args=()) -> Path:
+    """ffmpeg's moving test pattern as H.264 (+ a PCM tone when audio_rate is given); fast for long or large videos."""
+    path = Path(path)
+    inputs = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
+    if audio_rate:
+        inputs += ["-f", "lavfi", "-i", f"sine=frequency=300:sample_rate={audio_rate}"]
+    audio = ["-c:a", "pcm_s16le"] if audio_rate else []
+    ffmpeg(*inputs, "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *codec_args, *audio, str(path))
+    return path
+
+
+def remux(source: Path, target: Path, *args: str) -> Path:
+    """Copies the streams into another container (or with other metadata) without re-encoding."""
+    ffmpeg("-i", str(source), "-c", "copy", *args, str(target))
+    return Path(target)
+
+
+def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
+    """The first `fraction` of the file's bytes, as if a copy or download stopped mid-file."""
+    data = Path(source).read_bytes()
+    Path(target).write_bytes(data[: int(len(data) * fraction)])
+    return Path(target)
+
+
+def caption(text: str, width: int = 320, height: int = 180, size: int = 28, background: np.ndarray | None = None) -> np.ndarray:
+    """An RGB frame with `text` rendered in white (Pillow's bundled font) on a dark band."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(background if background is not None else np.full((height, width, 3), 40, np.uint8))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=size)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x, y = (width - (right - left)) // 2, height // 2 - (bottom - top) // 2
+    draw.rectangle((x - 8, y - 8, x + right - left + 8, y + bottom - top + 16), fill=(20, 20, 20))
+    draw.text((x - left, y - top), text, font=font, fill=(255, 255, 255))
+    return np.array(image)
+
+
+def face_photo() -> np.ndarray:
+    """A real face: the portrait of Grace Hopper that ships in matplotlib's wheel (mpl-data/sample_data,
+    a US Navy photograph, public domain), RGB, 600x512."""
+    from matplotlib import cbook
+
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def paste(background: np.ndarray, picture: np.ndarray, x: int, y: int, height: int) -> np.ndarray:
+    """A copy of `background` with `picture` scaled to `height` pixels high pasted at (x, y)."""
+    scale = height / picture.shape[0]
+    small = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    out = background.copy()
+    h, w = small.shape[:2]
+    out[y : y + h, x : x + w] = small[: out.shape[0] - y, : out.shape[1] - x]
+    return out
+
+
+def write_frame_store(path: Path, images: list[np.ndarray], fps: float = 2.0) -> Path:
+    """A sampled-frames store (what the decode pass writes) holding `images` at `fps`."""
+    from analyzers.frames import FrameStoreWriter, SampledFrame
+
+    writer = FrameStoreWriter(Path(path))
+    for i, image in enumerate(images):
+        writer.add(SampledFrame(t=i / fps, frame_index=i, image=image))
+    writer.close()
+    return Path(path)
+
+
+def write_audio_store(path: Path, pcm: np.ndarray, rate: int = 16_000) -> Path:
+    """A 16 kHz mono audio store (what the audio decode pass writes) holding `pcm`."""
+    import math
+
+    from analyzers.audio_store import AudioStoreWriter
+
+    writer = AudioStoreWriter(Path(path))
+    writer.add(pcm)
+    writer.finish(len(pcm), math.ceil(len(pcm) / rate))
+    writer.close()
+    return Path(path)
+
+
+DETECTOR_LABELS = {0: "cat", 1: "cup", 2: "rocket"}
+
+
+def tiny_object_detector(folder: Path, num_queries: int = 6) -> Path:
+    """A randomly initialised RT-DETR of the real architecture (ResNet backbone without timm, about 66k
+    parameters) saved as safetensors with its image processor: what a user's detector folder holds."""
+    import torch
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor, RTDetrResNetConfig
+
+    torch.manual_seed(0)
+    backbone = RTDetrResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16, 16, 16], depths=[1, 1, 1, 1], layer_type="basic",
+        out_features=["stage2", "stage3", "stage4"],
+    )  # fmt: skip
+    config = RTDetrConfig(
+        backbone_config=backbone, use_pretrained_backbone=False, d_model=16, encoder_hidden_dim=16,
+        encoder_in_channels=[16, 16, 16], decoder_in_channels=[16, 16, 16], encoder_ffn_dim=32, decoder_ffn_dim=32,
+        encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, decoder_n_points=2,
+        num_feature_levels=3, num_queries=num_queries, num_denoising=0,
+        id2label=DETECTOR_LABELS, label2id={v: k for k, v in DETECTOR_LABELS.items()},
+    )  # fmt: skip
+    RTDetrForObjectDetection(config).save_pretrained(folder)
+    RTDetrImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
+    return Path(folder)
+
+
+def portrait_picture(seed: int = 11) -> np.ndarray:
+    """An upright portrait picture (96 wide, 160 high) with a red block in its top-left corner."""
+    image = texture(seed, 96, 160)
+    image[:30, :30] = (255, 0, 0)
+    return image
+
+
+def phone_video(path: Path, picture: np.ndarray, degrees: int, *, tag: bool = True, seconds: float = 2, fps: int = 10) -> Path:
+    """A phone-style file: `picture` stored turned, with the metadata that tells players to turn it back.
+
+    tag=True: the `rotate` tag as ffmpeg writes it (`-metadata:s:v rotate=N`); tag=False: the display
+    matrix written by PyAV. Either way ffmpeg's own player logic (autorotate) shows `picture` upright.
+    """
+    path = Path(path)
+    coded = np.ascontiguousarray(np.rot90(picture, k=-degrees // 90))
+    frames = (coded for _ in range(int(seconds * fps)))
+    if not tag:
+        return write_video(path, frames, fps, rotation=degrees)
+    with tempfile.TemporaryDirectory() as tmp:
+        return remux(write_video(Path(tmp) / "coded.mp4", frames, fps), path, "-metadata:s:v", f"rotate={degrees}")

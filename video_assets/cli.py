@@ -114,6 +114,31 @@ def show(target: str, rows: int | None) -> int:
     return 0
 
 
+def backfill_stale(dry_run: bool) -> int:
+    """Rebuilds, for every video, exactly the assets Dagster reports stale (e.g. after a model spec changed)."""
+    _use_local_instance()
+    from dagster import DagsterInstance
+
+    from video_assets.backfill import backfill_stale as run_backfill
+    from video_assets.backfill import stale_assets_by_partition
+    from video_assets.definitions import ANALYZE_JOB, defs
+
+    def announce(partition, keys):
+        print(f"{partition}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
+
+    with DagsterInstance.get() as instance:
+        if dry_run:
+            stale = stale_assets_by_partition(defs.resolve_asset_graph(), instance)
+            for partition, keys in stale.items():
+                announce(partition, keys)
+            print(f"{len(stale)} video(s) with stale assets")
+            return 0
+        outcome = run_backfill(defs, instance, ANALYZE_JOB, on_start=announce)
+    failed = [p for p, ok in outcome.items() if not ok]
+    print(f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
+    return 1 if failed else 0
+
+
 def ui(port: int, host: str) -> int:
     _use_local_instance()
     cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "video_assets.definitions", "-h", host, "-p", str(port)]
@@ -130,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("show", help="print a timeline as a table")
     p.add_argument("target", metavar="FILE_OR_KEY")
     p.add_argument("--rows", type=int, default=None, help="only the first N seconds")
+    p = sub.add_parser("backfill-stale", help="rebuild exactly the stale assets of every video (after a model or code change)")
+    p.add_argument("--dry-run", action="store_true", help="only list the stale assets per video")
     p = sub.add_parser("ui", help="start the Dagster UI (localhost by default)")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
@@ -138,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return analyze(args.files, args.output)
     if args.command == "show":
         return show(args.target, args.rows)
+    if args.command == "backfill-stale":
+        return backfill_stale(args.dry_run)
     return ui(args.port, args.host)
 
 

@@ -5,11 +5,18 @@ import warnings
 
 from dagster import AssetSelection, PreviewWarning, Definitions, define_asset_job, in_process_executor
 
-from resources.settings import AnalysisSettings
+from resources.heavy_models import HeavyModelRuntime
+from resources.model_specs import ModelSpec, load_model_specs
+from resources.settings import AnalysisSettings, OperationsSettings
 from resources.storage import TimelineStorage
 from video_assets.console_logger import concise_console_logger
 from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
+from video_assets.backfill import auto_backfill_enabled, with_auto_backfill
+from video_assets.gpu_slots import gpu_slot_recovery
+from video_assets.heavy_assets import build_heavy_assets
 from video_assets.io_manager import ParquetIOManager
+from video_assets.perception_assets import build_perception_assets
+from video_assets.sensors import OPERATIONS_SENSORS
 from video_assets.timeline import build_timeline_assets
 
 ANALYZE_JOB = "analyze_video"
@@ -18,18 +25,27 @@ ANALYZE_JOB = "analyze_video"
 warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
 
-def build_definitions(data_root: str | None = None) -> Definitions:
+def build_definitions(data_root: str | None = None, model_specs: dict[str, ModelSpec] | None = None) -> Definitions:
+    """The graph; heavy assets for the analyzers configured in `model_specs` (default: models.toml)."""
     storage = TimelineStorage(data_root=data_root) if data_root else TimelineStorage()
-    timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
+    specs = load_model_specs() if model_specs is None else model_specs
+    heavy_assets, heavy_events = build_heavy_assets(specs)
+    perception_assets, perception_events = build_perception_assets(specs)
+    timeline, checks = build_timeline_assets({**LIGHT_EVENT_ASSETS, **perception_events, **heavy_events})
     # In-process: on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
     analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=in_process_executor)
-    return Definitions(
-        assets=[*LIGHT_ASSETS, timeline],
+    defs = Definitions(
+        assets=[*LIGHT_ASSETS, *perception_assets, *heavy_assets, timeline],
         asset_checks=checks,
         jobs=[analyze],
+        sensors=[*OPERATIONS_SENSORS, gpu_slot_recovery],
         loggers={"console": concise_console_logger},
-        resources={"storage": storage, "settings": AnalysisSettings(), "io_manager": ParquetIOManager(storage=storage)},
+        resources={"storage": storage, "settings": AnalysisSettings(), "io_manager": ParquetIOManager(storage=storage),
+                   "heavy_models": HeavyModelRuntime(),
+                   "operations": OperationsSettings()},
     )
+    # Opt-in ($VIDEO_TIMELINE_AUTO_BACKFILL=1): the automation sensor rebuilds what a code change made stale.
+    return with_auto_backfill(defs) if auto_backfill_enabled() else defs
 
 
 defs = build_definitions()

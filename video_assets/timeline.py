@@ -16,6 +16,7 @@ from dagster import (
     asset_check,
 )
 
+from analyzers.coverage_picture import markdown_image, render_coverage_png
 from analyzers.timeline import CONTRACT_ASPECTS, build_timeline, density_problems, reconstruction_score
 from resources.settings import AnalysisSettings
 from video_assets.assets import probe_of
@@ -34,6 +35,13 @@ def coverage_table(per_aspect: dict[str, float], expected: tuple[str, ...]) -> s
     lines = ["| aspect | seconds analysed | in score |", "|---|---|---|"]
     lines += [f"| {a} | {v:.0%} | {'yes' if a in expected else 'not configured'} |" for a, v in per_aspect.items()]
     return "\n".join(lines)
+
+
+def coverage_markdown(frame: pd.DataFrame, score, expected: tuple[str, ...]) -> str:
+    """The picture of which aspect is analysed at which second, the score, and the per-aspect table."""
+    picture = markdown_image(render_coverage_png(frame, CONTRACT_ASPECTS, expected, score.score), "coverage per second")
+    summary = f"**Reconstruction score {score.score:.3f}**, {score.seconds} s (green: analysed, grey: not analysed, (off): not configured)"
+    return f"{summary}\n\n{picture}\n\n{coverage_table(score.per_aspect, expected)}"
 
 
 def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
@@ -59,7 +67,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
                 "seconds_covered": score.described_seconds,
                 "seconds_taken": round(time.perf_counter() - started, 3),
                 "reconstruction_score": score.score,
-                "coverage": MetadataValue.md(coverage_table(score.per_aspect, expected)),
+                "coverage": MetadataValue.md(coverage_markdown(frame, score, expected)),
             },
         )
 

@@ -26,3 +26,10 @@ def test_keys_are_stable_and_distinct_per_folder(tmp_path):
 def test_unsafe_keys_are_refused(bad):
     with pytest.raises(ValueError, match="unsafe partition key"):
         check_key(bad)
+
+
+@pytest.mark.parametrize("name", ["a\x00b.mp4", "\ud800.mp4"])
+def test_a_name_no_file_can_have_is_refused_clearly(name):
+    with pytest.raises(ValueError, match="cannot name a file") as err:
+        partition_key(Path("/inbox") / name)
+    assert repr(f"/inbox/{name}") in str(err.value)

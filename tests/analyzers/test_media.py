@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,106 @@ def test_audio_only_file_is_refused(tmp_path):
             out.mux(packet)
     with pytest.raises(MediaError, match="no video stream"):
         probe_video(path)
+
+
+@pytest.mark.parametrize("degrees, tag", [(90, True), (180, True), (270, True), (90, False), (270, False)])
+def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
+    import numpy as np
+
+    import cv2
+
+    from tests.media_factory import ffmpeg, phone_video, portrait_picture
+
+    picture = portrait_picture()
+    path = phone_video(tmp_path / "phone.mp4", picture, degrees, tag=tag)
+    ffmpeg("-i", str(path), "-frames:v", "1", str(tmp_path / "played.png"))  # ffmpeg turns it as players do
+    played = cv2.cvtColor(cv2.imread(str(tmp_path / "played.png")), cv2.COLOR_BGR2RGB)
+    probe = probe_video(path)
+    assert (probe.width, probe.height) == (96, 160)
+    decode_video(probe, tmp_path / "f.parquet")
+    frames = list(iter_frames(tmp_path / "f.parquet"))
+    assert {f.image.shape for f in frames} == {(160, 96, 3)}
+    first = frames[0].image.astype(float)
+    assert np.abs(first - played).mean() < 12 and np.abs(first - picture).mean() < 12
+    assert np.abs(first - np.rot90(picture, 2)).mean() > 40
+
+
+def test_raw_h264_takes_its_rate_from_the_bitstream(tmp_path):
+    from tests.media_factory import pattern_video, remux
+
+    raw = remux(pattern_video(tmp_path / "ten.mp4", 3, 160, 96, 10), tmp_path / "ten.h264")
+    probe = probe_video(raw)  # the raw demuxer alone would say 25 fps and no duration
+    assert (probe.fps, probe.duration_s, probe.frame_count, probe.timing) == (10.0, 3.0, 30, "stream")
+    result = decode_video(probe, tmp_path / "f.parquet")
+    assert result.signals["t"].tolist() == pytest.approx([i / 10 for i in range(30)])
+    assert frame_times(tmp_path / "f.parquet") == pytest.approx([i / 2 for i in range(6)])
+
+
+def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
+    from tests.media_factory import ffmpeg
+
+    raw = tmp_path / "frames.mjpeg"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "30", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", str(raw))
+    probe = probe_video(raw)
+    assert (probe.fps, probe.duration_s, probe.timing, probe.seconds) == (25.0, 1.2, "stream", 2)
+    assert decode_video(probe, tmp_path / "f.parquet").decoded == 30
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
+    from tests.media_factory import pattern_video, truncated_copy
+
+    # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
+    whole = pattern_video(tmp_path / f"whole{suffix}", 4, 160, 96, 25, codec_args=["-movflags", "+faststart"] if suffix == ".mp4" else [])
+    cut = truncated_copy(whole, tmp_path / f"cut{suffix}", 0.5)
+    before = cut.read_bytes()
+    probe = probe_video(cut)
+    assert probe.duration_s == pytest.approx(4.0)
+    with pytest.raises(MediaError, match=r"truncated or damaged: .* declares 4.0 s but frames decode only up to") as err:
+        decode_video(probe, tmp_path / "f.parquet")
+    assert str(cut) in str(err.value) and cut.read_bytes() == before
+
+
+def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
+    from tests.media_factory import ffmpeg
+
+    path = tmp_path / "vfr.mp4"  # 30 frames 1/15 s apart, then 60 frames 1/30 s apart
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90", "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
+           "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))  # fmt: skip
+    probe = probe_video(path)
+    assert probe.duration_s == pytest.approx(4.0)
+    result = decode_video(probe, tmp_path / "f.parquet")
+    expected = [i * 2 / 30 for i in range(30)] + [(i + 30) / 30 for i in range(30, 90)]
+    assert result.signals["t"].tolist() == pytest.approx(expected, abs=2e-3)
+    assert [int(t) for t in frame_times(tmp_path / "f.parquet")] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("width, height", [(16, 16), (8, 8), (2, 2), (34, 18)])
+def test_tiny_frames_decode_and_report_motion_as_unknown_not_a_crash(tmp_path, width, height):
+    import numpy as np
+
+    from analyzers import camera_motion, shots
+
+    path = write_video(tmp_path / "tiny.mp4", render_shots([Shot(2, 8, pan_px_s=4)], width, height, 10), 10)
+    probe = probe_video(path)
+    result = decode_video(probe, tmp_path / "f.parquet")
+    assert result.decoded == 20 and next(iter_frames(tmp_path / "f.parquet")).image.shape == (height, width, 3)
+    assert not np.isinf(result.signals.select_dtypes("number").to_numpy()).any()
+    cuts = shots.boundaries(shots.analyze_shots(result.signals, probe.fps, probe.duration_s))
+    labels = [e.value for e in camera_motion.analyze_camera_motion(result.signals, probe.duration_s, cuts) if e.aspect == "camera"]
+    assert labels == ["unknown", "unknown"]  # too few pixels to track: said so, not guessed
+
+
+@pytest.mark.parametrize("name", [b"caf\xe9 latin-1.mp4", "json:plain.mp4".encode(), "vidéo 日本.mp4".encode()])
+def test_the_probe_row_keeps_any_file_name_exactly(tmp_path, silent_clip, name):
+    import os
+
+    import pandas as pd
+
+    from analyzers.media import VideoProbe
+
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name))
+    path.write_bytes(silent_clip.read_bytes())
+    pd.DataFrame([probe_video(path).as_row()]).to_parquet(tmp_path / "probe.parquet")  # Parquet strings are UTF-8
+    probe = VideoProbe.from_row(pd.read_parquet(tmp_path / "probe.parquet").iloc[0].to_dict())
+    assert probe.path == str(path) and decode_video(probe, tmp_path / "f.parquet").decoded == 35

@@ -58,3 +58,17 @@ def test_a_short_dip_to_black_is_one_transition_at_its_middle():
     fps = 10.0
     cuts = detect_cuts(signals_with_brightness([0.5] * 30 + [0.0] * 12 + [0.6] * 30, fps), fps)
     assert [(round(t, 1), kind) for t, _, kind in cuts] == [(3.6, "fade")]
+
+
+def signals_with_change(scores: list[float], fps: float) -> pd.DataFrame:
+    """Per-frame signals of a mid-grey video whose content change per frame is the given score."""
+    score = np.asarray(scores, float)
+    return pd.DataFrame({"t": np.arange(len(score)) / fps, "brightness": 0.5, "diff": score / 4, "hist_diff": score})
+
+
+def test_a_change_spread_over_three_frames_is_no_cut_but_one_spread_over_two_is():
+    fps, calm = 25.0, [0.05] * 20
+    whip = calm + [0.3, 0.45, 0.3] + calm  # both neighbours of the peak change by more than half as much
+    assert detect_cuts(signals_with_change(whip, fps), fps) == []
+    two_frame_cut = calm + [0.8, 0.3] + calm  # the encoder spread the cut onto the next frame
+    assert [(round(t, 2), kind) for t, _, kind in detect_cuts(signals_with_change(two_frame_cut, fps), fps)] == [(0.8, "cut")]

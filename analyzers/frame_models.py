@@ -1,0 +1,56 @@
+"""Helpers of the analyzers that run a model on sampled frames (OCR, faces, objects).
+
+`same_picture` tells whether a frame shows the same picture as an earlier one, so the model's answer
+for the earlier frame can be reused instead of running the model again. The comparison is per
+block, not over the whole frame: a clock ticking from 00:03 to 00:04 changes less than 0.1% of a
+720p frame, which a whole-frame mean difference would call "unchanged", but it changes one block a
+lot. Measured on the corpus: re-encoding noise between identical pictures stays below 1 grey level
+per block, the smallest real change (the mwe clock) is above 11.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from analyzers.records import per_second_spans
+
+THUMB_SIZE = (256, 144)  # width, height; blocks of 40x40 pixels of a 1280x720 frame
+BLOCK = 8  # thumbnail pixels per block side
+SAME_BLOCK_DIFF = 2.0  # largest mean absolute grey difference (0..255) of any block for "same picture"
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small grey float image of an RGB frame, what `same_picture` compares."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def block_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest mean absolute difference of any BLOCK x BLOCK block of two thumbnails."""
+    diff = np.abs(a - b)
+    h, w = (diff.shape[0] // BLOCK) * BLOCK, (diff.shape[1] // BLOCK) * BLOCK
+    blocks = diff[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+    return float(blocks.max())
+
+
+def same_picture(a: np.ndarray, b: np.ndarray, threshold: float = SAME_BLOCK_DIFF) -> bool:
+    return a.shape == b.shape and block_difference(a, b) <= threshold
+
+
+def frames_by_second(items: list, duration_s: float) -> dict[int, list]:
+    """Per second the items (with a `t`) inside it; a second without one gets the latest item before it
+    (the picture still on screen), so every second of a video with frames is analysed."""
+    spans = per_second_spans(duration_s)
+    grouped: dict[int, list] = {s: [] for s, _, _ in spans}
+    for item in items:
+        s = int(np.floor(item.t + 1e-6))
+        if s in grouped:
+            grouped[s].append(item)
+    previous = None
+    for s, _, _ in spans:
+        if grouped[s]:
+            previous = grouped[s][-1]
+        elif previous is not None:
+            grouped[s] = [previous]
+    return grouped

@@ -1,0 +1,120 @@
+"""Objects per second: a transformers object detector (DETR, RT-DETR, Conditional/Deformable DETR,
+YOLOS, ... anything `AutoModelForObjectDetection` loads) on the sampled frames.
+
+No detector weights ship with the project or inside a wheel: the model is a folder (or cached hub
+id) the user configures in models.toml [objects]. The image processor is loaded with the PIL
+backend, because transformers' torchvision backend cannot import beside the CPU torch build here.
+Frames showing the same picture as the last detected one reuse its answer (analyzers.frame_models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from analyzers.frame_models import frames_by_second, same_picture, thumbnail
+from analyzers.frames import iter_frames
+from analyzers.records import Event, per_second_spans
+
+VERSION = "1"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_BATCH = 8
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    score: float
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+
+
+def load_processor(folder: str | Path):
+    from transformers import AutoImageProcessor
+
+    return AutoImageProcessor.from_pretrained(str(folder), backend="pil", local_files_only=True)
+
+
+def detect_objects(model, processor, images: list[np.ndarray], threshold: float = DEFAULT_THRESHOLD) -> list[list[Detection]]:
+    """Detections of each RGB image above `threshold`, most confident first."""
+    import torch
+
+    inputs = processor(images=images, return_tensors="pt")
+    dtype = next(model.parameters()).dtype
+    inputs = {k: v.to(model.device, dtype=dtype if v.is_floating_point() else v.dtype) for k, v in inputs.items()}
+    with torch.inference_mode():
+        outputs = model(**inputs)
+    sizes = [image.shape[:2] for image in images]
+    results = processor.post_process_object_detection(outputs, threshold=threshold, target_sizes=sizes)
+    names = model.config.id2label
+    found = []
+    for (h, w), result in zip(sizes, results):
+        detections = []
+        for score, label, box in zip(result["scores"].tolist(), result["labels"].tolist(), result["boxes"].tolist()):
+            x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+            x1, y1 = min(w, int(round(box[2]))), min(h, int(round(box[3])))
+            detections.append(Detection(str(names.get(label, label)), round(float(score), 4), (x0, y0, max(0, x1 - x0), max(0, y1 - y0))))
+        found.append(sorted(detections, key=lambda d: -d.score))
+    return found
+
+
+@dataclass(frozen=True)
+class FrameObjects:
+    t: float
+    detections: list[Detection]
+    reused: bool
+
+
+def _batches(frames_path: Path, size: int) -> Iterator[list]:
+    batch = []
+    for frame in iter_frames(frames_path):
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def detect_frames(model, processor, frames_path: Path, threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH) -> list[FrameObjects]:
+    results: list[FrameObjects] = []
+    last_thumb, last = None, []
+    for batch in _batches(frames_path, batch_size):
+        plan, todo = [], []
+        for frame in batch:
+            thumb = thumbnail(frame.image)
+            if last_thumb is not None and same_picture(thumb, last_thumb):
+                plan.append(None)
+            else:
+                plan.append(len(todo))
+                todo.append(frame.image)
+                last_thumb = thumb
+        found = detect_objects(model, processor, todo, threshold) if todo else []
+        for frame, index in zip(batch, plan):
+            if index is not None:
+                last = found[index]
+            results.append(FrameObjects(frame.t, last, reused=index is None))
+    return results
+
+
+def analyze_objects(model, processor, frames_path: Path, duration_s: float, source: str,
+                    threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH) -> list[Event]:
+    """Per second an `objects` event: the distinct labels seen in any of its frames (sorted), boxes in detail."""
+    grouped = frames_by_second(detect_frames(model, processor, frames_path, threshold, batch_size), duration_s)
+    events = []
+    for s, start, end in per_second_spans(duration_s):
+        group = grouped[s]
+        if not group:
+            continue
+        best: dict[str, float] = {}
+        boxes = []
+        for frame in group:
+            for d in frame.detections:
+                best[d.label] = max(best.get(d.label, 0.0), d.score)
+                boxes.append({"t": round(frame.t, 3), "label": d.label, "box": list(d.box), "score": d.score})
+        detail = {"boxes": boxes, "frames": len(group), "frames_detected": sum(not f.reused for f in group)}
+        confidence = round(min(best.values()), 4) if best else None
+        events.append(Event(start, end, "objects", sorted(best), confidence, source, detail))
+    return events

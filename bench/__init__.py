@@ -1,0 +1,1 @@
+"""Benchmarks and quality measurements (not part of the test run): `make bench`."""

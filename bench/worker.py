@@ -1,0 +1,217 @@
+"""One measured run in a fresh process, so its peak RSS is that run's alone.
+
+  python -m bench.worker direct FILE --scratch DIR      the light analyzers called directly (no Dagster)
+  python -m bench.worker graph FILE --data DIR [--graph light|default]   the Dagster job, in-process
+      light: the decode steps, the light analyzers and the timeline over them; default: every configured asset
+  python -m bench.worker peer FILE                      PySceneDetect's ContentDetector and AdaptiveDetector,
+                                                        and bare PyAV decoding (the floor of any video pass)
+
+Prints one JSON object as the last line of stdout. Times exclude interpreter start and imports
+(reported separately as `import_s`); `graph` needs DAGSTER_HOME set to a folder with a dagster.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+STARTED = time.perf_counter()
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process, all threads (steadier than wall time on a shared machine)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(times: dict, name: str, fn, *args, **kwargs):
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    times[name] = round(time.perf_counter() - started, 4)
+    return value
+
+
+def direct(path: Path, scratch: Path) -> dict:
+    """The light graph's analyzers in the graph's order, each timed like its asset (analysis + events table)."""
+    from analyzers import audio, camera_motion, media, shots, visual_stats
+    from analyzers.records import events_frame
+    from analyzers.timeline import build_timeline
+
+    # The graph imports these with its definitions; imports are timed on neither side.
+    import silero_vad  # noqa: F401
+    import torch  # noqa: F401
+
+    imported, cpu_start = time.perf_counter() - STARTED, cpu_s()
+    times: dict[str, float] = {}
+    probe = timed(times, "probe", media.probe_video, path)
+    decoded = timed(times, "decode_video", media.decode_video, probe, scratch / "frames.parquet")
+    audio_path = scratch / "audio.parquet"
+    has_audio = timed(times, "decode_audio", media.decode_audio, probe, audio_path) > 0
+    signals, key = decoded.signals, "bench"
+
+    def analyse_shots():
+        events = shots.analyze_shots(signals, probe.fps, probe.duration_s)
+        return events, events_frame(events, key)
+
+    shot_events, shots_table = timed(times, "shots", analyse_shots)
+    frames = {"shots": shots_table}
+    cuts = shots.boundaries(shot_events)
+    analyses = {
+        "camera_motion": lambda: camera_motion.analyze_camera_motion(signals, probe.duration_s, cuts),
+        "visual_stats": lambda: visual_stats.analyze_visual_stats(signals, probe.duration_s),
+        "audio": lambda: audio.analyze_audio(audio_path if has_audio else None, probe.duration_s),
+    }
+    for name, analyse in analyses.items():
+        frames[name] = timed(times, name, lambda: events_frame(analyse(), key))
+    import pandas as pd
+
+    timed(times, "timeline", lambda: build_timeline(key, probe.duration_s, pd.concat(frames.values(), ignore_index=True)))
+    return {
+        "duration_s": probe.duration_s, "fps": probe.fps, "frames": decoded.decoded, "times": times,
+        "total_s": round(sum(times.values()), 4), "cpu_s": round(cpu_s() - cpu_start, 3), "cuts": cuts, "import_s": round(imported, 3),
+    }
+
+
+def _count_decoding(media_module, counts: dict) -> None:
+    """Counts every open of a media file and every frame decoded through the analyzers' PyAV handle."""
+    import av
+
+    real_open = media_module.av.open
+
+    class Counted:
+        def __init__(self, container):
+            self._c = container
+
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._c.__exit__(*exc)
+
+        def decode(self, *streams, **kw):
+            for frame in self._c.decode(*streams, **kw):
+                counts["video_frames" if isinstance(frame, av.VideoFrame) else "audio_frames"] += 1
+                yield frame
+
+    def counting_open(file, *args, **kwargs):
+        counts["opens"] += 1
+        return Counted(real_open(file, *args, **kwargs))
+
+    media_module.av.open = counting_open
+
+
+def light_definitions(defs):
+    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's resources and job."""
+    from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+    from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
+    from video_assets.definitions import ANALYZE_JOB
+    from video_assets.timeline import build_timeline_assets
+
+    timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
+    job = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def)
+    return Definitions(assets=[*LIGHT_ASSETS, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
+
+
+def graph(path: Path, data_root: Path, which: str) -> dict:
+    from dagster import DagsterInstance
+
+    from analyzers import media
+    from video_assets.definitions import ANALYZE_JOB, build_definitions
+
+    imported = time.perf_counter() - STARTED
+    probe = media.probe_video(path)  # before counting: the run's own opens and frames are counted
+    counts = {"opens": 0, "video_frames": 0, "audio_frames": 0}
+    _count_decoding(media, counts)
+    defs = build_definitions(data_root=str(data_root))
+    if which == "light":
+        defs = light_definitions(defs)
+    storage = defs.resources["storage"]
+    job = defs.resolve_job_def(ANALYZE_JOB)
+    with DagsterInstance.get() as instance:
+        key = storage.register_source(path)
+        instance.add_dynamic_partitions("videos", [key])
+        started, cpu_start = time.perf_counter(), cpu_s()
+        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        wall, cpu = time.perf_counter() - started, cpu_s() - cpu_start
+    steps, decode_passes, failure = {}, {}, None
+    for event in result.all_events:
+        if event.event_type_value == "STEP_SUCCESS":
+            steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 4)
+        elif event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            if "decode_passes" in materialization.metadata:
+                decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata["decode_passes"].value
+        elif event.is_step_failure and failure is None:
+            data = event.step_failure_data
+            failure = f"{event.step_key}: " + (
+                data.user_failure_data.description if data.user_failure_data and data.user_failure_data.description else data.error.message.strip()
+            )
+    return {
+        "success": result.success, "failure": failure, "duration_s": probe.duration_s, "frame_count": probe.frame_count,
+        "wall_s": round(wall, 4), "cpu_s": round(cpu, 3), "steps": steps, "decode_passes": decode_passes,
+        "decoding": counts,
+        "partition": key, "timeline": str(storage.asset_path("timeline", key)), "shots": str(storage.asset_path("shots", key)),
+        "import_s": round(imported, 3),
+    }
+
+
+def decode_floor(path: Path) -> float:
+    """Seconds to decode every video frame with PyAV (threaded, no conversion): the floor of any video pass."""
+    import av
+
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            pass
+    return round(time.perf_counter() - started, 4)
+
+
+def peer(path: Path) -> dict:
+    """The reference points for cut detection: PySceneDetect's two detectors, and bare decoding."""
+    from scenedetect import AdaptiveDetector, ContentDetector, detect
+
+    imported = time.perf_counter() - STARTED
+    out = {"import_s": round(imported, 3), "scenedetect": __import__("scenedetect").__version__, "decode_floor_s": decode_floor(path)}
+    for detector in (ContentDetector, AdaptiveDetector):
+        started = time.perf_counter()
+        scenes = detect(str(path), detector())  # defaults, as a user calls it
+        took = time.perf_counter() - started
+        out[detector.__name__] = {"seconds": round(took, 4), "cuts": [start.seconds for start, _ in scenes[1:]]}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["direct", "graph", "peer"])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--scratch", type=Path)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--graph", choices=["light", "default"], default="light")
+    args = parser.parse_args()
+    if args.mode == "direct":
+        out = direct(args.file, args.scratch)
+    elif args.mode == "graph":
+        out = graph(args.file, args.data, args.graph)
+    else:
+        out = peer(args.file)
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()

@@ -1,0 +1,100 @@
+"""The perception assets in the whole graph on a tiny video with a caption, a real face and speech;
+objects through the heavy-model runtime with a tiny random RT-DETR configured in the model specs."""
+
+import re
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from resources.heavy_models import HeavyModelRuntime
+from resources.model_specs import ModelSpec, ModelSpecError
+from tests.media_factory import caption, face_photo, paste, place, speech, texture, tiny_object_detector, write_video
+from video_assets.definitions import ANALYZE_JOB, build_definitions
+from video_assets.perception_assets import FACES_ASSET, OBJECTS_ASSET, TEXT_ASSET, TRANSCRIPT_ASSET, build_perception_assets
+
+pytestmark = pytest.mark.slow
+
+SAID = "Please open the red door and close the window."
+
+
+@pytest.fixture(scope="module")
+def perception_clip(tmp_path_factory):
+    """4 s, 320x180 at 10 fps: a caption for 2 s, then a face photo for 2 s; speech from 0.3 s."""
+    card = caption("Exit only")
+    face = paste(texture(2, 320, 180), face_photo(), 180, 10, 160)
+    frames = [card] * 20 + [face] * 20
+    audio = place(4, [(0.3, speech(SAID))])
+    return write_video(tmp_path_factory.mktemp("perception") / "perception.mp4", frames, 10, audio=audio)
+
+
+def _run(defs, clip):
+    key = defs.resources["storage"].register_source(clip)
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("videos", [key])
+        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key)
+        assert result.success
+        timeline = result.output_for_node("timeline")
+        records = {
+            name: instance.get_latest_materialization_event(defs.get_assets_def(name).key).asset_materialization.metadata
+            for name in (TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET)
+        }
+    return timeline, records
+
+
+def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, instance_home, tmp_path):
+    detector = tiny_object_detector(tmp_path / "rtdetr")
+    specs = {"objects": ModelSpec(name="objects", model=str(detector), options={"threshold": 0.0, "batch_size": 4})}
+    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs=specs)
+    timeline, meta = _run(defs, perception_clip)
+    assert len(timeline) == 4
+    assert [[t.casefold().replace(" ", "") for t in v] for v in timeline["text"]] == [["exitonly"], ["exitonly"], [], []]
+    assert timeline["faces"].tolist() == [0, 0, 1, 1]
+    heard = re.sub(r"[^a-z ]", "", " ".join(timeline["transcript"]).lower()).split()
+    assert {"open", "red", "door", "window"} <= set(heard)
+    assert all(len(labels) and set(labels) <= {"cat", "cup", "rocket"} for labels in timeline["objects"])
+    assert timeline["coverage"].tolist() == [1.0] * 4  # every contract column analysed
+    described = timeline["description"][0]
+    assert "on screen:" in described and "no face visible" in described and "objects:" in described
+    assert "1 face visible" in timeline["description"][2]
+    assert any("speech:" in d for d in timeline["description"])
+    # 2 pictures in 8 sampled frames: each read once, maybe twice (the encoder sharpens a picture a few
+    # frames after a cut, which can change it by more than re-encoding noise)
+    assert 2 <= meta[TEXT_ASSET]["frames_read"].value <= 4 and 2 <= meta[FACES_ASSET]["frames_detected"].value <= 4
+    assert meta[OBJECTS_ASSET]["device"].value == str(HeavyModelRuntime().resolve_device()) and meta[OBJECTS_ASSET]["load_s"].value > 0
+    assert meta[TRANSCRIPT_ASSET]["words"].value >= 6
+
+
+def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):
+    assets, aspects = build_perception_assets({})
+    assert aspects == {TEXT_ASSET: ("text",), FACES_ASSET: ("faces",), TRANSCRIPT_ASSET: ("transcript",)}
+    defs = build_definitions(data_root=str(tmp_path), model_specs={})
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert OBJECTS_ASSET not in keys and {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET} <= keys
+    inputs = {k.to_user_string() for k in defs.get_assets_def("timeline").dependency_keys}
+    assert {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET} <= inputs and OBJECTS_ASSET not in inputs
+
+
+def test_a_changed_transcribe_spec_changes_the_code_version_and_bad_options_are_refused(tmp_path):
+    def version(spec):
+        assets, _ = build_perception_assets({"transcribe": spec})
+        return next(a for a in assets if a.key.to_user_string() == TRANSCRIPT_ASSET).code_versions_by_key.popitem()[1]
+
+    bundled = ModelSpec(name="transcribe", model="bundled:whisper-tiny.en")
+    assert version(bundled) != version(ModelSpec(name="transcribe", model="bundled:whisper-tiny.en", options={"beam_size": 5}))
+    with pytest.raises(ModelSpecError, match=r"\[objects.options\]: unknown keys treshold"):
+        build_perception_assets({"objects": ModelSpec(name="objects", model=str(tmp_path), options={"treshold": 0.3})})
+
+
+def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_it(perception_clip, instance_home, tmp_path):
+    (tmp_path / "not_whisper").mkdir()
+    specs = {"transcribe": ModelSpec(name="transcribe", model=str(tmp_path / "not_whisper"))}
+    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs=specs)
+    key = defs.resources["storage"].register_source(perception_clip)
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("videos", [key])
+        job = defs.resolve_job_def(ANALYZE_JOB)
+        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
+                                        asset_selection=[defs.get_assets_def(TRANSCRIPT_ASSET).key, *[defs.get_assets_def(n).key for n in ("video_probe", "audio_pcm")]])
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert re.search(rf"\[transcribe\].*{tmp_path / 'not_whisper'}.*missing model.bin", failure.event_specific_data.error.message)

@@ -1,0 +1,88 @@
+"""`video-timeline ui` for real: bound to 127.0.0.1, a partition run launched through GraphQL goes through the
+run queue (the daemon `dagster dev` starts dequeues it) and its materialization and checks read back."""
+
+import base64
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from analyzers.timeline import CONTRACT_ASPECTS
+from resources.storage import TimelineStorage
+from scripts.ui_check import free_port, graphql, listening_addresses, private_instance, running_ui
+
+pytestmark = pytest.mark.slow
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on Error { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+ADD_PARTITION = """
+mutation Add($selector: RepositorySelector!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: "videos", partitionKey: $key) { __typename }
+}"""
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+RESULTS = """
+query Results($key: String!) {
+  assetOrError(assetKey: {path: ["timeline"]}) {
+    ... on Asset {
+      assetMaterializations(partitions: [$key]) {
+        runId partition
+        metadataEntries { label ... on FloatMetadataEntry { floatValue } ... on MarkdownMetadataEntry { mdStr } }
+      }
+    }
+  }
+  score: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "reconstruction_score", partition: $key, limit: 5) {
+    runId status evaluation { success }
+  }
+  dense: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "timeline_dense", partition: $key, limit: 5) {
+    runId status evaluation { success }
+  }
+}"""
+
+
+def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(silent_clip, tmp_path):
+    env = private_instance(tmp_path)
+    key = TimelineStorage(data_root=env["VIDEO_TIMELINE_DATA"]).register_source(silent_clip)
+    port = free_port()
+    with running_ui(env, port, tmp_path / "ui.log") as location:
+        assert listening_addresses(port) == {"127.0.0.1"}
+        added = graphql(port, ADD_PARTITION, {"selector": location, "key": key})
+        assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
+
+        params = {
+            "selector": {**location, "jobName": "analyze_video"},
+            "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+        }
+        launched = graphql(port, LAUNCH, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        assert launched["run"]["status"] == "QUEUED"  # the run queue of dagster.yaml; the daemon starts it
+
+        deadline, status = time.monotonic() + 240, None
+        while time.monotonic() < deadline:
+            status = graphql(port, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+            if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+                break
+            time.sleep(2)
+        assert status == "SUCCESS", (tmp_path / "ui.log").read_text()[-3000:]
+
+        results = graphql(port, RESULTS, {"key": key})
+    [materialization] = results["assetOrError"]["assetMaterializations"]
+    assert materialization["runId"] == run_id and materialization["partition"] == key
+    metadata = {e["label"]: e for e in materialization["metadataEntries"]}
+    assert metadata["reconstruction_score"]["floatValue"] == 1.0
+    coverage = metadata["coverage"]["mdStr"]
+    assert "**Reconstruction score 1.000**" in coverage
+    png = base64.b64decode(coverage.split("data:image/png;base64,")[1].split(")")[0])
+    picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None and picture.shape[0] > 16 * len(CONTRACT_ASPECTS)
+    for check in ("score", "dense"):
+        assert [(e["runId"], e["status"], e["evaluation"]["success"]) for e in results[check]] == [(run_id, "SUCCEEDED", True)]

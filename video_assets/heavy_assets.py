@@ -1,0 +1,171 @@
+"""Heavy-model assets of the VLM analyzer: `video_descriptions`, one description per second.
+
+Present only when models.toml has a [describe] section (no weights ship with the project); without
+it the timeline's description stays composed from the other aspects. Runs in the `gpu` pool
+through the heavy-model runtime, which loads the model, measures it and owns the OOM backoff.
+"""
+
+
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
+from transformers import AutoConfig, AutoModelForImageTextToText
+
+from analyzers.frames import frame_times, iter_frames
+from analyzers.records import events_frame
+from analyzers.vlm import DescribeOutOfMemory, DescriptionResult, MemoryModel, PlanError, PlanOptions, WindowPlan
+from analyzers.vlm import describe_video, load_processor, plan_for
+from analyzers.vlm.adapters import adapter_class
+from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
+from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime, HeavyModelSession
+from resources.model_specs import ModelSpec, ModelSpecError
+from video_assets.assets import ANALYSIS_GROUP, probe_of
+from video_assets.partitions import videos
+
+DESCRIBE = "describe"
+DESCRIPTIONS_ASSET = "video_descriptions"
+# Bumped when the asset's own logic changes; the spec's hash covers the model side.
+DESCRIPTIONS_VERSION = "1"
+_PLAN_KEYS = {f.name for f in fields(PlanOptions)}
+_MEMORY_KEYS = {"bytes_per_token"}
+
+
+def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
+    """PlanOptions and MemoryModel from [describe.options]; unknown keys or prompt versions are an
+    error when the code location loads, not at run time."""
+    if spec.prompt_version is not None and spec.prompt_version not in PROMPTS:
+        raise ModelSpecError(f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} (known: {', '.join(sorted(PROMPTS))})")
+    unknown = sorted(set(spec.options) - _PLAN_KEYS - _MEMORY_KEYS)
+    if unknown:
+        raise ModelSpecError(f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(_PLAN_KEYS | _MEMORY_KEYS))})")
+    plan = PlanOptions(**{k: v for k, v in spec.options.items() if k in _PLAN_KEYS})
+    memory = MemoryModel(**{k: v for k, v in spec.options.items() if k in _MEMORY_KEYS})
+    return plan, memory
+
+
+def frames_in_sparsest_second(times: list[float], duration_s: float) -> int:
+    """Fewest sampled frames inside any whole second of the video (the last, partial one excluded):
+    what per-second grounding needs, whatever the source frame rate rounded the sampling to."""
+    whole = max(1, int(duration_s + 1e-9))
+    counts = np.bincount(np.floor(np.asarray(times, dtype=float)).astype(int).clip(0, whole), minlength=whole + 1)
+    return int(counts[:whole].min())
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    plan: WindowPlan
+    partial: DescriptionResult | None  # what earlier attempts described
+
+
+def _attempt_label(attempt: _Attempt) -> str:
+    p, done = attempt.plan, attempt.partial.metadata["described_seconds"] if attempt.partial else 0
+    return (f"{p.window_s} s windows of {p.geometry.height}x{p.geometry.width} frames, {p.frames_per_second}/s, "
+            f"budget {p.budget_tokens} tokens ({done} seconds done)")
+
+
+def describe_with_backoff(heavy: HeavyModelSession, frames: Path, duration_s: float, model, processor,
+                          options: PlanOptions, memory: MemoryModel) -> DescriptionResult:
+    """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
+    spec = heavy.spec
+    prompt = spec.prompt_version or DEFAULT_PROMPT_VERSION
+    plan = plan_for(model, processor, duration_s, _frame_size(frames), prompt_version=prompt, options=options,
+                    memory_budget_bytes=spec.memory_budget_bytes, memory_model=memory)
+
+    def run(attempt: _Attempt) -> DescriptionResult:
+        return describe_video(frames, duration_s, model, processor, attempt.plan, prompt_version=prompt, source=spec.model,
+                              resume=attempt.partial)
+
+    def shrink(attempt: _Attempt, exc: BaseException) -> _Attempt | None:
+        # An OOM outside a model call (no DescribeOutOfMemory) keeps the previous partial result.
+        partial = exc.partial if isinstance(exc, DescribeOutOfMemory) else attempt.partial
+        try:
+            return _Attempt(attempt.plan.shrink(), partial)
+        except PlanError:
+            return None
+
+    return heavy.shrink_on_oom(run, _Attempt(plan, None), shrink, _attempt_label)
+
+
+def _frame_size(frames: Path) -> tuple[int, int]:
+    for frame in iter_frames(frames):
+        return frame.image.shape[:2]
+    raise ValueError(f"{frames}: no frames")
+
+
+def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
+    options, memory = plan_options(spec)
+
+    @asset(
+        name=DESCRIPTIONS_ASSET,
+        partitions_def=videos,
+        group_name=ANALYSIS_GROUP,
+        pool=GPU_POOL,
+        op_tags=GPU_OP_TAGS,
+        code_version=f"{DESCRIPTIONS_VERSION}-{spec.code_version()}",
+        tags={"video_timeline/heavy": DESCRIBE},
+        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
+        description=f"One sentence per second of video from {spec.model} (vision-language model).",
+    )
+    def video_descriptions(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame,
+                           sampled_frames) -> Output:
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        if sampled_frames is None or not Path(sampled_frames).is_file():
+            raise Failure(description=f"{DESCRIPTIONS_ASSET}: no sampled frames for {context.partition_key}", allow_retries=False)
+        times = frame_times(Path(sampled_frames))
+        with heavy_models.session(spec, log=context.log) as heavy:
+            # Family and processor first (small files): a video sampled too sparsely fails before the load.
+            config = AutoConfig.from_pretrained(heavy.model_path, trust_remote_code=spec.trust_remote_code)
+            processor = load_processor(heavy.model_path, trust_remote_code=spec.trust_remote_code)
+            visual = adapter_class(config)(config, processor).visual
+            needed = options.frames_per_second or visual.min_frames_per_second
+            per_second = frames_in_sparsest_second(times, probe.duration_s)
+            if per_second < needed:
+                raise Failure(
+                    description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per second for "
+                                f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
+                                f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
+                    allow_retries=False,
+                )
+            model = heavy.load_pretrained(AutoModelForImageTextToText)
+            describing = time.perf_counter()
+            result = describe_with_backoff(heavy, Path(sampled_frames), probe.duration_s, model, processor, options, memory)
+            describe_s = time.perf_counter() - describing
+            del model  # the session frees the model at exit only if nothing else holds it
+        frame = events_frame(result.events, context.partition_key)
+        meta = result.metadata
+        context.log.info(f"{DESCRIPTIONS_ASSET}: {meta['described_seconds']}/{meta['seconds']} seconds described, "
+                         f"{meta['windows']} windows, {meta['reasks']} re-asks")
+        return Output(
+            frame,
+            metadata={
+                **{k: v for k, v in heavy.metadata.items() if k != "oom_steps"},
+                "oom_steps": MetadataValue.json(heavy.metadata["oom_steps"]),
+                "windows": meta["windows"],
+                "reasks": meta["reasks"],
+                "tokens_per_window": MetadataValue.json(meta["tokens_per_window"]),
+                "coverage": meta["coverage"],
+                "described_seconds": meta["described_seconds"],
+                "failed_seconds": MetadataValue.json(meta["failed_seconds"]),
+                # All attempts together (OOM retries included), model load excluded.
+                "video_s_per_compute_s": round(probe.duration_s / describe_s, 4) if describe_s > 0 else None,
+                "generated_tokens": meta["generated_tokens"],
+                "plan": MetadataValue.json(meta["plan"]),
+                "prompt_version": meta["prompt_version"],
+                "frames_in_sparsest_second": per_second,
+                "seconds_taken": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    return video_descriptions
+
+
+def build_heavy_assets(specs: dict[str, ModelSpec]) -> tuple[list[AssetsDefinition], dict[str, tuple[str, ...]]]:
+    """Heavy assets of the configured specs, and the timeline aspects each event asset fills."""
+    if DESCRIBE not in specs:
+        return [], {}
+    return [build_description_asset(specs[DESCRIBE])], {DESCRIPTIONS_ASSET: ("description",)}

