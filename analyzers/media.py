@@ -292,15 +292,18 @@ def decode_video(
                     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
                     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
                     cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
+                    # cv2's reductions: several times faster per frame than numpy's on these small images.
+                    red, green, blue, _ = cv2.mean(small)
+                    _, sharp_std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F))
                     row = {
                         "t": t,
-                        "brightness": float(gray.mean()) / 255.0,
-                        "saturation": float(hsv[..., 1].mean()) / 255.0,
-                        "red": float(small[..., 0].mean()) / 255.0,
-                        "green": float(small[..., 1].mean()) / 255.0,
-                        "blue": float(small[..., 2].mean()) / 255.0,
-                        "sharpness": float(cv2.Laplacian(gray, cv2.CV_32F).var()),
-                        "diff": math.nan if prev_gray is None else float(cv2.absdiff(gray, prev_gray).mean()) / 255.0,
+                        "brightness": cv2.mean(gray)[0] / 255.0,
+                        "saturation": cv2.mean(hsv)[1] / 255.0,
+                        "red": red / 255.0,
+                        "green": green / 255.0,
+                        "blue": blue / 255.0,
+                        "sharpness": float(sharp_std[0, 0]) ** 2,
+                        "diff": math.nan if prev_gray is None else cv2.mean(cv2.absdiff(gray, prev_gray))[0] / 255.0,
                         "hist_diff": math.nan if prev_hist is None else 0.5 * float(np.abs(hist - prev_hist).sum()),
                         "motion_dx": math.nan,
                         "motion_dy": math.nan,

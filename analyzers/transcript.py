@@ -105,7 +105,8 @@ def transcribe_words(model, pcm: np.ndarray, offset_s: float = 0.0, language: st
     ]
 
 
-def analyze_transcript(model, audio_path: Path | None, duration_s: float, source: str, language: str | None = None) -> list[Event]:
+def analyze_transcript(model, audio_path: Path | None, duration_s: float, source: str, language: str | None = None,
+                       beam_size: int = 1) -> list[Event]:
     """Per second a `transcript` event: the words whose midpoint falls in it ("" when none), words in detail.
 
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.
@@ -113,7 +114,7 @@ def analyze_transcript(model, audio_path: Path | None, duration_s: float, source
     words: list[Word] = []
     if audio_path is not None:
         for first, pcm in iter_audio(audio_path, chunk_s=CHUNK_S):
-            words.extend(transcribe_words(model, pcm, float(first), language))
+            words.extend(transcribe_words(model, pcm, float(first), language, beam_size))
     spans = per_second_spans(duration_s)
     per_second: dict[int, list[Word]] = {}
     for word in words:  # a word ending past the last (partial) second belongs to it

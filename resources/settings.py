@@ -17,7 +17,16 @@ class AnalysisSettings(ConfigurableResource):
 
 
 def _env(name: str, default):
-    return lambda: type(default)(os.environ.get(name, default))
+    """A default read from the environment when the code location loads, with an error naming the variable."""
+
+    def read():
+        raw = os.environ.get(name)
+        try:
+            return default if raw is None else type(default)(raw)
+        except ValueError:
+            raise ValueError(f"${name}={raw!r} is not a {type(default).__name__}") from None
+
+    return read
 
 
 class OperationsSettings(ConfigurableResource):

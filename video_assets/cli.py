@@ -49,6 +49,7 @@ def analyze(files: list[str], output: str | None) -> int:
 
     from analyzers.timeline import reconstruction_score
     from video_assets.definitions import ANALYZE_JOB, defs
+    from video_assets.gpu_slots import ensure_gpu_pool, free_dead_gpu_slots
     from video_assets.timeline import expected_aspects
 
     if output and len(files) > 1:
@@ -57,6 +58,10 @@ def analyze(files: list[str], output: str | None) -> int:
     job = defs.resolve_job_def(ANALYZE_JOB)
     failures = 0
     with DagsterInstance.get() as instance:
+        # No daemon runs here: set up the gpu pool and free slots of runs killed earlier before queueing.
+        ensure_gpu_pool(instance)
+        for holder in free_dead_gpu_slots(instance):
+            print(f"freed the gpu pool slot of run {holder.run_id}, whose process is gone", file=sys.stderr)
         for name in files:
             path = Path(name)
             if not path.is_file():

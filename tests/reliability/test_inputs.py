@@ -166,7 +166,7 @@ def batch(workspace) -> Batch:
     before = {name: digest(path) for name, path in inputs.items()}
     # A name starting with a dash is given as it is, relative to the working folder; "--" ends the
     # options, as for any POSIX tool.
-    args = {name: path.name if path.name.startswith("-") else str(path) for name, path in inputs.items()}
+    args = {name: os.path.relpath(path, folder) if path.name.startswith("-") else str(path) for name, path in inputs.items()}
     proc = run_cli(workspace, "analyze", "--", *args.values(), cwd=folder)
     return Batch(workspace, inputs, args, before, proc)
 

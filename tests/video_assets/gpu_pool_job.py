@@ -2,7 +2,7 @@
 
 `python -m tests.video_assets.gpu_pool_job LOG HOLD_S` runs it in-process against $DAGSTER_HOME,
 the way `video-timeline analyze` runs the graph: the step appends "start"/"end" lines (run id,
-time, pid) to LOG and holds the pool for HOLD_S seconds. Torch-free, so the process starts fast.
+time, pid) to LOG and holds the pool for HOLD_S seconds. 
 """
 
 import os
@@ -10,6 +10,8 @@ import sys
 import time
 
 from dagster import DagsterInstance, Definitions, asset, define_asset_job, in_process_executor
+
+from video_assets.gpu_slots import ensure_gpu_pool
 
 
 @asset(pool="gpu")  # the pool of every heavy asset (resources.heavy_models.GPU_POOL)
@@ -27,5 +29,6 @@ defs = Definitions(assets=[heavy_step], jobs=[define_asset_job("heavy_job", exec
 if __name__ == "__main__":
     os.environ["GPU_POOL_LOG"], os.environ["GPU_POOL_HOLD_S"] = sys.argv[1], sys.argv[2]
     with DagsterInstance.get() as instance:
+        ensure_gpu_pool(instance)  # what `video-timeline analyze` does first
         result = defs.resolve_job_def("heavy_job").execute_in_process(instance=instance)
     sys.exit(0 if result.success else 1)

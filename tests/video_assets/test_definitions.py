@@ -32,3 +32,18 @@ def test_density_check_passes_on_good_data_and_fails_on_a_gap(silent_clip):
     gap = check(timeline=pd.DataFrame({"second": [0, 1, 3]}), video_probe=probe)
     assert good.passed is True
     assert gap.passed is False and "missing seconds [2]" in gap.metadata["problems"].value
+
+
+def test_every_heavy_model_asset_is_in_the_gpu_pool_and_nothing_else_is(tmp_path):
+    from resources.model_specs import ModelSpec
+    from video_assets.definitions import build_definitions
+
+    specs = {name: ModelSpec(name=name, model=str(tmp_path / name)) for name in ("describe", "transcribe", "objects")}
+    graph = build_definitions(data_root=str(tmp_path / "data"), model_specs=specs).resolve_asset_graph()
+    pools = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        pools[key.to_user_string()] = node.assets_def.get_op_def_for_asset_key(key).pool
+    heavy = {name for name, pool in pools.items() if pool == "gpu"}
+    assert heavy == {"video_descriptions", "transcript", "objects"}
+    assert all(pool is None for name, pool in pools.items() if name not in heavy)

@@ -98,3 +98,16 @@ def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_i
                                         asset_selection=[defs.get_assets_def(TRANSCRIPT_ASSET).key, *[defs.get_assets_def(n).key for n in ("video_probe", "audio_pcm")]])
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert re.search(rf"\[transcribe\].*{tmp_path / 'not_whisper'}.*missing model.bin", failure.event_specific_data.error.message)
+
+
+def test_a_video_without_audio_is_transcribed_as_silent_without_loading_a_model(silent_clip, instance_home):
+    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs={})
+    key = defs.resources["storage"].register_source(silent_clip)
+    selection = [defs.get_assets_def(name).key for name in ("video_probe", "audio_pcm", TRANSCRIPT_ASSET)]
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("videos", [key])
+        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key, asset_selection=selection)
+        meta = instance.get_latest_materialization_event(selection[-1]).asset_materialization.metadata
+    events = result.output_for_node(TRANSCRIPT_ASSET)
+    assert events["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0] and set(events["value"]) == {'""'}
+    assert meta["words"].value == 0 and "load_s" not in meta

@@ -123,7 +123,7 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         reason = failures[0].dagster_event.step_failure_data.user_failure_data.description
         assert reason.startswith(f"{corrupt.resolve()}: not a readable media file")
 
-        # A run that died (what run monitoring records for a killed worker) is retried, a bounded number of times.
+        # A run marked failed without a step failure (its worker died, it never started) is retried, a bounded number of times.
         died = instance.create_run_for_job(job, tags={PARTITION_TAG: partition_key(good)}, status=DagsterRunStatus.STARTED)
         instance.report_run_failed(died)
         retry2 = evaluate(retry_failed_sensor, instance, retry1.cursor, operations=ops)
@@ -144,3 +144,13 @@ def test_the_code_location_runs_the_operations_sensors_on_the_analyze_job():
         assert defs.resolve_sensor_def(name).job_name == ANALYZE_JOB
     assert defs.resolve_sensor_def("inbox_sensor").default_status.value == "RUNNING"
     assert defs.resolve_sensor_def("rebuild_stale_sensor").default_status.value == "STOPPED"  # started from the UI
+
+
+def test_operations_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIDEO_TIMELINE_INBOX", str(tmp_path))
+    monkeypatch.setenv("VIDEO_TIMELINE_MAX_RETRIES", "5")
+    settings = OperationsSettings()
+    assert settings.inbox_folder == str(tmp_path) and settings.max_retries == 5 and settings.inbox_settle_seconds == 10.0
+    monkeypatch.setenv("VIDEO_TIMELINE_MAX_RETRIES", "many")
+    with pytest.raises(ValueError, match=r"\$VIDEO_TIMELINE_MAX_RETRIES='many' is not a int"):
+        OperationsSettings()
