@@ -7,6 +7,7 @@ through the heavy-model runtime, which loads the model, measures it and owns the
 
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from analyzers.vlm import DescribeOutOfMemory, DescriptionResult, MemoryModel, P
 from analyzers.vlm import describe_video, load_processor, plan_for
 from analyzers.vlm.adapters import adapter_class
 from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
-from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime, HeavyModelSession
+from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime, HeavyModelSession, HeavyOutOfMemory
+from resources.heavy_models import ModelWeightsMissing, UnsafeWeights
 from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.assets import ANALYSIS_GROUP, probe_of
 from video_assets.partitions import videos
@@ -32,6 +34,17 @@ DESCRIPTIONS_ASSET = "video_descriptions"
 DESCRIPTIONS_VERSION = "1"
 _PLAN_KEYS = {f.name for f in fields(PlanOptions)}
 _MEMORY_KEYS = {"bytes_per_token"}
+
+
+@contextmanager
+def model_errors_are_final(spec: ModelSpec):
+    """Missing or unsafe weights, and out of memory at the smallest unit, fail the step as a
+    deliberate `Failure`: a retry would meet the same model and the same memory, so the retry
+    sensor leaves it alone (no retry storm) until the spec changes."""
+    try:
+        yield
+    except (ModelWeightsMissing, UnsafeWeights, HeavyOutOfMemory) as exc:
+        raise Failure(description=f"models.toml [{spec.name}]: {exc}", allow_retries=False) from exc
 
 
 def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
@@ -117,7 +130,7 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
         if sampled_frames is None or not Path(sampled_frames).is_file():
             raise Failure(description=f"{DESCRIPTIONS_ASSET}: no sampled frames for {context.partition_key}", allow_retries=False)
         times = frame_times(Path(sampled_frames))
-        with heavy_models.session(spec, log=context.log) as heavy:
+        with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             # Family and processor first (small files): a video sampled too sparsely fails before the load.
             config = AutoConfig.from_pretrained(heavy.model_path, trust_remote_code=spec.trust_remote_code)
             processor = load_processor(heavy.model_path, trust_remote_code=spec.trust_remote_code)

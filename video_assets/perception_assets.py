@@ -23,9 +23,10 @@ from analyzers import faces as faces_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import ocr as ocr_analyzer
 from analyzers import transcript as transcript_analyzer
-from resources.heavy_models import GPU_POOL, HeavyModelRuntime
+from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.assets import ANALYSIS_GROUP, events_output, probe_of
+from video_assets.heavy_assets import model_errors_are_final
 from video_assets.partitions import videos
 
 TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET = "screen_text", "faces", "transcript", "objects"
@@ -86,6 +87,7 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         partitions_def=videos,
         group_name=ANALYSIS_GROUP,
         pool=GPU_POOL,
+        op_tags=GPU_OP_TAGS,
         code_version=f"{transcript_analyzer.VERSION}-{spec.code_version()}",
         tags={"video_timeline/heavy": TRANSCRIBE},
         metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
@@ -101,7 +103,7 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         except transcript_analyzer.WhisperModelError as exc:
             raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
         # The runtime sees the resolved folder; the code version stays that of the spec as written.
-        with heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy:
+        with model_errors_are_final(spec), heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy:
             compute_type = spec.options.get("compute_type", spec.dtype)
             model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type))
             heavy.metadata["dtype"] = model.model.compute_type  # CTranslate2's, not the runtime's torch dtype
@@ -125,6 +127,7 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
         partitions_def=videos,
         group_name=ANALYSIS_GROUP,
         pool=GPU_POOL,
+        op_tags=GPU_OP_TAGS,
         code_version=f"{objects_analyzer.VERSION}-{spec.code_version()}",
         tags={"video_timeline/heavy": OBJECTS},
         metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
@@ -135,7 +138,7 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
 
         started, probe = time.perf_counter(), probe_of(video_probe)
         frames = _frames_path(sampled_frames, context)
-        with heavy_models.session(spec, log=context.log) as heavy:
+        with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             model = heavy.load_pretrained(AutoModelForObjectDetection)
             processor = objects_analyzer.load_processor(heavy.model_path)
             events = heavy.shrink_on_oom(

@@ -111,3 +111,25 @@ def test_a_video_without_audio_is_transcribed_as_silent_without_loading_a_model(
     events = result.output_for_node(TRANSCRIPT_ASSET)
     assert events["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0] and set(events["value"]) == {'""'}
     assert meta["words"].value == 0 and "load_s" not in meta
+
+
+def test_missing_detector_weights_fail_once_naming_the_model_and_are_not_retried(perception_clip, instance_home, tmp_path):
+    from dagster import AssetKey, build_sensor_context
+
+    from resources.settings import OperationsSettings
+    from video_assets.sensors import deliberate_failure, retry_failed_sensor
+
+    missing = tmp_path / "no_such_detector"
+    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"],
+                             model_specs={"objects": ModelSpec(name="objects", model=str(missing))})
+    key = defs.resources["storage"].register_source(perception_clip)
+    selection = [AssetKey(name) for name in ("video_probe", "frame_signals", "sampled_frames", OBJECTS_ASSET)]
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("videos", [key])
+        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(
+            instance=instance, partition_key=key, asset_selection=selection, raise_on_error=False)
+        assert not result.success
+        reason = deliberate_failure(instance, result.run_id)
+        assert reason and "models.toml [objects]" in reason and str(missing) in reason and f"step {OBJECTS_ASSET}" in reason
+        retry = retry_failed_sensor(build_sensor_context(instance=instance, resources={"operations": OperationsSettings()}))
+        assert retry.run_requests == []
