@@ -16,13 +16,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 
-from analyzers.frame_models import frames_by_second, same_picture, thumbnail
-from analyzers.frames import SampledFrame, iter_frames
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -73,40 +71,14 @@ class FrameFaces:
     reused: bool
 
 
-def _chunks(frames: Iterator[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:
-    chunk: list[SampledFrame] = []
-    for frame in frames:
-        chunk.append(frame)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def detect_frames(frames_path: Path, workers: int | None = None) -> list[FrameFaces]:
     """Faces of every sampled frame; a frame showing the same picture as the last detected one reuses its answer."""
-    results: list[FrameFaces] = []
-    last_thumb, last_faces = None, []
     with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
-        for chunk in _chunks(iter_frames(frames_path), _CHUNK):
-            # Which frames need the detector depends only on the pictures, so decide first, detect together.
-            plan: list[int | None] = []  # index into `todo`, or None: reuse the previous answer
-            todo: list[np.ndarray] = []
-            for frame in chunk:
-                thumb = thumbnail(frame.image)
-                if last_thumb is not None and same_picture(thumb, last_thumb):
-                    plan.append(None)
-                else:
-                    plan.append(len(todo))
-                    todo.append(frame.image)
-                    last_thumb = thumb
-            found = list(pool.map(detect_faces, todo))
-            for frame, index in zip(chunk, plan):
-                if index is not None:
-                    last_faces = found[index]
-                results.append(FrameFaces(frame.t, last_faces, reused=index is None))
-    return results
+        return [
+            FrameFaces(frame.t, faces, reused=reused)
+            for frame, faces, reused in answers_for_changed_frames(
+                frames_path, lambda images: list(pool.map(detect_faces, images)), _CHUNK)
+        ]
 
 
 def analyze_faces(frames_path: Path, duration_s: float, workers: int | None = None) -> list[Event]:

@@ -10,10 +10,16 @@ per block, the smallest real change (the mwe clock) is above 11.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
 import cv2
 import numpy as np
 
+from analyzers.frames import SampledFrame, iter_frames
 from analyzers.records import per_second_spans
+
+Answer = TypeVar("Answer")
 
 THUMB_SIZE = (256, 144)  # width, height; blocks of 40x40 pixels of a 1280x720 frame
 BLOCK = 8  # thumbnail pixels per block side
@@ -36,6 +42,40 @@ def block_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def same_picture(a: np.ndarray, b: np.ndarray, threshold: float = SAME_BLOCK_DIFF) -> bool:
     return a.shape == b.shape and block_difference(a, b) <= threshold
+
+
+def answers_for_changed_frames(
+    frames_path: Path, run_model: Callable[[list[np.ndarray]], list[Answer]], batch_size: int
+) -> Iterator[tuple[SampledFrame, Answer, bool]]:
+    """(frame, answer, reused) for every sampled frame. The model runs, `batch_size` frames at a time,
+    only on frames whose picture changed since the last one it saw; the others reuse that answer."""
+    last_thumb, last = None, None
+    batch: list[SampledFrame] = []
+
+    def flush():
+        nonlocal last_thumb, last
+        plan, todo = [], []  # per frame: index into `todo`, or None to reuse the previous answer
+        for frame in batch:
+            thumb = thumbnail(frame.image)
+            if last_thumb is not None and same_picture(thumb, last_thumb):
+                plan.append(None)
+            else:
+                plan.append(len(todo))
+                todo.append(frame.image)
+                last_thumb = thumb
+        found = run_model(todo) if todo else []
+        for frame, index in zip(batch, plan):
+            if index is not None:
+                last = found[index]
+            yield frame, last, index is None
+
+    for frame in iter_frames(frames_path):
+        batch.append(frame)
+        if len(batch) == batch_size:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
 
 
 def frames_by_second(items: list, duration_s: float) -> dict[int, list]:

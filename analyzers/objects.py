@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from analyzers.frame_models import frames_by_second, same_picture, thumbnail
-from analyzers.frames import iter_frames
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -67,36 +65,12 @@ class FrameObjects:
     reused: bool
 
 
-def _batches(frames_path: Path, size: int) -> Iterator[list]:
-    batch = []
-    for frame in iter_frames(frames_path):
-        batch.append(frame)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def detect_frames(model, processor, frames_path: Path, threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH) -> list[FrameObjects]:
-    results: list[FrameObjects] = []
-    last_thumb, last = None, []
-    for batch in _batches(frames_path, batch_size):
-        plan, todo = [], []
-        for frame in batch:
-            thumb = thumbnail(frame.image)
-            if last_thumb is not None and same_picture(thumb, last_thumb):
-                plan.append(None)
-            else:
-                plan.append(len(todo))
-                todo.append(frame.image)
-                last_thumb = thumb
-        found = detect_objects(model, processor, todo, threshold) if todo else []
-        for frame, index in zip(batch, plan):
-            if index is not None:
-                last = found[index]
-            results.append(FrameObjects(frame.t, last, reused=index is None))
-    return results
+    return [
+        FrameObjects(frame.t, found, reused=reused)
+        for frame, found, reused in answers_for_changed_frames(
+            frames_path, lambda images: detect_objects(model, processor, images, threshold), batch_size)
+    ]
 
 
 def analyze_objects(model, processor, frames_path: Path, duration_s: float, source: str,

@@ -20,8 +20,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from analyzers.frame_models import frames_by_second, same_picture, thumbnail
-from analyzers.frames import iter_frames
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -87,14 +86,9 @@ class FrameText:
 
 def read_frames(frames_path: Path, engine=None) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
-    last_thumb, last_lines = None, []
-    for frame in iter_frames(frames_path):
-        thumb = thumbnail(frame.image)
-        if last_thumb is not None and same_picture(thumb, last_thumb):
-            yield FrameText(frame.t, last_lines, reused=True)
-            continue
-        last_thumb, last_lines = thumb, read_text(frame.image, engine)
-        yield FrameText(frame.t, last_lines, reused=False)
+    for frame, lines, reused in answers_for_changed_frames(
+            frames_path, lambda images: [read_text(image, engine) for image in images], 1):
+        yield FrameText(frame.t, lines, reused=reused)
 
 
 def _distinct(lines: Iterable[TextLine]) -> list[TextLine]:
