@@ -45,11 +45,9 @@ def _failure_reason(result) -> str:
 
 def analyze(files: list[str], output: str | None) -> int:
     _use_local_instance()
-    from dagster import DagsterInstance
-
     from analyzers.timeline import reconstruction_score
     from video_assets.definitions import ANALYZE_JOB, defs
-    from video_assets.gpu_slots import ensure_gpu_pool, free_dead_gpu_slots
+    from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
     from video_assets.timeline import expected_aspects
 
     if output and len(files) > 1:
@@ -57,9 +55,8 @@ def analyze(files: list[str], output: str | None) -> int:
     storage = defs.resources["storage"]
     job = defs.resolve_job_def(ANALYZE_JOB)
     failures = 0
-    with DagsterInstance.get() as instance:
-        # No daemon runs here: set up the gpu pool and free slots of runs killed earlier before queueing.
-        ensure_gpu_pool(instance)
+    with open_local_instance() as instance:
+        # No daemon runs here: free the gpu slots of runs killed earlier before running.
         for holder in free_dead_gpu_slots(instance):
             print(f"freed the gpu pool slot of run {holder.run_id}, whose process is gone", file=sys.stderr)
         for name in files:

@@ -16,8 +16,10 @@ Ways to run it: the `gpu_slot_recovery` sensor (daemon, `dagster dev`), or
 import fcntl
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from dagster import DagsterInstance, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
@@ -74,6 +76,18 @@ def dead_gpu_slot_holders(instance: DagsterInstance) -> list[DeadHolder]:
     return dead
 
 
+@contextmanager
+def _instance_lock(home: str | Path):
+    with open(Path(home) / ".video_timeline.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _create_gpu_pool(instance: DagsterInstance) -> None:
+    if is_local_instance(instance):
+        instance.event_log_storage.initialize_concurrency_limit_to_default(GPU_POOL)
+
+
 def ensure_gpu_pool(instance: DagsterInstance) -> None:
     """Creates the `gpu` pool's slots from the instance's default limit, under a file lock.
 
@@ -82,11 +96,21 @@ def ensure_gpu_pool(instance: DagsterInstance) -> None:
     a slot, and both steps then run at once (seen in tests/video_assets/test_gpu_pool.py). Calling
     this before runs start makes the count exact; it also trims slots such a race already added.
     """
-    if not is_local_instance(instance):
-        return
-    with open(Path(instance.root_directory) / ".gpu_pool.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        instance.event_log_storage.initialize_concurrency_limit_to_default(GPU_POOL)
+    if is_local_instance(instance):
+        with _instance_lock(instance.root_directory):
+            _create_gpu_pool(instance)
+
+
+@contextmanager
+def open_local_instance() -> Iterator[DagsterInstance]:
+    """`DagsterInstance.get()` for a process that runs jobs itself (the CLI): the instance's storage
+    and its `gpu` pool are created under the lock, since two processes creating a fresh SQLite
+    instance at once can fail ("table ... already exists") as well as race for the pool's slots."""
+    with _instance_lock(os.environ["DAGSTER_HOME"]):
+        instance = DagsterInstance.get()
+        _create_gpu_pool(instance)
+    with instance:
+        yield instance
 
 
 def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:

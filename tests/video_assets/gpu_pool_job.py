@@ -9,9 +9,9 @@ import os
 import sys
 import time
 
-from dagster import DagsterInstance, Definitions, asset, define_asset_job, in_process_executor
+from dagster import Definitions, asset, define_asset_job, in_process_executor
 
-from video_assets.gpu_slots import ensure_gpu_pool
+from video_assets.gpu_slots import open_local_instance
 
 
 @asset(pool="gpu")  # the pool of every heavy asset (resources.heavy_models.GPU_POOL)
@@ -28,7 +28,6 @@ defs = Definitions(assets=[heavy_step], jobs=[define_asset_job("heavy_job", exec
 
 if __name__ == "__main__":
     os.environ["GPU_POOL_LOG"], os.environ["GPU_POOL_HOLD_S"] = sys.argv[1], sys.argv[2]
-    with DagsterInstance.get() as instance:
-        ensure_gpu_pool(instance)  # what `video-timeline analyze` does first
+    with open_local_instance() as instance:  # as `video-timeline analyze` opens it
         result = defs.resolve_job_def("heavy_job").execute_in_process(instance=instance)
     sys.exit(0 if result.success else 1)
