@@ -80,40 +80,9 @@ def direct(path: Path, scratch: Path) -> dict:
     }
 
 
-def _count_decoding(media_module, counts: dict) -> None:
-    """Counts every open of a media file and every frame decoded through the analyzers' PyAV handle."""
-    import av
-
-    real_open = media_module.av.open
-
-    class Counted:
-        def __init__(self, container):
-            self._c = container
-
-        def __getattr__(self, name):
-            return getattr(self._c, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return self._c.__exit__(*exc)
-
-        def decode(self, *streams, **kw):
-            for frame in self._c.decode(*streams, **kw):
-                counts["video_frames" if isinstance(frame, av.VideoFrame) else "audio_frames"] += 1
-                yield frame
-
-    def counting_open(file, *args, **kwargs):
-        counts["opens"] += 1
-        return Counted(real_open(file, *args, **kwargs))
-
-    media_module.av.open = counting_open
-
-
 def light_definitions(defs):
     """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's resources and job."""
-    from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+    from dagster import AssetSelection, Definitions, define_asset_job
 
     from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
     from video_assets.definitions import ANALYZE_JOB
@@ -132,8 +101,10 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
 
     imported = time.perf_counter() - STARTED
     probe = media.probe_video(path)  # before counting: the run's own opens and frames are counted
-    counts = {"opens": 0, "video_frames": 0, "audio_frames": 0}
-    _count_decoding(media, counts)
+    from tests.decode_counter import DecodeCounts, counting_open
+
+    counts = DecodeCounts()
+    media.av.open = counting_open(media.av.open, counts)
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)
@@ -161,7 +132,7 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
     return {
         "success": result.success, "failure": failure, "duration_s": probe.duration_s, "frame_count": probe.frame_count,
         "wall_s": round(wall, 4), "cpu_s": round(cpu, 3), "steps": steps, "decode_passes": decode_passes,
-        "decoding": counts,
+        "decoding": {"opens": len(counts.opened), "video_frames": counts.video_frames, "audio_frames": counts.audio_frames},
         "partition": key, "timeline": str(storage.asset_path("timeline", key)), "shots": str(storage.asset_path("shots", key)),
         "import_s": round(imported, 3),
     }

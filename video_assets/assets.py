@@ -4,7 +4,7 @@
 import time
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, Failure, MetadataValue, Output, asset, multi_asset
+from dagster import AssetExecutionContext, AssetOut, Failure, Output, asset, multi_asset
 
 from analyzers import audio as audio_analyzer
 from analyzers import camera_motion as camera_analyzer

@@ -47,6 +47,23 @@ def model_errors_are_final(spec: ModelSpec):
         raise Failure(description=f"models.toml [{spec.name}]: {exc}", allow_retries=False) from exc
 
 
+def heavy_asset(spec: ModelSpec, name: str, version: str, description: str):
+    """The decorator of every heavy-model asset: partitioned by video, in the `gpu` pool with a GPU
+    request for Kubernetes, its code_version the asset's own version plus the spec's hash (so a
+    model change marks exactly its asset stale)."""
+    return asset(
+        name=name,
+        partitions_def=videos,
+        group_name=ANALYSIS_GROUP,
+        pool=GPU_POOL,
+        op_tags=GPU_OP_TAGS,
+        code_version=f"{version}-{spec.code_version()}",
+        tags={"video_timeline/heavy": spec.name},
+        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
+        description=description,
+    )
+
+
 def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
     """PlanOptions and MemoryModel from [describe.options]; unknown keys or prompt versions are an
     error when the code location loads, not at run time."""
@@ -113,17 +130,8 @@ def _frame_size(frames: Path) -> tuple[int, int]:
 def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
     options, memory = plan_options(spec)
 
-    @asset(
-        name=DESCRIPTIONS_ASSET,
-        partitions_def=videos,
-        group_name=ANALYSIS_GROUP,
-        pool=GPU_POOL,
-        op_tags=GPU_OP_TAGS,
-        code_version=f"{DESCRIPTIONS_VERSION}-{spec.code_version()}",
-        tags={"video_timeline/heavy": DESCRIBE},
-        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
-        description=f"One sentence per second of video from {spec.model} (vision-language model).",
-    )
+    @heavy_asset(spec, DESCRIPTIONS_ASSET, DESCRIPTIONS_VERSION,
+                 f"One sentence per second of video from {spec.model} (vision-language model).")
     def video_descriptions(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame,
                            sampled_frames) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)

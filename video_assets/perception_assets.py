@@ -23,10 +23,10 @@ from analyzers import faces as faces_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import ocr as ocr_analyzer
 from analyzers import transcript as transcript_analyzer
-from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime
+from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.assets import ANALYSIS_GROUP, events_output, probe_of
-from video_assets.heavy_assets import model_errors_are_final
+from video_assets.heavy_assets import heavy_asset, model_errors_are_final
 from video_assets.partitions import videos
 
 TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET = "screen_text", "faces", "transcript", "objects"
@@ -82,17 +82,8 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
     _check_options(spec, TRANSCRIBE_OPTIONS)
     source = f"faster-whisper:{spec.model}"
 
-    @asset(
-        name=TRANSCRIPT_ASSET,
-        partitions_def=videos,
-        group_name=ANALYSIS_GROUP,
-        pool=GPU_POOL,
-        op_tags=GPU_OP_TAGS,
-        code_version=f"{transcript_analyzer.VERSION}-{spec.code_version()}",
-        tags={"video_timeline/heavy": TRANSCRIBE},
-        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
-        description=f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.",
-    )
+    @heavy_asset(spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION,
+                 f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.")
     def transcript(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
         if audio_pcm is None:  # no audio stream: nothing is said, no model needed
@@ -122,17 +113,8 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     threshold = float(spec.options.get("threshold", objects_analyzer.DEFAULT_THRESHOLD))
     first_batch = int(spec.options.get("batch_size", objects_analyzer.DEFAULT_BATCH))
 
-    @asset(
-        name=OBJECTS_ASSET,
-        partitions_def=videos,
-        group_name=ANALYSIS_GROUP,
-        pool=GPU_POOL,
-        op_tags=GPU_OP_TAGS,
-        code_version=f"{objects_analyzer.VERSION}-{spec.code_version()}",
-        tags={"video_timeline/heavy": OBJECTS},
-        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
-        description=f"Objects visible per second, from the detector {spec.model}; boxes in each event's detail.",
-    )
+    @heavy_asset(spec, OBJECTS_ASSET, objects_analyzer.VERSION,
+                 f"Objects visible per second, from the detector {spec.model}; boxes in each event's detail.")
     def objects(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames) -> Output:
         from transformers import AutoModelForObjectDetection
 
