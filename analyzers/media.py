@@ -25,6 +25,7 @@ import av
 import cv2
 import numpy as np
 import pandas as pd
+from av.video.reformatter import VideoReformatter
 
 from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
 from analyzers.frames import FrameStoreWriter, SampledFrame
@@ -273,6 +274,9 @@ def decode_video(
     prev_gray = prev_hist = None
     motion_ref: tuple[float, np.ndarray] | None = None
     next_log = time.perf_counter() + 10
+    # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
+    # every frame, which cost more than the scaling itself.
+    to_signal, to_sample = VideoReformatter(), VideoReformatter()
     try:
         with _open(path) as container:
             stream = container.streams.video[0]
@@ -287,14 +291,14 @@ def decode_video(
                     if t < -1e-3:  # frames before the container start are not shown by players
                         continue
                     t = max(t, 0.0)
-                    small = _rotate(frame.reformat(width=sig_w, height=sig_h, format="rgb24", interpolation="AREA").to_ndarray(), rot)
+                    small = _rotate(to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA").to_ndarray(), rot)
                     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
                     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
                     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
                     cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
                     # cv2's reductions: several times faster per frame than numpy's on these small images.
                     red, green, blue, _ = cv2.mean(small)
-                    _, sharp_std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F))
+                    _, sharp_std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_16S))
                     row = {
                         "t": t,
                         "brightness": cv2.mean(gray)[0] / 255.0,
@@ -330,7 +334,7 @@ def decode_video(
                         columns.setdefault(name, array("d")).append(value)
                     prev_gray, prev_hist = gray, hist
                     if t + 1e-6 >= next_sample:
-                        image = frame.reformat(width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
+                        image = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
                         writer.add(SampledFrame(t=t, frame_index=index, image=_rotate(image, rot)))
                         next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
                     if progress and time.perf_counter() > next_log:

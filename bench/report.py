@@ -262,9 +262,9 @@ def findings(results: dict, scaling: dict) -> list[str]:
             f" decoding is only {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/media.py`"
             " that every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV histogram,"
             " channel means and a Laplacian variance, plus global motion 4x/s and 2 fps JPEG frames for the frame models."
-            " PySceneDetect computes one metric per downscaled frame. Profiled (cProfile, synthetic_clip01), the swscale AREA"
-            " downscale to 320 px is the largest single cost (about 1.6 s of a 4.2 s pass, more than decoding itself): the"
-            " levers are in media.py, not in the cut detector.")
+            " PySceneDetect computes one metric per downscaled frame. Profiled with cProfile: on 25-30 fps clips the per-frame"
+            " downscale and conversions dominate; on low-rate clips (janus, 8 fps) the fixed-rate side work does (motion 4x/s,"
+            " 2 fps JPEGs), which PySceneDetect does not do at all. The remaining levers are in media.py, not in the cut detector.")
     d, g = clips.get("synthetic_clip01.mp4", {}).get("direct", {}), clips.get("synthetic_clip01.mp4", {}).get("graph", {})
     if "total_s" in d and g.get("success"):
         out.append(f"- **Dagster's share** on synthetic_clip01 is {g['wall_s'] - d['total_s']:.1f} s of {g['wall_s']:.1f} s wall"
