@@ -68,6 +68,7 @@ def write_video(
     audio_rate: int = 16_000,
     audio_layout: str = "mono",
     rotation: int = 0,
+    crf: int = 20,
 ) -> Path:
     """H.264 (+ AAC) MP4 from RGB frames and optional float PCM in -1..1 (channels x samples for multichannel)."""
     path = Path(path)
@@ -76,7 +77,7 @@ def write_video(
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
-        vs.options = {"preset": "ultrafast", "crf": "20", "g": str(fps)}
+        vs.options = {"preset": "ultrafast", "crf": str(crf), "g": str(fps)}
         if rotation:
             vs.set_display_rotation(rotation)
         aus = None
