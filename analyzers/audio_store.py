@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -67,6 +69,39 @@ def iter_audio(path: Path, chunk_s: int = 300) -> Iterator[tuple[int, np.ndarray
                 first, parts = None, []
     if parts:
         yield first, np.concatenate(parts).astype(np.float32) / 32767.0
+
+
+@dataclass(frozen=True)
+class AudioWindow:
+    start_s: int  # second at which `pcm` starts
+    pcm: np.ndarray  # float32
+    keep_from: int  # the seconds this window answers for: keep_from <= t < keep_to
+    keep_to: float
+
+
+def iter_audio_windows(path: Path, chunk_s: int, pad_s: int) -> Iterator[AudioWindow]:
+    """Chunks of chunk_s seconds that together cover the track once, each holding up to pad_s seconds of
+    its neighbours' audio on both sides: whatever straddles a chunk border (a word) is whole in both
+    windows, and each window answers only for its own seconds. Memory: one window."""
+    reader = pq.ParquetFile(str(path))
+    held: deque[tuple[int, np.ndarray]] = deque()  # (second, int16 samples), from the current window's start
+    keep_from = 0
+
+    def window(keep_to: float) -> AudioWindow:
+        parts = [pcm for second, pcm in held if second < keep_to + pad_s]
+        start = held[0][0]
+        return AudioWindow(start, np.concatenate(parts).astype(np.float32) / 32767.0, keep_from, keep_to)
+
+    for batch in reader.iter_batches(batch_size=_ROW_GROUP):
+        for second, blob in zip(batch.column("second").to_pylist(), batch.column("pcm").to_pylist()):
+            held.append((second, np.frombuffer(blob, "<i2")))
+            if second == keep_from + chunk_s + pad_s - 1:  # the window's padding after its seconds is read
+                yield window(keep_from + chunk_s)
+                keep_from += chunk_s
+                while held and held[0][0] < keep_from - pad_s:
+                    held.popleft()
+    if held and held[-1][0] >= keep_from:
+        yield window(float("inf"))
 
 
 def read_audio(path: Path) -> np.ndarray:

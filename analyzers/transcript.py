@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.audio_store import AUDIO_RATE, iter_audio
+from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"
 BUNDLED_MODEL = "bundled:whisper-tiny.en"
-CHUNK_S = 600  # audio transcribed per call; a word cut by a chunk border can be lost or split
+CHUNK_S = 600  # audio transcribed per call (bounded memory on any length)
+PAD_S = 5  # audio of the neighbouring chunks each call also hears, so no word is cut at a chunk border
 _CT2_FILES = ("model.bin", "config.json")
 
 
@@ -106,15 +107,16 @@ def transcribe_words(model, pcm: np.ndarray, offset_s: float = 0.0, language: st
 
 
 def analyze_transcript(model, audio_path: Path | None, duration_s: float, source: str, language: str | None = None,
-                       beam_size: int = 1) -> list[Event]:
+                       beam_size: int = 1, chunk_s: int = CHUNK_S) -> list[Event]:
     """Per second a `transcript` event: the words whose midpoint falls in it ("" when none), words in detail.
 
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.
     """
     words: list[Word] = []
     if audio_path is not None:
-        for first, pcm in iter_audio(audio_path, chunk_s=CHUNK_S):
-            words.extend(transcribe_words(model, pcm, float(first), language, beam_size))
+        for window in iter_audio_windows(audio_path, chunk_s, PAD_S):
+            heard = transcribe_words(model, window.pcm, float(window.start_s), language, beam_size)
+            words.extend(w for w in heard if window.keep_from <= (w.start + w.end) / 2 < window.keep_to)
     spans = per_second_spans(duration_s)
     per_second: dict[int, list[Word]] = {}
     for word in words:  # a word ending past the last (partial) second belongs to it

@@ -2,9 +2,11 @@
 
 import re
 
+import numpy as np
 import pytest
 
 from analyzers import transcript
+from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from tests.media_factory import place, speech, write_audio_store
 
 SENTENCE = "Please open the red door and close the window."
@@ -46,3 +48,26 @@ def test_a_folder_that_is_not_a_ctranslate2_model_is_refused_with_its_name(tmp_p
         transcript.resolve_whisper_folder(str(tmp_path))
     with pytest.raises(transcript.WhisperModelError, match="not found"):
         transcript.resolve_whisper_folder(str(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize("seconds, chunk_s, pad_s", [(23, 5, 2), (20, 5, 2), (21, 5, 5), (4, 5, 2), (12, 4, 0)])
+def test_padded_audio_windows_answer_for_every_second_once(tmp_path, seconds, chunk_s, pad_s):
+    ramp = np.arange(seconds * AUDIO_RATE, dtype=np.float32) / (seconds * AUDIO_RATE)  # each sample's time, as a level
+    store = write_audio_store(tmp_path / "audio.parquet", ramp)
+    windows = list(iter_audio_windows(store, chunk_s, pad_s))
+    kept = [s for w in windows for s in range(seconds) if w.keep_from <= s < w.keep_to]
+    assert kept == list(range(seconds))  # every second answered for by exactly one window
+    for w in windows:
+        first, last = max(0, w.keep_from - pad_s), min(seconds, w.keep_to + pad_s)
+        assert w.start_s == first and len(w.pcm) == (last - first) * AUDIO_RATE
+        np.testing.assert_allclose(w.pcm, ramp[first * AUDIO_RATE : last * AUDIO_RATE], atol=1 / 32767)
+
+
+def test_a_sentence_across_a_chunk_border_is_heard_whole_once(whisper, tmp_path):
+    store = write_audio_store(tmp_path / "audio.parquet", place(12, [(3.0, speech(SENTENCE))]))  # spoken ~3-6 s
+    whole = transcript.analyze_transcript(whisper, store, 12.0, source="w")
+    chunked = transcript.analyze_transcript(whisper, store, 12.0, source="w", chunk_s=5)  # a border at 5 s
+    heard = lambda events: _words(" ".join(e.value for e in events))  # noqa: E731
+    expected = _words(SENTENCE)
+    assert sum(w in heard(whole) for w in expected) >= len(expected) - 1
+    assert heard(chunked) == heard(whole)  # nothing lost, split or said twice at the border
