@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.audio_store import AUDIO_RATE, iter_audio
+from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"
 SOURCE_LOUDNESS = "loudness:rms-dbfs"
 SOURCE_VAD = "silero-vad"
 SILENCE_DB = -120.0
 CHUNK_S = 300  # VAD runs on chunks so a long track never sits in memory whole
+BORDER_S = 0.1  # speech ending and starting this close to a chunk border is one stretch the border cut
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +49,7 @@ def speech_segments(pcm: np.ndarray, threshold: float = 0.5) -> list[tuple[float
     return [(s["start"] / AUDIO_RATE, s["end"] / AUDIO_RATE) for s in stamps]
 
 
-def analyze_audio(audio_path: Path | None, duration_s: float) -> list[Event]:
+def analyze_audio(audio_path: Path | None, duration_s: float, chunk_s: int = CHUNK_S) -> list[Event]:
     """Per second `loudness_db` and `speech` (fraction of the second with voice), plus `speech_segment` events.
 
     Without an audio stream (audio_path None) the video is silent: every second is analysed
@@ -66,13 +67,19 @@ def analyze_audio(audio_path: Path | None, duration_s: float) -> list[Event]:
         ]
     events: list[Event] = []
     segments: list[tuple[float, float]] = []
-    for first, pcm in iter_audio(audio_path, chunk_s=CHUNK_S):
+    for window in iter_audio_windows(audio_path, chunk_s, pad_s=0):
+        first, pcm = window.start_s, window.pcm
         for k in range(math.ceil(len(pcm) / AUDIO_RATE)):
             start = first + k
             end = min(start + 1.0, duration_s)
             chunk = pcm[k * AUDIO_RATE : (k + 1) * AUDIO_RATE]
             events.append(Event(float(start), float(end), "loudness_db", round(loudness_db(chunk), 2), source=SOURCE_LOUDNESS))
-        segments.extend((first + a, first + b) for a, b in speech_segments(pcm))
+        for a, b in speech_segments(pcm):
+            a, b = first + a, first + b
+            if segments and a < first + BORDER_S and segments[-1][1] > first - BORDER_S:
+                segments[-1] = (segments[-1][0], b)
+            else:
+                segments.append((a, b))
     for a, b in segments:
         events.append(Event(a, b, "speech_segment", True, source=SOURCE_VAD))
     for _, start, end in spans:

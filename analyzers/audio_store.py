@@ -56,21 +56,6 @@ class AudioStoreWriter:
         self._writer.close()
 
 
-def iter_audio(path: Path, chunk_s: int = 300) -> Iterator[tuple[int, np.ndarray]]:
-    """Yields (first second, float32 PCM) in chunks of about chunk_s seconds."""
-    reader = pq.ParquetFile(str(path))
-    first, parts = None, []
-    for batch in reader.iter_batches(batch_size=_ROW_GROUP):
-        for second, blob in zip(batch.column("second").to_pylist(), batch.column("pcm").to_pylist()):
-            first = second if first is None else first
-            parts.append(np.frombuffer(blob, "<i2"))
-            if len(parts) >= chunk_s:
-                yield first, np.concatenate(parts).astype(np.float32) / 32767.0
-                first, parts = None, []
-    if parts:
-        yield first, np.concatenate(parts).astype(np.float32) / 32767.0
-
-
 @dataclass(frozen=True)
 class AudioWindow:
     start_s: int  # second at which `pcm` starts
@@ -88,9 +73,7 @@ def iter_audio_windows(path: Path, chunk_s: int, pad_s: int) -> Iterator[AudioWi
     keep_from = 0
 
     def window(keep_to: float) -> AudioWindow:
-        parts = [pcm for second, pcm in held if second < keep_to + pad_s]
-        start = held[0][0]
-        return AudioWindow(start, np.concatenate(parts).astype(np.float32) / 32767.0, keep_from, keep_to)
+        return AudioWindow(held[0][0], np.concatenate([pcm for _, pcm in held]).astype(np.float32) / 32767.0, keep_from, keep_to)
 
     for batch in reader.iter_batches(batch_size=_ROW_GROUP):
         for second, blob in zip(batch.column("second").to_pylist(), batch.column("pcm").to_pylist()):
@@ -106,5 +89,5 @@ def iter_audio_windows(path: Path, chunk_s: int, pad_s: int) -> Iterator[AudioWi
 
 def read_audio(path: Path) -> np.ndarray:
     """The whole track (for short media and tests)."""
-    chunks = [pcm for _, pcm in iter_audio(path, chunk_s=3600)]
+    chunks = [window.pcm for window in iter_audio_windows(path, chunk_s=3600, pad_s=0)]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

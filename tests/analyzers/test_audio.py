@@ -3,6 +3,7 @@ import pytest
 from analyzers.audio import SILENCE_DB, analyze_audio
 from analyzers.media import decode_audio, probe_video
 from tests.conftest import SPEECH_AT, TONE_AT
+from tests.media_factory import place, speech, write_audio_store
 
 
 def per_second(events, aspect):
@@ -35,3 +36,15 @@ def test_without_audio_every_second_is_silent_not_missing():
     events = analyze_audio(None, 3.5)
     assert per_second(events, "speech") == [0.0] * 4
     assert per_second(events, "loudness_db") == [SILENCE_DB] * 4
+
+
+def test_speech_across_a_chunk_border_stays_one_segment(tmp_path):
+    store = write_audio_store(tmp_path / "audio.parquet", place(12, [(3.0, speech("Please open the red door and close the window."))]))
+    whole = analyze_audio(store, 12.0)
+    chunked = analyze_audio(store, 12.0, chunk_s=5)  # a border at 5 s, inside the sentence
+    segments = lambda events: [t for e in events if e.aspect == "speech_segment" for t in (e.start_s, e.end_s)]  # noqa: E731
+    assert len(segments(whole)) == len(segments(chunked)) >= 2
+    assert segments(chunked) == pytest.approx(segments(whole), abs=0.1)
+    assert per_second(chunked, "speech") == pytest.approx(per_second(whole, "speech"), abs=0.1)
+    assert per_second(chunked, "loudness_db") == per_second(whole, "loudness_db")
+    assert [e.start_s for e in chunked if e.aspect == "loudness_db"] == [float(s) for s in range(12)]
