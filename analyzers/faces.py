@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -71,19 +72,19 @@ class FrameFaces:
     reused: bool
 
 
-def detect_frames(frames_path: Path, workers: int | None = None) -> list[FrameFaces]:
+def detect_frames(frames_path: Path, workers: int | None = None, progress: Progress | None = None) -> list[FrameFaces]:
     """Faces of every sampled frame; a frame showing the same picture as the last detected one reuses its answer."""
     with ThreadPoolExecutor(workers or min(4, os.cpu_count() or 1)) as pool:
         return [
             FrameFaces(frame.t, faces, reused=reused)
             for frame, faces, reused in answers_for_changed_frames(
-                frames_path, lambda images: list(pool.map(detect_faces, images)), _CHUNK)
+                frames_path, lambda images: list(pool.map(detect_faces, images)), _CHUNK, progress)
         ]
 
 
-def analyze_faces(frames_path: Path, duration_s: float, workers: int | None = None) -> list[Event]:
+def analyze_faces(frames_path: Path, duration_s: float, workers: int | None = None, progress: Say | None = None) -> list[Event]:
     """Per second a `faces` event: the most faces seen in any of its frames, that frame's boxes in detail."""
-    grouped = frames_by_second(detect_frames(frames_path, workers), duration_s)
+    grouped = frames_by_second(detect_frames(frames_path, workers, Progress(progress, "detecting faces", duration_s)), duration_s)
     events = []
     for s, start, end in per_second_spans(duration_s):
         group = grouped[s]

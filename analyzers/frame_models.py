@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from analyzers.frames import SampledFrame, iter_frames
+from analyzers.progress import Progress
 from analyzers.records import per_second_spans
 
 Answer = TypeVar("Answer")
@@ -45,7 +46,7 @@ def same_picture(a: np.ndarray, b: np.ndarray, threshold: float = SAME_BLOCK_DIF
 
 
 def answers_for_changed_frames(
-    frames_path: Path, run_model: Callable[[list[np.ndarray]], list[Answer]], batch_size: int
+    frames_path: Path, run_model: Callable[[list[np.ndarray]], list[Answer]], batch_size: int, progress: Progress | None = None
 ) -> Iterator[tuple[SampledFrame, Answer, bool]]:
     """(frame, answer, reused) for every sampled frame. The model runs, `batch_size` frames at a time,
     only on frames whose picture changed since the last one it saw; the others reuse that answer."""
@@ -68,6 +69,8 @@ def answers_for_changed_frames(
             if index is not None:
                 last = found[index]
             yield frame, last, index is None
+        if progress and batch:
+            progress.at(batch[-1].t)
 
     for frame in iter_frames(frames_path):
         batch.append(frame)

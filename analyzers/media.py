@@ -19,7 +19,6 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 import av
 import cv2
@@ -29,6 +28,7 @@ from av.video.reformatter import VideoReformatter
 
 from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
 from analyzers.frames import FrameStoreWriter, SampledFrame
+from analyzers.progress import Progress, Say
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def decode_video(
     *,
     sample_fps: float = 2.0,
     max_side: int = 1280,
-    progress: Callable[[str], None] | None = None,
+    progress: Say | None = None,
 ) -> DecodeResult:
     """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path)."""
     path = Path(probe.path)
@@ -273,7 +273,7 @@ def decode_video(
     next_sample = 0.0
     prev_gray = prev_hist = None
     motion_ref: tuple[float, np.ndarray] | None = None
-    next_log = time.perf_counter() + 10
+    report = Progress(progress, f"decoding {path.name}", probe.duration_s)
     # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
     # every frame, which cost more than the scaling itself.
     to_signal, to_sample = VideoReformatter(), VideoReformatter()
@@ -337,9 +337,7 @@ def decode_video(
                         image = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
                         writer.add(SampledFrame(t=t, frame_index=index, image=_rotate(image, rot)))
                         next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
-                    if progress and time.perf_counter() > next_log:
-                        progress(f"decoded {t:.0f}/{probe.duration_s:.0f} s of {path.name}")
-                        next_log = time.perf_counter() + 10
+                    report.at(t)
             except av.error.FFmpegError as exc:
                 if not columns:
                     raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -65,18 +66,20 @@ class FrameObjects:
     reused: bool
 
 
-def detect_frames(model, processor, frames_path: Path, threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH) -> list[FrameObjects]:
+def detect_frames(model, processor, frames_path: Path, threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH,
+                  progress: Progress | None = None) -> list[FrameObjects]:
     return [
         FrameObjects(frame.t, found, reused=reused)
         for frame, found, reused in answers_for_changed_frames(
-            frames_path, lambda images: detect_objects(model, processor, images, threshold), batch_size)
+            frames_path, lambda images: detect_objects(model, processor, images, threshold), batch_size, progress)
     ]
 
 
 def analyze_objects(model, processor, frames_path: Path, duration_s: float, source: str,
-                    threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH) -> list[Event]:
+                    threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH, progress: Say | None = None) -> list[Event]:
     """Per second an `objects` event: the distinct labels seen in any of its frames (sorted), boxes in detail."""
-    grouped = frames_by_second(detect_frames(model, processor, frames_path, threshold, batch_size), duration_s)
+    report = Progress(progress, "detecting objects", duration_s)
+    grouped = frames_by_second(detect_frames(model, processor, frames_path, threshold, batch_size, report), duration_s)
     events = []
     for s, start, end in per_second_spans(duration_s):
         group = grouped[s]

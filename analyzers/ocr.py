@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -84,10 +85,10 @@ class FrameText:
     reused: bool  # the answer of an earlier frame showing the same picture
 
 
-def read_frames(frames_path: Path, engine=None) -> Iterable[FrameText]:
+def read_frames(frames_path: Path, engine=None, progress: Progress | None = None) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
     for frame, lines, reused in answers_for_changed_frames(
-            frames_path, lambda images: [read_text(image, engine) for image in images], 1):
+            frames_path, lambda images: [read_text(image, engine) for image in images], 1, progress):
         yield FrameText(frame.t, lines, reused=reused)
 
 
@@ -101,9 +102,9 @@ def _distinct(lines: Iterable[TextLine]) -> list[TextLine]:
     return list(best.values())
 
 
-def analyze_text(frames_path: Path, duration_s: float, engine=None) -> list[Event]:
+def analyze_text(frames_path: Path, duration_s: float, engine=None, progress: Say | None = None) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, boxes in detail."""
-    grouped = frames_by_second(list(read_frames(frames_path, engine)), duration_s)
+    grouped = frames_by_second(list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s))), duration_s)
     events = []
     for s, start, end in per_second_spans(duration_s):
         group = grouped[s]

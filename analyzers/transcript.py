@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
 VERSION = "2"
@@ -107,16 +108,18 @@ def transcribe_words(model, pcm: np.ndarray, offset_s: float = 0.0, language: st
 
 
 def analyze_transcript(model, audio_path: Path | None, duration_s: float, source: str, language: str | None = None,
-                       beam_size: int = 1, chunk_s: int = CHUNK_S) -> list[Event]:
+                       beam_size: int = 1, chunk_s: int = CHUNK_S, progress: Say | None = None) -> list[Event]:
     """Per second a `transcript` event: the words whose midpoint falls in it ("" when none), words in detail.
 
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.
     """
     words: list[Word] = []
+    report = Progress(progress, "transcribing", duration_s)
     if audio_path is not None:
         for window in iter_audio_windows(audio_path, chunk_s, PAD_S):
             heard = transcribe_words(model, window.pcm, float(window.start_s), language, beam_size)
             words.extend(w for w in heard if window.keep_from <= (w.start + w.end) / 2 < window.keep_to)
+            report.at(window.keep_to)
     spans = per_second_spans(duration_s)
     per_second: dict[int, list[Word]] = {}
     for word in words:  # a word ending past the last (partial) second belongs to it

@@ -108,7 +108,7 @@ def describe_with_backoff(heavy: HeavyModelSession, frames: Path, duration_s: fl
 
     def run(attempt: _Attempt) -> DescriptionResult:
         return describe_video(frames, duration_s, model, processor, attempt.plan, prompt_version=prompt, source=spec.model,
-                              resume=attempt.partial)
+                              resume=attempt.partial, progress=heavy.log.info)
 
     def shrink(attempt: _Attempt, exc: BaseException) -> _Attempt | None:
         # An OOM outside a model call (no DescribeOutOfMemory) keeps the previous partial result.

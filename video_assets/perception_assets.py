@@ -49,7 +49,7 @@ def _with_metadata(output: Output, **extra) -> Output:
 def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
     """On-screen text per second (PP-OCRv4 from the rapidocr wheel); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    events = ocr_analyzer.analyze_text(_frames_path(sampled_frames, context), probe.duration_s)
+    events = ocr_analyzer.analyze_text(_frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info)
     read = sum(e.detail["frames_read"] for e in events)
     return _with_metadata(events_output(context, events, probe, started), frames_read=read, source=ocr_analyzer.SOURCE)
 
@@ -58,7 +58,7 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
 def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
     """Faces visible per second (dlib HOG detector); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    events = faces_analyzer.analyze_faces(_frames_path(sampled_frames, context), probe.duration_s)
+    events = faces_analyzer.analyze_faces(_frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info)
     detected = sum(e.detail["frames_detected"] for e in events)
     return _with_metadata(events_output(context, events, probe, started), frames_detected=detected, source=faces_analyzer.SOURCE)
 
@@ -99,7 +99,7 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
             model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type))
             heavy.metadata["dtype"] = model.model.compute_type  # CTranslate2's, not the runtime's torch dtype
             events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"),
-                                                            beam_size=int(spec.options.get("beam_size", 1)))
+                                                            beam_size=int(spec.options.get("beam_size", 1)), progress=context.log.info)
         words = sum(len(e.detail["words"]) for e in events)
         context.log.info(f"{TRANSCRIPT_ASSET}: {words} words")
         heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
@@ -124,7 +124,8 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
             model = heavy.load_pretrained(AutoModelForObjectDetection)
             processor = objects_analyzer.load_processor(heavy.model_path)
             events = heavy.shrink_on_oom(
-                lambda batch: objects_analyzer.analyze_objects(model, processor, frames, probe.duration_s, spec.model, threshold, batch),
+                lambda batch: objects_analyzer.analyze_objects(model, processor, frames, probe.duration_s, spec.model, threshold, batch,
+                                                              progress=context.log.info),
                 first_batch,
                 lambda batch, _exc: batch // 2 or None,
                 lambda batch: f"{batch} frames per batch",

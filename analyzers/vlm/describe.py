@@ -22,6 +22,7 @@ import torch
 from transformers import StoppingCriteriaList
 
 from analyzers.frames import SampledFrame, iter_frames
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.vlm.adapters import FamilyAdapter, adapter_for
 from analyzers.vlm.guard import RepetitionGuard
@@ -119,8 +120,9 @@ def memory_tokens_for(model, memory_budget_bytes: int | None, memory_model: Memo
 
 class _Describer:
     def __init__(self, frames: _Frames, duration_s: float, model, adapter: FamilyAdapter, plan: WindowPlan,
-                 prompt: Prompt, source: str, generate_kwargs: dict):
+                 prompt: Prompt, source: str, generate_kwargs: dict, progress: Progress):
         self.frames, self.duration_s, self.model, self.adapter = frames, duration_s, model, adapter
+        self.progress = progress
         self.plan, self.prompt, self.source, self.generate_kwargs = plan, prompt, source, generate_kwargs
         self.described: dict[int, Described] = {}
         self.failed: dict[int, str] = {}
@@ -250,6 +252,7 @@ class _Describer:
                 for part in _runs(left):
                     for j in range(0, len(part), half):
                         self.cover(part[j : j + half], 1)
+            self.progress.at(window.stop)
 
     # -- output -------------------------------------------------------------------------------
     def result(self, wall_s: float) -> DescriptionResult:
@@ -330,6 +333,7 @@ def describe_video(
     memory_model: MemoryModel = MemoryModel(),
     resume: DescriptionResult | None = None,
     generate_kwargs: dict | None = None,
+    progress: Say | None = None,
 ) -> DescriptionResult:
     """One description per second of the video (aspect "description", source = model id).
 
@@ -347,7 +351,8 @@ def describe_video(
     elif plan.family != adapter.visual.family:
         raise ValueError(f"plan is for {plan.family}, the model is {adapter.visual.family}")
     describer = _Describer(reader, duration_s, model, adapter, plan, prompt,
-                           source or getattr(model.config, "_name_or_path", "") or adapter.visual.family, generate_kwargs or {})
+                           source or getattr(model.config, "_name_or_path", "") or adapter.visual.family, generate_kwargs or {},
+                           Progress(progress, "describing", duration_s))
     if resume is not None:
         describer.described.update(_resumed(resume))
         describer.asks.extend(resume.asks)

@@ -10,6 +10,7 @@ import re
 import pytest
 import torch
 
+from analyzers import progress
 from analyzers.records import events_frame, per_second_spans
 from analyzers.vlm import DescribeOutOfMemory, PlanOptions, describe_video
 from tests.analyzers.vlm.conftest import frame_store, load, sampled_frames
@@ -45,8 +46,10 @@ def unlabelled(s: int) -> str:
 
 
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "llava_next_video"])
-def test_missing_seconds_are_asked_again_in_smaller_windows(checkpoints, family):
+def test_missing_seconds_are_asked_again_in_smaller_windows(checkpoints, family, monkeypatch):
     model, processor = load(checkpoints[family])
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    said: list[str] = []
 
     def answer(seconds, _):
         if len(seconds) == 1:
@@ -54,10 +57,11 @@ def test_missing_seconds_are_asked_again_in_smaller_windows(checkpoints, family)
         return "".join(line(s) for s in seconds if s not in (1, 5))
 
     calls = script(model, processor, answer)
-    result = describe_video(sampled_frames(7.5), 7.5, model, processor, options=OPTIONS, source="tiny/" + family)
+    result = describe_video(sampled_frames(7.5), 7.5, model, processor, options=OPTIONS, source="tiny/" + family, progress=said.append)
 
     # windows [0-3] [3-6] [6-7]; 1 and 5 left out, each asked alone right after its window
     assert calls == [[0, 1, 2, 3], [1], [3, 4, 5, 6], [5], [6, 7]]
+    assert said == [f"describing: {s}/8 s of video" for s in (4, 7, 8)]  # after each window (7.5 s shows as 8)
     by_second = {int(e.start_s): e for e in result.events}
     assert sorted(by_second) == list(range(8))
     for s in (0, 1, 2, 3, 4, 6, 7):
