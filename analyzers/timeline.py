@@ -126,6 +126,13 @@ def build_timeline(video: str, duration_s: float, events: pd.DataFrame) -> pd.Da
     return table.to_pandas(types_mapper=_nullable_types)
 
 
+def timeline_table(timeline: pd.DataFrame) -> pa.Table:
+    """The timeline with the contract's column types whatever the video held (a column of empty or null
+    values stays list<string>, not list<null>), so every video's file has one schema and a query reads
+    them together."""
+    return pa.Table.from_pandas(timeline, schema=TIMELINE_SCHEMA, preserve_index=False)
+
+
 def _nullable_types(arrow_type: pa.DataType):
     # Keep nulls as nulls (not NaN / False) in pandas so "not analysed" survives a round trip.
     return {

@@ -123,8 +123,9 @@ class HeavyModelSession:
             kwargs["device_map"] = {"": self.device.index or 0}
         return kwargs
 
-    def load(self, loader: Callable[[], Any]) -> Any:
-        """Runs `loader` (which loads from `self.model_path`), timing it; a missing-weights error names the model."""
+    def load(self, loader: Callable[[], Any], dtype_of: Callable[[Any], str] | None = None) -> Any:
+        """Runs `loader` (which loads from `self.model_path`), timing it; a missing-weights error names the model.
+        `dtype_of(model)`: the precision a model not run by torch really has (CTranslate2's compute type)."""
         started = time.perf_counter()
         try:
             model = loader()
@@ -133,6 +134,8 @@ class HeavyModelSession:
         except OSError as exc:  # transformers and most loaders report missing files as OSError
             raise self.runtime.weights_missing(self.spec, str(exc)) from exc
         self.metadata["load_s"] = round(time.perf_counter() - started, 3)
+        if dtype_of:
+            self.metadata["dtype"] = dtype_of(model)
         self.model = model
         self.log.info(f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) in {self.metadata['load_s']} s")
         return model

@@ -72,7 +72,8 @@ REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { na
 
 @contextlib.contextmanager
 def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: float = 240):
-    """`video-timeline ui` (dagster dev: webserver + daemon) in its own process group; yields the code location.
+    """`video-timeline ui` (dagster dev: webserver + daemon) in its own process group; yields the code location
+    and the `video-timeline ui` process.
 
     Stopped with SIGTERM to the whole group, then SIGKILL for whatever is left.
     """
@@ -90,7 +91,7 @@ def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: fl
             try:
                 nodes = graphql(port, REPOSITORIES, timeout=5)["repositoriesOrError"]["nodes"]
                 if nodes:
-                    yield {"repositoryLocationName": nodes[0]["location"]["name"], "repositoryName": nodes[0]["name"]}
+                    yield {"repositoryLocationName": nodes[0]["location"]["name"], "repositoryName": nodes[0]["name"]}, server
                     break
             except OSError:
                 pass  # not listening yet

@@ -82,6 +82,9 @@ def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) 
     return rebuild
 
 
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # in-process runs: the step log, not every event
+
+
 def backfill_stale(
     defs: Definitions, instance: DagsterInstance, job_name: str, on_start: Callable[[str, list[AssetKey]], None] = lambda *_: None
 ) -> dict[str, bool]:
@@ -95,7 +98,8 @@ def backfill_stale(
     for partition, keys in stale_assets_by_partition(defs.resolve_asset_graph(), instance).items():
         on_start(partition, keys)
         result = job.execute_in_process(
-            instance=instance, partition_key=partition, asset_selection=keys, raise_on_error=False, tags={BACKFILL_TAG: "stale"}
+            instance=instance, partition_key=partition, asset_selection=keys, raise_on_error=False, tags={BACKFILL_TAG: "stale"},
+            run_config=CONSOLE_INFO,
         )
         outcome[partition] = result.success
     return outcome

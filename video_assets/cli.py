@@ -3,6 +3,7 @@
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ def _failure_reason(result) -> str:
 def analyze(files: list[str], output: str | None) -> int:
     _use_local_instance()
     from analyzers.timeline import reconstruction_score
+    from video_assets.backfill import CONSOLE_INFO
     from video_assets.definitions import ANALYZE_JOB, defs
     from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
     from video_assets.timeline import expected_aspects
@@ -62,7 +64,8 @@ def analyze(files: list[str], output: str | None) -> int:
         for name in files:
             path = Path(name)
             if not path.is_file():
-                print(f"error: {path}: no such file", file=sys.stderr)
+                problem = "a folder, not a video file (give the files in it)" if path.is_dir() else "no such file"
+                print(f"error: {path}: {problem}", file=sys.stderr)
                 failures += 1
                 continue
             key = storage.register_source(path)
@@ -73,7 +76,7 @@ def analyze(files: list[str], output: str | None) -> int:
                 instance=instance,
                 partition_key=key,
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config=CONSOLE_INFO,
             )
             took = time.perf_counter() - started
             if not result.success:
@@ -105,8 +108,8 @@ def show(target: str, rows: int | None) -> int:
     key = partition_key(target) if Path(target).exists() else target
     try:
         path = storage.asset_path("timeline", key)
-    except ValueError as exc:
-        sys.exit(f"video-timeline: {target}: {exc}")
+    except ValueError as exc:  # neither an existing file nor a partition key
+        sys.exit(f"video-timeline: {target}: no such file, and not a partition key ({exc})")
     if not path.is_file():
         sys.exit(f"video-timeline: no timeline for {target} (partition {key}); run `video-timeline analyze {target}` first")
     table = pd.read_parquet(path)
@@ -145,7 +148,19 @@ def ui(port: int, host: str) -> int:
     _use_local_instance()
     cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "video_assets.definitions", "-h", host, "-p", str(port)]
     print(f"Dagster UI on http://{host}:{port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    server = subprocess.Popen(cmd, cwd=PROJECT_ROOT)
+    # `dagster dev` stops its webserver, daemon and code server on SIGTERM; a `kill` aimed at this process
+    # alone must reach it, or they would outlive us. Ctrl-C already reaches the whole process group.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: server.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return server.wait()
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of seconds, 1 or more")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", metavar="PATH", help="also write the timeline Parquet here (one input file)")
     p = sub.add_parser("show", help="print a timeline as a table")
     p.add_argument("target", metavar="FILE_OR_KEY")
-    p.add_argument("--rows", type=int, default=None, help="only the first N seconds")
+    p.add_argument("--rows", type=_positive, default=None, help="only the first N seconds")
     p = sub.add_parser("backfill-stale", help="rebuild exactly the stale assets of every video (after a model or code change)")
     p.add_argument("--dry-run", action="store_true", help="only list the stale assets per video")
     p = sub.add_parser("ui", help="start the Dagster UI (localhost by default)")

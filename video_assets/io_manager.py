@@ -5,13 +5,18 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
+from analyzers.timeline import timeline_table
 from resources.storage import TimelineStorage
 
 # Assets whose value is a file the asset streamed itself (frames, audio): the IO manager moves
 # the finished temp file into place and hands downstream assets its path, not its content.
 FILE_STORAGE = "video_timeline/file"
+# Tables with a contract: written with its column types, whatever this video's values are (pandas would
+# store a column of empty lists as list<null>, and every video's file would differ).
+CONTRACT_TABLES = {"timeline": timeline_table}
 
 
 class ParquetIOManager(ConfigurableIOManager):
@@ -28,9 +33,13 @@ class ParquetIOManager(ConfigurableIOManager):
         if isinstance(obj, Path):
             os.replace(obj, final)
         elif isinstance(obj, pd.DataFrame):
-            tmp = self.storage.temp_path(context.asset_key.path[-1], context.asset_partition_key)
+            name = context.asset_key.path[-1]
+            tmp = self.storage.temp_path(name, context.asset_partition_key)
             try:
-                obj.to_parquet(tmp, index=False)
+                if name in CONTRACT_TABLES:
+                    pq.write_table(CONTRACT_TABLES[name](obj), tmp)
+                else:
+                    obj.to_parquet(tmp, index=False)
                 os.replace(tmp, final)
             finally:
                 tmp.unlink(missing_ok=True)

@@ -96,8 +96,8 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         # The runtime sees the resolved folder; the code version stays that of the spec as written.
         with model_errors_are_final(spec), heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy:
             compute_type = spec.options.get("compute_type", spec.dtype)
-            model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type))
-            heavy.metadata["dtype"] = model.model.compute_type  # CTranslate2's, not the runtime's torch dtype
+            model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
+                               dtype_of=lambda whisper: whisper.model.compute_type)
             events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"),
                                                             beam_size=int(spec.options.get("beam_size", 1)), progress=context.log.info)
         words = sum(len(e.detail["words"]) for e in events)

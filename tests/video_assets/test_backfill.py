@@ -78,7 +78,9 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
         assert cli.main(["backfill-stale", "--dry-run"]) == 0
         assert f"{key}: shots, camera_motion, timeline" in capsys.readouterr().out
         assert cli.main(["backfill-stale"]) == 0
-        assert "rebuilt 1 video(s), 0 failed" in capsys.readouterr().out
+        printed = capsys.readouterr()
+        assert "rebuilt 1 video(s), 0 failed" in printed.out
+        assert " info " in printed.err and " debug " not in printed.err  # the step log, not every event
 
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {}
         runs = instance.get_runs()

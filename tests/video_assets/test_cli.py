@@ -4,10 +4,13 @@ import subprocess
 import sys
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from analyzers.keys import partition_key
+from analyzers.timeline import TIMELINE_SCHEMA
 from tests.conftest import CLIP_CUTS, file_digest
 
 pytestmark = pytest.mark.slow
@@ -48,13 +51,29 @@ def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tm
     assert lines[3].split()[:4] == ["2", "1", "True", "pan_right"]
 
 
+def test_mistyped_arguments_are_named_with_the_problem(clip, instance_home, tmp_path):
+    folder = run_cli(instance_home, "analyze", str(tmp_path))
+    assert folder.returncode == 1 and f"error: {tmp_path}: a folder, not a video file" in folder.stderr
+    missing = run_cli(instance_home, "show", "nope.mp4")
+    assert missing.returncode == 1 and "nope.mp4: no such file, and not a partition key" in missing.stderr
+    for rows in ("0", "-1", "x"):
+        bad = run_cli(instance_home, "show", str(clip), "--rows", rows)
+        assert bad.returncode == 2 and "give a whole number of seconds, 1 or more" in bad.stderr
+
+
 def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_clip, instance_home, tmp_path):
     both = run_cli(instance_home, "analyze", str(clip), str(silent_clip))
     assert both.returncode == 0, both.stderr[-3000:]
     assert both.stdout.count("reconstruction score 1.000") == 2  # checks run per partition
-    silent = pd.read_parquet(tmp_path / "data" / "timeline" / f"video={partition_key(silent_clip)}" / "timeline.parquet")
+    silent_timeline = tmp_path / "data" / "timeline" / f"video={partition_key(silent_clip)}" / "timeline.parquet"
+    silent = pd.read_parquet(silent_timeline)
     assert silent["second"].tolist() == [0, 1, 2, 3] and (silent["speech"] == 0).all()
     good_timeline = tmp_path / "data" / "timeline" / f"video={partition_key(clip)}" / "timeline.parquet"
+    # Every video's file has the contract's types, even where a column holds only nulls or empty lists
+    # (no text on screen, objects not configured), so the files can be read as one table.
+    for stored in (silent_timeline, good_timeline):
+        assert pq.read_schema(stored).remove_metadata() == TIMELINE_SCHEMA.remove_metadata()
+    assert pa.concat_tables([pq.read_table(silent_timeline), pq.read_table(good_timeline)]).num_rows == 15
     good_bytes = good_timeline.read_bytes()
     broken = tmp_path / "broken clip.mp4"
     broken.write_bytes(clip.read_bytes()[:2000])  # cut mid-file

@@ -63,6 +63,7 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     assert 2 <= meta[TEXT_ASSET]["frames_read"].value <= 4 and 2 <= meta[FACES_ASSET]["frames_detected"].value <= 4
     assert meta[OBJECTS_ASSET]["device"].value == str(HeavyModelRuntime().resolve_device()) and meta[OBJECTS_ASSET]["load_s"].value > 0
     assert meta[TRANSCRIPT_ASSET]["words"].value >= 6
+    assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith("int8")  # CTranslate2's own precision on CPU, not a torch dtype
 
 
 def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):

@@ -2,6 +2,8 @@
 run queue (the daemon `dagster dev` starts dequeues it) and its materialization and checks read back."""
 
 import base64
+import os
+import signal
 import time
 
 import cv2
@@ -47,11 +49,19 @@ query Results($key: String!) {
 }"""
 
 
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(silent_clip, tmp_path):
     env = private_instance(tmp_path)
     key = TimelineStorage(data_root=env["VIDEO_TIMELINE_DATA"]).register_source(silent_clip)
     port = free_port()
-    with running_ui(env, port, tmp_path / "ui.log") as location:
+    with running_ui(env, port, tmp_path / "ui.log") as (location, server):
         assert listening_addresses(port) == {"127.0.0.1"}
         added = graphql(port, ADD_PARTITION, {"selector": location, "key": key})
         assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
@@ -75,6 +85,14 @@ def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(sil
         assert status == "SUCCESS", (tmp_path / "ui.log").read_text()[-3000:]
 
         results = graphql(port, RESULTS, {"key": key})
+
+        # `kill <pid>` of the command alone stops the whole server: nothing of its group outlives it.
+        os.kill(server.pid, signal.SIGTERM)
+        assert server.wait(60) == 0 or server.returncode < 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and group_alive(server.pid):
+            time.sleep(0.5)
+        assert not group_alive(server.pid) and not listening_addresses(port)
     [materialization] = results["assetOrError"]["assetMaterializations"]
     assert materialization["runId"] == run_id and materialization["partition"] == key
     metadata = {e["label"]: e for e in materialization["metadataEntries"]}
