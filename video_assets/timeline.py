@@ -22,7 +22,7 @@ from resources.settings import AnalysisSettings
 from video_assets.assets import probe_of
 from video_assets.partitions import videos
 
-TIMELINE_VERSION = "1"
+TIMELINE_VERSION = "2"  # 2: files keep the contract types (list<string>, not list<null>)
 
 
 def expected_aspects(event_assets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
