@@ -151,10 +151,16 @@ def ui(port: int, host: str) -> int:
     server = subprocess.Popen(cmd, cwd=PROJECT_ROOT)
     # `dagster dev` stops its webserver, daemon and code server on SIGTERM; a `kill` aimed at this process
     # alone must reach it, or they would outlive us. Ctrl-C already reaches the whole process group.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: server.send_signal(signal.SIGTERM))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return server.wait()
+    def stop(*_):
+        server.send_signal(signal.SIGTERM)
+
+    handlers = {signal.SIGTERM: stop, signal.SIGHUP: stop, signal.SIGINT: signal.SIG_IGN}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        return server.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _positive(text: str) -> int:

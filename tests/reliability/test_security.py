@@ -96,7 +96,15 @@ def test_the_ui_binds_to_localhost_unless_told_otherwise(instance_home, monkeypa
     from video_assets import cli
 
     started = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kwargs: started.append(cmd) or 0)
+
+    class Recorded:  # the command line is what matters here; test_webserver starts the real server
+        def __init__(self, cmd, **_):
+            started.append(cmd)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", Recorded)
     assert cli.main(["ui"]) == 0
     assert cli.main(["ui", "--host", "0.0.0.0", "--port", "3100"]) == 0
     default, explicit = started
