@@ -9,7 +9,7 @@ import pandas as pd
 
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"
 SOURCE = "visual-stats"
 STATS = ("brightness", "saturation", "sharpness", "motion_energy")
 
@@ -40,9 +40,18 @@ def analyze_visual_stats(signals: pd.DataFrame, duration_s: float) -> list[Event
     events = []
     for _, start, end in per_second_spans(duration_s):
         sel = (t >= start - 1e-6) & (t < end - 1e-6)
+        detail = None
         if not sel.any():
-            continue  # no frame in this second: not analysed
+            # No frame starts in this second (a slideshow, a short last second): the last earlier frame is
+            # still on screen, unchanged; before the first frame nothing is shown and nothing is analysed.
+            earlier = np.flatnonzero(t < start)
+            if not len(earlier):
+                continue
+            sel = np.zeros(len(t), bool)
+            sel[earlier[-1]] = True
+            detail = {"held_frame_t": round(float(t[earlier[-1]]), 3)}
         for name, values in columns.items():
-            events.append(Event(start, end, name, round(float(values[sel].mean()), 5), source=SOURCE))
-        events.append(Event(start, end, "colour", colour_name(*rgb[sel].mean(axis=0)), source=SOURCE))
+            value = 0.0 if detail and name == "motion_energy" else round(float(values[sel].mean()), 5)
+            events.append(Event(start, end, name, value, source=SOURCE, detail=detail))
+        events.append(Event(start, end, "colour", colour_name(*rgb[sel].mean(axis=0)), source=SOURCE, detail=detail))
     return events
