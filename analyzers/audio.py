@@ -73,7 +73,9 @@ def analyze_audio(audio_path: Path | None, duration_s: float, chunk_s: int = CHU
             start = first + k
             end = min(start + 1.0, duration_s)
             chunk = pcm[k * AUDIO_RATE : (k + 1) * AUDIO_RATE]
-            events.append(Event(float(start), float(end), "loudness_db", round(loudness_db(chunk), 2), source=SOURCE_LOUDNESS))
+            events.append(
+                Event(float(start), float(end), "loudness_db", round(loudness_db(chunk), 2), source=SOURCE_LOUDNESS)
+            )
         for a, b in speech_segments(pcm):
             a, b = first + a, first + b
             if segments and a < first + BORDER_S and segments[-1][1] > first - BORDER_S:
@@ -84,5 +86,7 @@ def analyze_audio(audio_path: Path | None, duration_s: float, chunk_s: int = CHU
         events.append(Event(a, b, "speech_segment", True, source=SOURCE_VAD))
     for _, start, end in spans:
         voiced = sum(max(0.0, min(b, end) - max(a, start)) for a, b in segments)
-        events.append(Event(start, end, "speech", round(min(1.0, voiced / max(end - start, 1e-9)), 3), source=SOURCE_VAD))
+        events.append(
+            Event(start, end, "speech", round(min(1.0, voiced / max(end - start, 1e-9)), 3), source=SOURCE_VAD)
+        )
     return events

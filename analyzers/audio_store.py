@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -73,7 +73,9 @@ def iter_audio_windows(path: Path, chunk_s: int, pad_s: int) -> Iterator[AudioWi
     keep_from = 0
 
     def window(keep_to: float) -> AudioWindow:
-        return AudioWindow(held[0][0], np.concatenate([pcm for _, pcm in held]).astype(np.float32) / 32767.0, keep_from, keep_to)
+        return AudioWindow(
+            held[0][0], np.concatenate([pcm for _, pcm in held]).astype(np.float32) / 32767.0, keep_from, keep_to
+        )
 
     for batch in reader.iter_batches(batch_size=_ROW_GROUP):
         for second, blob in zip(batch.column("second").to_pylist(), batch.column("pcm").to_pylist()):

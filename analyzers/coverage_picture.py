@@ -15,14 +15,20 @@ import pandas as pd
 MAX_PLOT_WIDTH = 640  # longer videos are binned: a pixel column shows the share of its seconds analysed
 LABEL_WIDTH, ROW_HEIGHT, TOP, BOTTOM, RIGHT = 112, 16, 26, 22, 10
 # BGR colours (OpenCV order)
-ANALYSED, NOT_ANALYSED, UNCONFIGURED = np.array([60, 160, 40.0]), np.array([215, 215, 215.0]), np.array([238, 238, 238.0])
+ANALYSED, NOT_ANALYSED, UNCONFIGURED = (
+    np.array([60, 160, 40.0]),
+    np.array([215, 215, 215.0]),
+    np.array([238, 238, 238.0]),
+)
 INK, FAINT, BACKGROUND = (40, 40, 40), (150, 150, 150), (255, 255, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def observed_matrix(timeline: pd.DataFrame, aspects: tuple[str, ...]) -> np.ndarray:
     """aspects x seconds, True where the timeline cell is analysed (not null)."""
-    return np.array([timeline[a].notna().to_numpy() if a in timeline else np.zeros(len(timeline), bool) for a in aspects])
+    return np.array(
+        [timeline[a].notna().to_numpy() if a in timeline else np.zeros(len(timeline), bool) for a in aspects]
+    )
 
 
 def _tick_step(seconds: int, width: int) -> int:
@@ -32,7 +38,9 @@ def _tick_step(seconds: int, width: int) -> int:
     return 7200
 
 
-def render_coverage_png(timeline: pd.DataFrame, aspects: tuple[str, ...], expected: tuple[str, ...], score: float) -> bytes:
+def render_coverage_png(
+    timeline: pd.DataFrame, aspects: tuple[str, ...], expected: tuple[str, ...], score: float
+) -> bytes:
     """PNG bytes; rows of aspects outside `expected` (not configured) are drawn paler and labelled so."""
     observed = observed_matrix(timeline, aspects).astype(np.float32)
     seconds = observed.shape[1]
@@ -50,7 +58,9 @@ def render_coverage_png(timeline: pd.DataFrame, aspects: tuple[str, ...], expect
     plot = (empty + share[..., None] * (ANALYSED - empty)).astype(np.uint8)
     plot[ROW_HEIGHT - 1 :: ROW_HEIGHT] = 255  # a white line between rows
     if px_per_second >= 4:
-        plot[:, px_per_second - 1 :: px_per_second] = (plot[:, px_per_second - 1 :: px_per_second] * 0.85 + 38).astype(np.uint8)
+        plot[:, px_per_second - 1 :: px_per_second] = (plot[:, px_per_second - 1 :: px_per_second] * 0.85 + 38).astype(
+            np.uint8
+        )
 
     canvas = np.full((TOP + plot.shape[0] + BOTTOM, LABEL_WIDTH + width + RIGHT, 3), BACKGROUND, np.uint8)
     canvas[TOP : TOP + plot.shape[0], LABEL_WIDTH : LABEL_WIDTH + width] = plot

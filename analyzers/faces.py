@@ -50,7 +50,9 @@ def face_detector():
     return _per_thread.detector
 
 
-def detect_faces(image: np.ndarray, detector=None, det_max_side: int = DET_MAX_SIDE, min_score: float = MIN_SCORE) -> list[FaceBox]:
+def detect_faces(
+    image: np.ndarray, detector=None, det_max_side: int = DET_MAX_SIDE, min_score: float = MIN_SCORE
+) -> list[FaceBox]:
     """Faces in one RGB frame, most confident first."""
     detector = detector or face_detector()
     scale = min(1.0, det_max_side / max(image.shape[:2]))
@@ -78,13 +80,18 @@ def detect_frames(frames_path: Path, workers: int | None = None, progress: Progr
         return [
             FrameFaces(frame.t, faces, reused=reused)
             for frame, faces, reused in answers_for_changed_frames(
-                frames_path, lambda images: list(pool.map(detect_faces, images)), _CHUNK, progress)
+                frames_path, lambda images: list(pool.map(detect_faces, images)), _CHUNK, progress
+            )
         ]
 
 
-def analyze_faces(frames_path: Path, duration_s: float, workers: int | None = None, progress: Say | None = None) -> list[Event]:
+def analyze_faces(
+    frames_path: Path, duration_s: float, workers: int | None = None, progress: Say | None = None
+) -> list[Event]:
     """Per second a `faces` event: the most faces seen in any of its frames, that frame's boxes in detail."""
-    grouped = frames_by_second(detect_frames(frames_path, workers, Progress(progress, "detecting faces", duration_s)), duration_s)
+    grouped = frames_by_second(
+        detect_frames(frames_path, workers, Progress(progress, "detecting faces", duration_s)), duration_s
+    )
     events = []
     for s, start, end in per_second_spans(duration_s):
         group = grouped[s]

@@ -10,8 +10,9 @@ per block, the smallest real change (the mwe clock) is above 11.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -46,7 +47,10 @@ def same_picture(a: np.ndarray, b: np.ndarray, threshold: float = SAME_BLOCK_DIF
 
 
 def answers_for_changed_frames(
-    frames_path: Path, run_model: Callable[[list[np.ndarray]], list[Answer]], batch_size: int, progress: Progress | None = None
+    frames_path: Path,
+    run_model: Callable[[list[np.ndarray]], list[Answer]],
+    batch_size: int,
+    progress: Progress | None = None,
 ) -> Iterator[tuple[SampledFrame, Answer, bool]]:
     """(frame, answer, reused) for every sampled frame. The model runs, `batch_size` frames at a time,
     only on frames whose picture changed since the last one it saw; the others reuse that answer."""

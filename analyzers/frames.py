@@ -6,9 +6,9 @@ with bounded memory whatever the video's length.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FRAME_SCHEMA = pa.schema(
-    [("t", pa.float64()), ("frame_index", pa.int64()), ("width", pa.int32()), ("height", pa.int32()), ("jpeg", pa.binary())]
+    [
+        ("t", pa.float64()),
+        ("frame_index", pa.int64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("jpeg", pa.binary()),
+    ]
 )
 _ROW_GROUP = 64
 
@@ -39,11 +45,15 @@ class FrameStoreWriter:
         self.count = 0
 
     def add(self, frame: SampledFrame) -> None:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self._quality])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self._quality]
+        )
         if not ok:
             raise RuntimeError(f"could not JPEG-encode frame at {frame.t:.3f}s")
         h, w = frame.image.shape[:2]
-        self._rows.append({"t": frame.t, "frame_index": frame.frame_index, "width": w, "height": h, "jpeg": buf.tobytes()})
+        self._rows.append(
+            {"t": frame.t, "frame_index": frame.frame_index, "width": w, "height": h, "jpeg": buf.tobytes()}
+        )
         self.count += 1
         if len(self._rows) >= _ROW_GROUP:
             self._flush()
@@ -69,7 +79,9 @@ def iter_frames(path: Path, start_s: float = 0.0, end_s: float = float("inf")) -
         for row in table.to_pylist():
             if start_s <= row["t"] < end_s:
                 bgr = cv2.imdecode(np.frombuffer(row["jpeg"], np.uint8), cv2.IMREAD_COLOR)
-                yield SampledFrame(t=row["t"], frame_index=row["frame_index"], image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                yield SampledFrame(
+                    t=row["t"], frame_index=row["frame_index"], image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                )
 
 
 def frame_times(path: Path) -> list[float]:

@@ -71,7 +71,7 @@ class VideoProbe:
         return row
 
     @classmethod
-    def from_row(cls, row: dict) -> "VideoProbe":
+    def from_row(cls, row: dict) -> VideoProbe:
         fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}  # rows stored before a field existed
         fields["audio_streams"] = json.loads(fields["audio_streams"])
         fields["path"] = _path_from_text(fields["path"])
@@ -291,7 +291,12 @@ def decode_video(
                     if t < -1e-3:  # frames before the container start are not shown by players
                         continue
                     t = max(t, 0.0)
-                    small = _rotate(to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA").to_ndarray(), rot)
+                    small = _rotate(
+                        to_signal.reformat(
+                            frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA"
+                        ).to_ndarray(),
+                        rot,
+                    )
                     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
                     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
                     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
@@ -334,7 +339,9 @@ def decode_video(
                         columns.setdefault(name, array("d")).append(value)
                     prev_gray, prev_hist = gray, hist
                     if t + 1e-6 >= next_sample:
-                        image = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA").to_ndarray()
+                        image = to_sample.reformat(
+                            frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA"
+                        ).to_ndarray()
                         writer.add(SampledFrame(t=t, frame_index=index, image=_rotate(image, rot)))
                         next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
                     report.at(t)

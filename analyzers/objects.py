@@ -36,7 +36,9 @@ def load_processor(folder: str | Path):
     return AutoImageProcessor.from_pretrained(str(folder), backend="pil", local_files_only=True)
 
 
-def detect_objects(model, processor, images: list[np.ndarray], threshold: float = DEFAULT_THRESHOLD) -> list[list[Detection]]:
+def detect_objects(
+    model, processor, images: list[np.ndarray], threshold: float = DEFAULT_THRESHOLD
+) -> list[list[Detection]]:
     """Detections of each RGB image above `threshold`, most confident first."""
     import torch
 
@@ -54,7 +56,11 @@ def detect_objects(model, processor, images: list[np.ndarray], threshold: float 
         for score, label, box in zip(result["scores"].tolist(), result["labels"].tolist(), result["boxes"].tolist()):
             x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
             x1, y1 = min(w, int(round(box[2]))), min(h, int(round(box[3])))
-            detections.append(Detection(str(names.get(label, label)), round(float(score), 4), (x0, y0, max(0, x1 - x0), max(0, y1 - y0))))
+            detections.append(
+                Detection(
+                    str(names.get(label, label)), round(float(score), 4), (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+                )
+            )
         found.append(sorted(detections, key=lambda d: -d.score))
     return found
 
@@ -66,17 +72,32 @@ class FrameObjects:
     reused: bool
 
 
-def detect_frames(model, processor, frames_path: Path, threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH,
-                  progress: Progress | None = None) -> list[FrameObjects]:
+def detect_frames(
+    model,
+    processor,
+    frames_path: Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> list[FrameObjects]:
     return [
         FrameObjects(frame.t, found, reused=reused)
         for frame, found, reused in answers_for_changed_frames(
-            frames_path, lambda images: detect_objects(model, processor, images, threshold), batch_size, progress)
+            frames_path, lambda images: detect_objects(model, processor, images, threshold), batch_size, progress
+        )
     ]
 
 
-def analyze_objects(model, processor, frames_path: Path, duration_s: float, source: str,
-                    threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH, progress: Say | None = None) -> list[Event]:
+def analyze_objects(
+    model,
+    processor,
+    frames_path: Path,
+    duration_s: float,
+    source: str,
+    threshold: float = DEFAULT_THRESHOLD,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Say | None = None,
+) -> list[Event]:
     """Per second an `objects` event: the distinct labels seen in any of its frames (sorted), boxes in detail."""
     report = Progress(progress, "detecting objects", duration_s)
     grouped = frames_by_second(detect_frames(model, processor, frames_path, threshold, batch_size, report), duration_s)

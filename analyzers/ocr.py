@@ -12,10 +12,10 @@ wheel (ONNX, CPU), so nothing is downloaded. Two measured choices keep it fast:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np
@@ -55,7 +55,9 @@ def clean_text(text: str) -> str:
     return " ".join(t.replace("O", "0").replace("o", "0") if _DIGIT_TOKEN.match(t) else t for t in tokens)
 
 
-def read_text(image: np.ndarray, engine=None, det_max_side: int = DET_MAX_SIDE, min_score: float = MIN_SCORE) -> list[TextLine]:
+def read_text(
+    image: np.ndarray, engine=None, det_max_side: int = DET_MAX_SIDE, min_score: float = MIN_SCORE
+) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); the engine's detector and
     recognizer stages are called separately for that (rapidocr_onnxruntime is pinned to the release
@@ -88,7 +90,8 @@ class FrameText:
 def read_frames(frames_path: Path, engine=None, progress: Progress | None = None) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
     for frame, lines, reused in answers_for_changed_frames(
-            frames_path, lambda images: [read_text(image, engine) for image in images], 1, progress):
+        frames_path, lambda images: [read_text(image, engine) for image in images], 1, progress
+    ):
         yield FrameText(frame.t, lines, reused=reused)
 
 
@@ -104,7 +107,9 @@ def _distinct(lines: Iterable[TextLine]) -> list[TextLine]:
 
 def analyze_text(frames_path: Path, duration_s: float, engine=None, progress: Say | None = None) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, boxes in detail."""
-    grouped = frames_by_second(list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s))), duration_s)
+    grouped = frames_by_second(
+        list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s))), duration_s
+    )
     events = []
     for s, start, end in per_second_spans(duration_s):
         group = grouped[s]

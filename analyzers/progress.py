@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 Say = Callable[[str], None]
 EVERY_S = 10.0  # wall seconds between two lines of one step

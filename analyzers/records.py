@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -79,7 +80,9 @@ def frame_events(frame: pd.DataFrame) -> list[Event]:
             value=json.loads(r.value),
             confidence=None if pd.isna(r.confidence) else r.confidence,
             source=r.source,
-            detail=None if r.detail is None or (isinstance(r.detail, float) and pd.isna(r.detail)) else json.loads(r.detail),
+            detail=None
+            if r.detail is None or (isinstance(r.detail, float) and pd.isna(r.detail))
+            else json.loads(r.detail),
         )
         for r in frame.itertuples(index=False)
     ]

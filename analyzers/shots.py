@@ -94,16 +94,13 @@ def analyze_shots(signals: pd.DataFrame, fps: float, duration_s: float) -> list[
     """Per second: `shot` (index at the second's start) and `cut`; plus a `shot_boundary` event per cut."""
     cuts = detect_cuts(signals, fps)
     times = [c[0] for c in cuts]
-    events = [
-        Event(c[0], c[0], "shot_boundary", c[2], confidence=min(1.0, c[1]), source=SOURCE) for c in cuts
-    ]
+    events = [Event(c[0], c[0], "shot_boundary", c[2], confidence=min(1.0, c[1]), source=SOURCE) for c in cuts]
     for _, start, end in per_second_spans(duration_s):
         shot = sum(1 for x in times if x <= start + 1e-6)
         has_cut = any(start - 1e-6 <= x < end - 1e-6 for x in times)
         events.append(Event(start, end, "shot", shot, source=SOURCE))
         events.append(Event(start, end, "cut", has_cut, source=SOURCE))
     return events
-
 
 
 def boundaries(events: list[Event]) -> list[float]:

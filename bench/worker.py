@@ -41,13 +41,13 @@ def timed(times: dict, name: str, fn, *args, **kwargs):
 
 def direct(path: Path, scratch: Path) -> dict:
     """The light graph's analyzers in the graph's order, each timed like its asset (analysis + events table)."""
-    from analyzers import audio, camera_motion, media, shots, visual_stats
-    from analyzers.records import events_frame
-    from analyzers.timeline import build_timeline
-
     # The graph imports these with its definitions; imports are timed on neither side.
     import silero_vad  # noqa: F401
     import torch  # noqa: F401
+
+    from analyzers import audio, camera_motion, media, shots, visual_stats
+    from analyzers.records import events_frame
+    from analyzers.timeline import build_timeline
 
     imported, cpu_start = time.perf_counter() - STARTED, cpu_s()
     times: dict[str, float] = {}
@@ -73,10 +73,18 @@ def direct(path: Path, scratch: Path) -> dict:
         frames[name] = timed(times, name, lambda: events_frame(analyse(), key))
     import pandas as pd
 
-    timed(times, "timeline", lambda: build_timeline(key, probe.duration_s, pd.concat(frames.values(), ignore_index=True)))
+    timed(
+        times, "timeline", lambda: build_timeline(key, probe.duration_s, pd.concat(frames.values(), ignore_index=True))
+    )
     return {
-        "duration_s": probe.duration_s, "fps": probe.fps, "frames": decoded.decoded, "times": times,
-        "total_s": round(sum(times.values()), 4), "cpu_s": round(cpu_s() - cpu_start, 3), "cuts": cuts, "import_s": round(imported, 3),
+        "duration_s": probe.duration_s,
+        "fps": probe.fps,
+        "frames": decoded.decoded,
+        "times": times,
+        "total_s": round(sum(times.values()), 4),
+        "cpu_s": round(cpu_s() - cpu_start, 3),
+        "cuts": cuts,
+        "import_s": round(imported, 3),
     }
 
 
@@ -89,7 +97,9 @@ def light_definitions(defs):
     from video_assets.timeline import build_timeline_assets
 
     timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
-    job = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def)
+    job = define_asset_job(
+        ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
+    )
     return Definitions(assets=[*LIGHT_ASSETS, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
 
 
@@ -123,17 +133,33 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
         elif event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
             if "decode_passes" in materialization.metadata:
-                decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata["decode_passes"].value
+                decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata[
+                    "decode_passes"
+                ].value
         elif event.is_step_failure and failure is None:
             data = event.step_failure_data
             failure = f"{event.step_key}: " + (
-                data.user_failure_data.description if data.user_failure_data and data.user_failure_data.description else data.error.message.strip()
+                data.user_failure_data.description
+                if data.user_failure_data and data.user_failure_data.description
+                else data.error.message.strip()
             )
     return {
-        "success": result.success, "failure": failure, "duration_s": probe.duration_s, "frame_count": probe.frame_count,
-        "wall_s": round(wall, 4), "cpu_s": round(cpu, 3), "steps": steps, "decode_passes": decode_passes,
-        "decoding": {"opens": len(counts.opened), "video_frames": counts.video_frames, "audio_frames": counts.audio_frames},
-        "partition": key, "timeline": str(storage.asset_path("timeline", key)), "shots": str(storage.asset_path("shots", key)),
+        "success": result.success,
+        "failure": failure,
+        "duration_s": probe.duration_s,
+        "frame_count": probe.frame_count,
+        "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 3),
+        "steps": steps,
+        "decode_passes": decode_passes,
+        "decoding": {
+            "opens": len(counts.opened),
+            "video_frames": counts.video_frames,
+            "audio_frames": counts.audio_frames,
+        },
+        "partition": key,
+        "timeline": str(storage.asset_path("timeline", key)),
+        "shots": str(storage.asset_path("shots", key)),
         "import_s": round(imported, 3),
     }
 
@@ -156,7 +182,11 @@ def peer(path: Path) -> dict:
     from scenedetect import AdaptiveDetector, ContentDetector, detect
 
     imported = time.perf_counter() - STARTED
-    out = {"import_s": round(imported, 3), "scenedetect": __import__("scenedetect").__version__, "decode_floor_s": decode_floor(path)}
+    out = {
+        "import_s": round(imported, 3),
+        "scenedetect": __import__("scenedetect").__version__,
+        "decode_floor_s": decode_floor(path),
+    }
     for detector in (ContentDetector, AdaptiveDetector):
         started = time.perf_counter()
         scenes = detect(str(path), detector())  # defaults, as a user calls it

@@ -23,9 +23,10 @@ import os
 import resource
 import socket
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from dagster import ConfigurableResource
@@ -59,7 +60,9 @@ class HeavyOutOfMemory(RuntimeError):
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch's OOM, or an OOM reported by another runtime (CTranslate2, cuDNN) as a RuntimeError."""
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 def _rss_peak_bytes() -> int:
@@ -90,7 +93,7 @@ def _looks_like_path(model: str) -> bool:
 class HeavyModelSession:
     """One model's lifetime inside `HeavyModelRuntime.session`: load, run, measured; freed at exit."""
 
-    def __init__(self, runtime: "HeavyModelRuntime", spec: ModelSpec, log: logging.Logger | Any):
+    def __init__(self, runtime: HeavyModelRuntime, spec: ModelSpec, log: logging.Logger | Any):
         self.spec, self.runtime, self.log = spec, runtime, log
         self.device = runtime.resolve_device()
         self.dtype = runtime.resolve_dtype(spec, self.device)
@@ -137,14 +140,18 @@ class HeavyModelSession:
         if dtype_of:
             self.metadata["dtype"] = dtype_of(model)
         self.model = model
-        self.log.info(f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) in {self.metadata['load_s']} s")
+        self.log.info(
+            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) in {self.metadata['load_s']} s"
+        )
         return model
 
     def load_pretrained(self, model_class, **extra) -> Any:
         """`model_class.from_pretrained` through the safe kwargs, moved to the device, in eval mode."""
 
         folder = Path(self.model_path)
-        if not any(folder.glob("*.safetensors")) and any(p for pattern in ("*.bin", "*.pt", "*.pth") for p in folder.glob(pattern)):
+        if not any(folder.glob("*.safetensors")) and any(
+            p for pattern in ("*.bin", "*.pt", "*.pth") for p in folder.glob(pattern)
+        ):
             raise UnsafeWeights(
                 f"model spec [{self.spec.name}]: {folder} holds only pickle weights (*.bin/*.pt), which can run code when "
                 f"loaded; only safetensors are loaded. Convert them (load once in a sandbox, save_pretrained) and point "
@@ -178,12 +185,16 @@ class HeavyModelSession:
         while True:
             try:
                 return run(work)
-            except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
+            except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
                 self.free_cache()
                 smaller = shrink(work, exc)
-                step = {"error": str(exc).splitlines()[0][:300], "from": describe(work), "to": None if smaller is None else describe(smaller)}
+                step = {
+                    "error": str(exc).splitlines()[0][:300],
+                    "from": describe(work),
+                    "to": None if smaller is None else describe(smaller),
+                }
                 self.oom_steps.append(step)
                 if smaller is None:
                     self.log.error(f"{self.spec.name}: out of memory at the smallest unit ({step['from']})")
@@ -223,14 +234,18 @@ class HeavyModelRuntime(ConfigurableResource):
     """Where and how heavy models run. One instance serves every heavy asset."""
 
     device: str = Field(default="auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
-    offline: bool = Field(default=True, description="Load only files already on this machine (local_files_only, HF_HUB_OFFLINE).")
+    offline: bool = Field(
+        default=True, description="Load only files already on this machine (local_files_only, HF_HUB_OFFLINE)."
+    )
 
     def resolve_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"heavy_models.device is {self.device!r} but CUDA is not available on {socket.gethostname()}")
+            raise RuntimeError(
+                f"heavy_models.device is {self.device!r} but CUDA is not available on {socket.gethostname()}"
+            )
         return device
 
     @staticmethod
@@ -244,7 +259,9 @@ class HeavyModelRuntime(ConfigurableResource):
 
     def quantization_config(self, spec: ModelSpec, device: torch.device):
         if device.type != "cuda":
-            raise ValueError(f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, this runs on {device}")
+            raise ValueError(
+                f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, this runs on {device}"
+            )
         if spec.quantization == "8bit":
             return BitsAndBytesConfig(load_in_8bit=True)
         compute = self.resolve_dtype(spec, device)
@@ -256,7 +273,7 @@ class HeavyModelRuntime(ConfigurableResource):
         return ModelWeightsMissing(
             f"model spec [{spec.name}]: the weights of {spec.model!r} ({where}, revision {spec.revision or 'default'}) are not available "
             f"on this machine ({reason.splitlines()[0][:300] if reason else 'not found'}). Provide them: copy the model folder "
-            f"(config.json, *.safetensors, tokenizer and processor files) to this machine and set model = \"/path/to/folder\" in "
+            f'(config.json, *.safetensors, tokenizer and processor files) to this machine and set model = "/path/to/folder" in '
             f"[{spec.name}] of models.toml, or fill the Hugging Face cache on a connected machine "
             f"(`{download}`) and copy it to $HF_HOME here. See docs/heavy_models.md."
         )
@@ -272,7 +289,7 @@ class HeavyModelRuntime(ConfigurableResource):
 
         try:
             return snapshot_download(spec.model, revision=spec.revision, local_files_only=self.offline)
-        except Exception as exc:  # noqa: BLE001 - hub errors have many types; all mean "not here"
+        except Exception as exc:
             raise self.weights_missing(spec, f"{type(exc).__name__}: {exc}") from exc
 
     @contextmanager

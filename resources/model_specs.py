@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODELS_ENV = "VIDEO_TIMELINE_MODELS"
@@ -52,15 +53,23 @@ class ModelSpec:
         if not self.name or not isinstance(self.model, str) or not self.model:
             raise ModelSpecError(f"model spec {self.name!r}: 'model' (hub id or local folder) is required, as a string")
         if not isinstance(self.trust_remote_code, bool):
-            raise ModelSpecError(f"model spec {self.name!r}: trust_remote_code must be true or false, got {self.trust_remote_code!r}")
+            raise ModelSpecError(
+                f"model spec {self.name!r}: trust_remote_code must be true or false, got {self.trust_remote_code!r}"
+            )
         if not isinstance(self.options, Mapping):
-            raise ModelSpecError(f"model spec {self.name!r}: options must be a table ([{self.name}.options]), got {self.options!r}")
+            raise ModelSpecError(
+                f"model spec {self.name!r}: options must be a table ([{self.name}.options]), got {self.options!r}"
+            )
         if self.dtype not in DTYPES:
             raise ModelSpecError(f"model spec {self.name!r}: dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.quantization not in QUANTIZATIONS:
-            raise ModelSpecError(f"model spec {self.name!r}: quantization {self.quantization!r} is not one of 8bit, 4bit (or absent)")
+            raise ModelSpecError(
+                f"model spec {self.name!r}: quantization {self.quantization!r} is not one of 8bit, 4bit (or absent)"
+            )
         if self.memory_budget_gb is not None and self.memory_budget_gb <= 0:
-            raise ModelSpecError(f"model spec {self.name!r}: memory_budget_gb must be positive, got {self.memory_budget_gb}")
+            raise ModelSpecError(
+                f"model spec {self.name!r}: memory_budget_gb must be positive, got {self.memory_budget_gb}"
+            )
         # A private copy: later edits to the caller's dict must not change a spec (or its code_version).
         object.__setattr__(self, "options", dict(self.options))
 
@@ -77,7 +86,16 @@ class ModelSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-_FIELDS = {"model", "revision", "dtype", "quantization", "prompt_version", "memory_budget_gb", "trust_remote_code", "options"}
+_FIELDS = {
+    "model",
+    "revision",
+    "dtype",
+    "quantization",
+    "prompt_version",
+    "memory_budget_gb",
+    "trust_remote_code",
+    "options",
+}
 
 
 def spec_from_table(name: str, table: Mapping[str, Any], origin: str = "<dict>") -> ModelSpec:
@@ -85,7 +103,9 @@ def spec_from_table(name: str, table: Mapping[str, Any], origin: str = "<dict>")
         raise ModelSpecError(f"{origin}: [{name}] must be a table of settings")
     unknown = sorted(set(table) - _FIELDS)
     if unknown:
-        raise ModelSpecError(f"{origin}: [{name}] has unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_FIELDS))})")
+        raise ModelSpecError(
+            f"{origin}: [{name}] has unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_FIELDS))})"
+        )
     if "model" not in table:
         raise ModelSpecError(f"{origin}: [{name}] needs 'model' (a hub id or a local folder)")
     try:

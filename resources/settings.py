@@ -1,6 +1,5 @@
 """Analysis settings shared by the light analyzers and the timeline checks."""
 
-
 import os
 from pathlib import Path
 

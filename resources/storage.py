@@ -4,7 +4,6 @@ Layout: <data_root>/<asset>/video=<key>/<asset>.parquet (DuckDB reads it with hi
 and <data_root>/sources/<key>.json (which file a partition key stands for).
 """
 
-
 import glob
 import json
 import os

@@ -91,12 +91,17 @@ def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: fl
             try:
                 nodes = graphql(port, REPOSITORIES, timeout=5)["repositoriesOrError"]["nodes"]
                 if nodes:
-                    yield {"repositoryLocationName": nodes[0]["location"]["name"], "repositoryName": nodes[0]["name"]}, server
+                    yield (
+                        {"repositoryLocationName": nodes[0]["location"]["name"], "repositoryName": nodes[0]["name"]},
+                        server,
+                    )
                     break
             except OSError:
                 pass  # not listening yet
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the UI did not load the code location in {ready_timeout} s: {log_path.read_text()[-3000:]}")
+                raise TimeoutError(
+                    f"the UI did not load the code location in {ready_timeout} s: {log_path.read_text()[-3000:]}"
+                )
             time.sleep(1)
     finally:
         stop_group(server)

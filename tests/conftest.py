@@ -20,7 +20,19 @@ CLIP_SHOTS = [
     Shot(2, 6, pan_px_s=-60),
 ]
 CLIP_CUTS = [2.0, 4.0, 6.0, 8.5]
-CLIP_CAMERA = ["static", "static", "pan_right", "pan_right", "tilt_up", "tilt_up", "zoom_in", "zoom_in", "unknown", "pan_left", "pan_left"]
+CLIP_CAMERA = [
+    "static",
+    "static",
+    "pan_right",
+    "pan_right",
+    "tilt_up",
+    "tilt_up",
+    "zoom_in",
+    "zoom_in",
+    "unknown",
+    "pan_left",
+    "pan_left",
+]
 SPEECH_AT = (1.0, "Hello there, this is a test of the speech detector.")
 TONE_AT = (6.0, 2.0)  # start, seconds of a 440 Hz tone (sound, not speech)
 
@@ -58,4 +70,4 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-__all__ = ["np", "file_digest"]
+__all__ = ["file_digest", "np"]

@@ -144,19 +144,36 @@ def ffmpeg(*args: str) -> None:
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise RuntimeError("ffmpeg is not installed: run the README's test command (it installs it)")
-    proc = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], capture_output=True, text=True
+    )
     if proc.returncode:
         raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {proc.stderr[-2000:]}")
 
 
-def pattern_video(path: Path, seconds: float, width: int, height: int, fps: float, *, audio_rate: int | None = None, codec_args=()) -> Path:
+def pattern_video(
+    path: Path, seconds: float, width: int, height: int, fps: float, *, audio_rate: int | None = None, codec_args=()
+) -> Path:
     """ffmpeg's moving test pattern as H.264 (+ a PCM tone when audio_rate is given); fast for long or large videos."""
     path = Path(path)
     inputs = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
     if audio_rate:
         inputs += ["-f", "lavfi", "-i", f"sine=frequency=300:sample_rate={audio_rate}"]
     audio = ["-c:a", "pcm_s16le"] if audio_rate else []
-    ffmpeg(*inputs, "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *codec_args, *audio, str(path))
+    ffmpeg(
+        *inputs,
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        *codec_args,
+        *audio,
+        str(path),
+    )
     return path
 
 
@@ -173,7 +190,9 @@ def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
     return Path(target)
 
 
-def caption(text: str, width: int = 320, height: int = 180, size: int = 28, background: np.ndarray | None = None) -> np.ndarray:
+def caption(
+    text: str, width: int = 320, height: int = 180, size: int = 28, background: np.ndarray | None = None
+) -> np.ndarray:
     """An RGB frame with `text` rendered in white (Pillow's bundled font) on a dark band."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -263,7 +282,9 @@ def portrait_picture(seed: int = 11) -> np.ndarray:
     return image
 
 
-def phone_video(path: Path, picture: np.ndarray, degrees: int, *, tag: bool = True, seconds: float = 2, fps: int = 10) -> Path:
+def phone_video(
+    path: Path, picture: np.ndarray, degrees: int, *, tag: bool = True, seconds: float = 2, fps: int = 10
+) -> Path:
     """A phone-style file: `picture` stored turned, with the metadata that tells players to turn it back.
 
     tag=True: the `rotate` tag as ffmpeg writes it (`-metadata:s:v rotate=N`); tag=False: the display

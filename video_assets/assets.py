@@ -1,6 +1,5 @@
 """The light graph: probe, one decode pass per stream, light analyzers. Each asset is a thin wrapper."""
 
-
 import time
 
 import pandas as pd
@@ -8,7 +7,9 @@ from dagster import AssetExecutionContext, AssetOut, Failure, Output, asset, mul
 
 from analyzers import audio as audio_analyzer
 from analyzers import camera_motion as camera_analyzer
-from analyzers import media, shots as shots_analyzer, visual_stats as visual_analyzer
+from analyzers import media
+from analyzers import shots as shots_analyzer
+from analyzers import visual_stats as visual_analyzer
 from analyzers.records import events_frame, frame_events
 from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage, UnknownVideoError
@@ -64,17 +65,25 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage) -> pd.
     outs={
         "frame_signals": AssetOut(code_version="1", description="Cheap per-frame signals of every decoded frame."),
         "sampled_frames": AssetOut(
-            code_version="1", metadata={FILE_STORAGE: True}, description="RGB frames sampled at a fixed rate (JPEG in Parquet)."
+            code_version="1",
+            metadata={FILE_STORAGE: True},
+            description="RGB frames sampled at a fixed rate (JPEG in Parquet).",
         ),
     },
 )
-def video_decode(context: AssetExecutionContext, storage: TimelineStorage, settings: AnalysisSettings, video_probe: pd.DataFrame):
+def video_decode(
+    context: AssetExecutionContext, storage: TimelineStorage, settings: AnalysisSettings, video_probe: pd.DataFrame
+):
     """The single decode pass over the video stream."""
     probe = probe_of(video_probe)
     frames_tmp = storage.temp_path("sampled_frames", context.partition_key)
     try:
         result = media.decode_video(
-            probe, frames_tmp, sample_fps=settings.sample_fps, max_side=settings.frame_max_side, progress=context.log.info
+            probe,
+            frames_tmp,
+            sample_fps=settings.sample_fps,
+            max_side=settings.frame_max_side,
+            progress=context.log.info,
         )
     except media.MediaError as exc:
         frames_tmp.unlink(missing_ok=True)
@@ -83,10 +92,16 @@ def video_decode(context: AssetExecutionContext, storage: TimelineStorage, setti
         frames_tmp.unlink(missing_ok=True)
         raise
     fps = result.decoded / result.seconds if result.seconds else 0.0
-    context.log.info(f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), sampled {result.sampled}")
+    context.log.info(
+        f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), sampled {result.sampled}"
+    )
     common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3)}
     yield Output(result.signals, "frame_signals", metadata={**common, "frames_decoded": result.decoded})
-    yield Output(frames_tmp, "sampled_frames", metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps})
+    yield Output(
+        frames_tmp,
+        "sampled_frames",
+        metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps},
+    )
 
 
 @asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="1", metadata={FILE_STORAGE: True})
@@ -107,7 +122,9 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    context.add_output_metadata({"seconds": seconds, "decode_passes": 1, "seconds_taken": round(time.perf_counter() - started, 3)})
+    context.add_output_metadata(
+        {"seconds": seconds, "decode_passes": 1, "seconds_taken": round(time.perf_counter() - started, 3)}
+    )
     return tmp
 
 
@@ -127,7 +144,9 @@ def camera_motion(
     """Camera motion label per second (static, pan, tilt, zoom, moving, unknown)."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     cuts = shots_analyzer.boundaries(frame_events(shots))
-    return events_output(context, camera_analyzer.analyze_camera_motion(frame_signals, probe.duration_s, cuts), probe, started)
+    return events_output(
+        context, camera_analyzer.analyze_camera_motion(frame_signals, probe.duration_s, cuts), probe, started
+    )
 
 
 @asset(partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=visual_analyzer.VERSION)

@@ -20,8 +20,8 @@ from dagster import (
     PreviewWarning,
     in_process_executor,
 )
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._time import get_current_datetime
 
@@ -48,11 +48,16 @@ def auto_backfill_enabled() -> bool:
 def with_auto_backfill(defs: Definitions) -> Definitions:
     """Every asset gets REBUILD_AFTER_CODE_CHANGE, evaluated by a running automation sensor."""
     sensor = AutomationConditionSensorDefinition(
-        "rebuild_after_code_change", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60
+        "rebuild_after_code_change",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_asset_specs is "preview" in 1.13
-        mapped = defs.map_asset_specs(func=lambda spec: spec.replace_attributes(automation_condition=REBUILD_AFTER_CODE_CHANGE))
+        mapped = defs.map_asset_specs(
+            func=lambda spec: spec.replace_attributes(automation_condition=REBUILD_AFTER_CODE_CHANGE)
+        )
     # The automation sensor launches runs of the implicit asset job: in-process too, like analyze_video.
     return Definitions.merge(mapped, Definitions(sensors=[sensor], executor=in_process_executor))
 
@@ -82,11 +87,16 @@ def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) 
     return rebuild
 
 
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # in-process runs: the step log, not every event
+CONSOLE_INFO = {
+    "loggers": {"console": {"config": {"log_level": "INFO"}}}
+}  # in-process runs: the step log, not every event
 
 
 def backfill_stale(
-    defs: Definitions, instance: DagsterInstance, job_name: str, on_start: Callable[[str, list[AssetKey]], None] = lambda *_: None
+    defs: Definitions,
+    instance: DagsterInstance,
+    job_name: str,
+    on_start: Callable[[str, list[AssetKey]], None] = lambda *_: None,
 ) -> dict[str, bool]:
     """Runs the job once per stale video, selecting only its stale assets (checks of selected assets run too).
 
@@ -98,7 +108,11 @@ def backfill_stale(
     for partition, keys in stale_assets_by_partition(defs.resolve_asset_graph(), instance).items():
         on_start(partition, keys)
         result = job.execute_in_process(
-            instance=instance, partition_key=partition, asset_selection=keys, raise_on_error=False, tags={BACKFILL_TAG: "stale"},
+            instance=instance,
+            partition_key=partition,
+            asset_selection=keys,
+            raise_on_error=False,
+            tags={BACKFILL_TAG: "stale"},
             run_config=CONSOLE_INFO,
         )
         outcome[partition] = result.success

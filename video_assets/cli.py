@@ -111,7 +111,9 @@ def show(target: str, rows: int | None) -> int:
     except ValueError as exc:  # neither an existing file nor a partition key
         sys.exit(f"video-timeline: {target}: no such file, and not a partition key ({exc})")
     if not path.is_file():
-        sys.exit(f"video-timeline: no timeline for {target} (partition {key}); run `video-timeline analyze {target}` first")
+        sys.exit(
+            f"video-timeline: no timeline for {target} (partition {key}); run `video-timeline analyze {target}` first"
+        )
     table = pd.read_parquet(path)
     columns = ["second", "shot", "cut", "camera", "faces", "text", "speech", "loudness_db", "transcript", "description"]
     with pd.option_context("display.max_colwidth", 80, "display.width", 250, "display.max_rows", None):
@@ -140,15 +142,27 @@ def backfill_stale(dry_run: bool) -> int:
             return 0
         outcome = run_backfill(defs, instance, ANALYZE_JOB, on_start=announce)
     failed = [p for p, ok in outcome.items() if not ok]
-    print(f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
+    print(
+        f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}"
+    )
     return 1 if failed else 0
 
 
 def ui(port: int, host: str) -> int:
     _use_local_instance()
-    cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "video_assets.definitions", "-h", host, "-p", str(port)]
+    cmd = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-m",
+        "video_assets.definitions",
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
     print(f"Dagster UI on http://{host}:{port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
     server = subprocess.Popen(cmd, cwd=PROJECT_ROOT)
+
     # `dagster dev` stops its webserver, daemon and code server on SIGTERM; a `kill` aimed at this process
     # alone must reach it, or they would outlive us. Ctrl-C already reaches the whole process group.
     def stop(*_):
@@ -178,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("show", help="print a timeline as a table")
     p.add_argument("target", metavar="FILE_OR_KEY")
     p.add_argument("--rows", type=_positive, default=None, help="only the first N seconds")
-    p = sub.add_parser("backfill-stale", help="rebuild exactly the stale assets of every video (after a model or code change)")
+    p = sub.add_parser(
+        "backfill-stale", help="rebuild exactly the stale assets of every video (after a model or code change)"
+    )
     p.add_argument("--dry-run", action="store_true", help="only list the stale assets per video")
     p = sub.add_parser("ui", help="start the Dagster UI (localhost by default)")
     p.add_argument("--port", type=int, default=3000)

@@ -5,7 +5,6 @@ import sys
 
 from dagster import Field, logger
 
-
 # Steps skipped because an upstream step failed: the failure itself is what the reader needs.
 _SKIPPED = ("STEP_SKIPPED", "STEP_UPSTREAM_OUTPUT_NOT_AVAILABLE")
 
@@ -17,7 +16,7 @@ class ConciseFormatter(logging.Formatter):
         event = meta.get("dagster_event")
         if event is not None and event.is_step_failure and event.step_failure_data.error is not None:
             error = event.step_failure_data.user_failure_data
-            message = (error.description if error and error.description else event.step_failure_data.error.message)
+            message = error.description if error and error.description else event.step_failure_data.error.message
         if record.levelno >= logging.ERROR:
             message = message.strip().splitlines()[0] if message.strip() else message
         step = meta.get("step_key") or meta.get("job_name") or "run"

@@ -1,17 +1,16 @@
 """The Dagster code location: `dagster dev -m video_assets.definitions`."""
 
-
 import warnings
 
-from dagster import AssetSelection, PreviewWarning, Definitions, define_asset_job, in_process_executor
+from dagster import AssetSelection, Definitions, PreviewWarning, define_asset_job, in_process_executor
 
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, load_model_specs
 from resources.settings import AnalysisSettings, OperationsSettings
 from resources.storage import TimelineStorage
-from video_assets.console_logger import concise_console_logger
 from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
 from video_assets.backfill import auto_backfill_enabled, with_auto_backfill
+from video_assets.console_logger import concise_console_logger
 from video_assets.gpu_slots import gpu_slot_recovery
 from video_assets.heavy_assets import build_heavy_assets
 from video_assets.io_manager import ParquetIOManager
@@ -40,9 +39,13 @@ def build_definitions(data_root: str | None = None, model_specs: dict[str, Model
         jobs=[analyze],
         sensors=[*OPERATIONS_SENSORS, gpu_slot_recovery],
         loggers={"console": concise_console_logger},
-        resources={"storage": storage, "settings": AnalysisSettings(), "io_manager": ParquetIOManager(storage=storage),
-                   "heavy_models": HeavyModelRuntime(),
-                   "operations": OperationsSettings()},
+        resources={
+            "storage": storage,
+            "settings": AnalysisSettings(),
+            "io_manager": ParquetIOManager(storage=storage),
+            "heavy_models": HeavyModelRuntime(),
+            "operations": OperationsSettings(),
+        },
     )
     # Opt-in ($VIDEO_TIMELINE_AUTO_BACKFILL=1): the automation sensor rebuilds what a code change made stale.
     return with_auto_backfill(defs) if auto_backfill_enabled() else defs

@@ -16,10 +16,10 @@ Ways to run it: the `gpu_slot_recovery` sensor (daemon, `dagster dev`), or
 import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from dagster import DagsterInstance, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
@@ -57,7 +57,11 @@ def _alive(pid: int) -> bool:
 
 def _worker_pids(instance: DagsterInstance, run_id: str) -> set[int]:
     """Pids of every process that wrote an event of the run (orchestrator and step processes)."""
-    return {r.dagster_event.pid for r in instance.all_logs(run_id) if r.dagster_event is not None and r.dagster_event.pid is not None}
+    return {
+        r.dagster_event.pid
+        for r in instance.all_logs(run_id)
+        if r.dagster_event is not None and r.dagster_event.pid is not None
+    }
 
 
 def dead_gpu_slot_holders(instance: DagsterInstance) -> list[DeadHolder]:
@@ -122,14 +126,18 @@ def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
         run = instance.get_run_by_id(holder.run_id)
         if run is not None and run.status not in FINISHED_STATUSES:
             instance.report_run_failed(
-                run, f"run worker (pid {holder.pid}) is gone; its `{GPU_POOL}` pool slots were freed by video_assets.gpu_slots"
+                run,
+                f"run worker (pid {holder.pid}) is gone; its `{GPU_POOL}` pool slots were freed by video_assets.gpu_slots",
             )
         instance.event_log_storage.free_concurrency_slots_for_run(holder.run_id)
     return freed
 
 
-@sensor(minimum_interval_seconds=RECOVERY_INTERVAL_S, default_status=DefaultSensorStatus.RUNNING,
-        description="Frees gpu pool slots of runs whose process died (local instance).")
+@sensor(
+    minimum_interval_seconds=RECOVERY_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Frees gpu pool slots of runs whose process died (local instance).",
+)
 def gpu_slot_recovery(context: SensorEvaluationContext):
     ensure_gpu_pool(context.instance)
     freed = free_dead_gpu_slots(context.instance)

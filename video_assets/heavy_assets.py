@@ -5,7 +5,6 @@ it the timeline's description stays composed from the other aspects. Runs in the
 through the heavy-model runtime, which loads the model, measures it and owns the OOM backoff.
 """
 
-
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -18,12 +17,28 @@ from transformers import AutoConfig, AutoModelForImageTextToText
 
 from analyzers.frames import frame_times, iter_frames
 from analyzers.records import events_frame
-from analyzers.vlm import DescribeOutOfMemory, DescriptionResult, MemoryModel, PlanError, PlanOptions, WindowPlan
-from analyzers.vlm import describe_video, load_processor, plan_for
+from analyzers.vlm import (
+    DescribeOutOfMemory,
+    DescriptionResult,
+    MemoryModel,
+    PlanError,
+    PlanOptions,
+    WindowPlan,
+    describe_video,
+    load_processor,
+    plan_for,
+)
 from analyzers.vlm.adapters import adapter_class
 from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
-from resources.heavy_models import GPU_OP_TAGS, GPU_POOL, HeavyModelRuntime, HeavyModelSession, HeavyOutOfMemory
-from resources.heavy_models import ModelWeightsMissing, UnsafeWeights
+from resources.heavy_models import (
+    GPU_OP_TAGS,
+    GPU_POOL,
+    HeavyModelRuntime,
+    HeavyModelSession,
+    HeavyOutOfMemory,
+    ModelWeightsMissing,
+    UnsafeWeights,
+)
 from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.assets import ANALYSIS_GROUP, probe_of
 from video_assets.partitions import videos
@@ -68,11 +83,15 @@ def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
     """PlanOptions and MemoryModel from [describe.options]; unknown keys or prompt versions are an
     error when the code location loads, not at run time."""
     if spec.prompt_version is not None and spec.prompt_version not in PROMPTS:
-        raise ModelSpecError(f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} (known: {', '.join(sorted(PROMPTS))})")
+        raise ModelSpecError(
+            f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} (known: {', '.join(sorted(PROMPTS))})"
+        )
     unknown = sorted(set(spec.options) - _PLAN_KEYS - _MEMORY_KEYS)
     if unknown:
-        raise ModelSpecError(f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(_PLAN_KEYS | _MEMORY_KEYS))})")
+        raise ModelSpecError(
+            f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_PLAN_KEYS | _MEMORY_KEYS))})"
+        )
     plan = PlanOptions(**{k: v for k, v in spec.options.items() if k in _PLAN_KEYS})
     memory = MemoryModel(**{k: v for k, v in spec.options.items() if k in _MEMORY_KEYS})
     return plan, memory
@@ -94,21 +113,47 @@ class _Attempt:
 
 def _attempt_label(attempt: _Attempt) -> str:
     p, done = attempt.plan, attempt.partial.metadata["described_seconds"] if attempt.partial else 0
-    return (f"{p.window_s} s windows of {p.geometry.height}x{p.geometry.width} frames, {p.frames_per_second}/s, "
-            f"budget {p.budget_tokens} tokens ({done} seconds done)")
+    return (
+        f"{p.window_s} s windows of {p.geometry.height}x{p.geometry.width} frames, {p.frames_per_second}/s, "
+        f"budget {p.budget_tokens} tokens ({done} seconds done)"
+    )
 
 
-def describe_with_backoff(heavy: HeavyModelSession, frames: Path, duration_s: float, model, processor,
-                          options: PlanOptions, memory: MemoryModel) -> DescriptionResult:
+def describe_with_backoff(
+    heavy: HeavyModelSession,
+    frames: Path,
+    duration_s: float,
+    model,
+    processor,
+    options: PlanOptions,
+    memory: MemoryModel,
+) -> DescriptionResult:
     """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
     spec = heavy.spec
     prompt = spec.prompt_version or DEFAULT_PROMPT_VERSION
-    plan = plan_for(model, processor, duration_s, _frame_size(frames), prompt_version=prompt, options=options,
-                    memory_budget_bytes=spec.memory_budget_bytes, memory_model=memory)
+    plan = plan_for(
+        model,
+        processor,
+        duration_s,
+        _frame_size(frames),
+        prompt_version=prompt,
+        options=options,
+        memory_budget_bytes=spec.memory_budget_bytes,
+        memory_model=memory,
+    )
 
     def run(attempt: _Attempt) -> DescriptionResult:
-        return describe_video(frames, duration_s, model, processor, attempt.plan, prompt_version=prompt, source=spec.model,
-                              resume=attempt.partial, progress=heavy.log.info)
+        return describe_video(
+            frames,
+            duration_s,
+            model,
+            processor,
+            attempt.plan,
+            prompt_version=prompt,
+            source=spec.model,
+            resume=attempt.partial,
+            progress=heavy.log.info,
+        )
 
     def shrink(attempt: _Attempt, exc: BaseException) -> _Attempt | None:
         # An OOM outside a model call (no DescribeOutOfMemory) keeps the previous partial result.
@@ -130,13 +175,20 @@ def _frame_size(frames: Path) -> tuple[int, int]:
 def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
     options, memory = plan_options(spec)
 
-    @heavy_asset(spec, DESCRIPTIONS_ASSET, DESCRIPTIONS_VERSION,
-                 f"One sentence per second of video from {spec.model} (vision-language model).")
-    def video_descriptions(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame,
-                           sampled_frames) -> Output:
+    @heavy_asset(
+        spec,
+        DESCRIPTIONS_ASSET,
+        DESCRIPTIONS_VERSION,
+        f"One sentence per second of video from {spec.model} (vision-language model).",
+    )
+    def video_descriptions(
+        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames
+    ) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
         if sampled_frames is None or not Path(sampled_frames).is_file():
-            raise Failure(description=f"{DESCRIPTIONS_ASSET}: no sampled frames for {context.partition_key}", allow_retries=False)
+            raise Failure(
+                description=f"{DESCRIPTIONS_ASSET}: no sampled frames for {context.partition_key}", allow_retries=False
+            )
         times = frame_times(Path(sampled_frames))
         with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             # Family and processor first (small files): a video sampled too sparsely fails before the load.
@@ -148,19 +200,23 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             if per_second < needed:
                 raise Failure(
                     description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per second for "
-                                f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
-                                f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
+                    f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
+                    f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
                     allow_retries=False,
                 )
             model = heavy.load_pretrained(AutoModelForImageTextToText)
             describing = time.perf_counter()
-            result = describe_with_backoff(heavy, Path(sampled_frames), probe.duration_s, model, processor, options, memory)
+            result = describe_with_backoff(
+                heavy, Path(sampled_frames), probe.duration_s, model, processor, options, memory
+            )
             describe_s = time.perf_counter() - describing
             del model  # the session frees the model at exit only if nothing else holds it
         frame = events_frame(result.events, context.partition_key)
         meta = result.metadata
-        context.log.info(f"{DESCRIPTIONS_ASSET}: {meta['described_seconds']}/{meta['seconds']} seconds described, "
-                         f"{meta['windows']} windows, {meta['reasks']} re-asks")
+        context.log.info(
+            f"{DESCRIPTIONS_ASSET}: {meta['described_seconds']}/{meta['seconds']} seconds described, "
+            f"{meta['windows']} windows, {meta['reasks']} re-asks"
+        )
         return Output(
             frame,
             metadata={

@@ -1,6 +1,5 @@
 """Parquet per asset and partition under the data root, always written atomically (temp + rename)."""
 
-
 import os
 from pathlib import Path
 
@@ -53,6 +52,8 @@ class ParquetIOManager(ConfigurableIOManager):
         if (context.upstream_output.definition_metadata or {}).get(FILE_STORAGE):
             return path if path.exists() else None
         if not path.exists():
-            raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no stored value for "
-                                    f"partition {context.asset_partition_key!r} at {path}; materialize it first")
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has no stored value for "
+                f"partition {context.asset_partition_key!r} at {path}; materialize it first"
+            )
         return pd.read_parquet(path)

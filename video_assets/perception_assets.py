@@ -11,7 +11,6 @@
   absent and the timeline's `objects` column stays null (not analysed).
 """
 
-
 import dataclasses
 import time
 from pathlib import Path
@@ -37,7 +36,10 @@ OBJECTS_OPTIONS = {"threshold", "batch_size"}
 
 def _frames_path(sampled_frames, context: AssetExecutionContext) -> Path:
     if sampled_frames is None or not Path(sampled_frames).is_file():
-        raise Failure(description=f"{context.asset_key.to_user_string()}: no sampled frames for {context.partition_key}", allow_retries=False)
+        raise Failure(
+            description=f"{context.asset_key.to_user_string()}: no sampled frames for {context.partition_key}",
+            allow_retries=False,
+        )
     return Path(sampled_frames)
 
 
@@ -49,7 +51,9 @@ def _with_metadata(output: Output, **extra) -> Output:
 def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
     """On-screen text per second (PP-OCRv4 from the rapidocr wheel); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    events = ocr_analyzer.analyze_text(_frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info)
+    events = ocr_analyzer.analyze_text(
+        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info
+    )
     read = sum(e.detail["frames_read"] for e in events)
     return _with_metadata(events_output(context, events, probe, started), frames_read=read, source=ocr_analyzer.SOURCE)
 
@@ -58,15 +62,21 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
 def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
     """Faces visible per second (dlib HOG detector); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    events = faces_analyzer.analyze_faces(_frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info)
+    events = faces_analyzer.analyze_faces(
+        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info
+    )
     detected = sum(e.detail["frames_detected"] for e in events)
-    return _with_metadata(events_output(context, events, probe, started), frames_detected=detected, source=faces_analyzer.SOURCE)
+    return _with_metadata(
+        events_output(context, events, probe, started), frames_detected=detected, source=faces_analyzer.SOURCE
+    )
 
 
 def _check_options(spec: ModelSpec, known: set[str]) -> None:
     unknown = sorted(set(spec.options) - known)
     if unknown:
-        raise ModelSpecError(f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise ModelSpecError(
+            f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
 
 
 def transcribe_spec(specs: dict[str, ModelSpec]) -> ModelSpec | None:
@@ -82,9 +92,15 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
     _check_options(spec, TRANSCRIBE_OPTIONS)
     source = f"faster-whisper:{spec.model}"
 
-    @heavy_asset(spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION,
-                 f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.")
-    def transcript(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm) -> Output:
+    @heavy_asset(
+        spec,
+        TRANSCRIPT_ASSET,
+        transcript_analyzer.VERSION,
+        f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.",
+    )
+    def transcript(
+        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm
+    ) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
         if audio_pcm is None:  # no audio stream: nothing is said, no model needed
             events = transcript_analyzer.analyze_transcript(None, None, probe.duration_s, source)
@@ -94,16 +110,30 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         except transcript_analyzer.WhisperModelError as exc:
             raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
         # The runtime sees the resolved folder; the code version stays that of the spec as written.
-        with model_errors_are_final(spec), heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy:
+        with (
+            model_errors_are_final(spec),
+            heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy,
+        ):
             compute_type = spec.options.get("compute_type", spec.dtype)
-            model = heavy.load(lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
-                               dtype_of=lambda whisper: whisper.model.compute_type)
-            events = transcript_analyzer.analyze_transcript(model, audio_pcm, probe.duration_s, source, language=spec.options.get("language"),
-                                                            beam_size=int(spec.options.get("beam_size", 1)), progress=context.log.info)
+            model = heavy.load(
+                lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
+                dtype_of=lambda whisper: whisper.model.compute_type,
+            )
+            events = transcript_analyzer.analyze_transcript(
+                model,
+                audio_pcm,
+                probe.duration_s,
+                source,
+                language=spec.options.get("language"),
+                beam_size=int(spec.options.get("beam_size", 1)),
+                progress=context.log.info,
+            )
         words = sum(len(e.detail["words"]) for e in events)
         context.log.info(f"{TRANSCRIPT_ASSET}: {words} words")
         heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
-        return _with_metadata(events_output(context, events, probe, started), words=words, model=spec.model, **heavy_meta)
+        return _with_metadata(
+            events_output(context, events, probe, started), words=words, model=spec.model, **heavy_meta
+        )
 
     return transcript
 
@@ -113,9 +143,15 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     threshold = float(spec.options.get("threshold", objects_analyzer.DEFAULT_THRESHOLD))
     first_batch = int(spec.options.get("batch_size", objects_analyzer.DEFAULT_BATCH))
 
-    @heavy_asset(spec, OBJECTS_ASSET, objects_analyzer.VERSION,
-                 f"Objects visible per second, from the detector {spec.model}; boxes in each event's detail.")
-    def objects(context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames) -> Output:
+    @heavy_asset(
+        spec,
+        OBJECTS_ASSET,
+        objects_analyzer.VERSION,
+        f"Objects visible per second, from the detector {spec.model}; boxes in each event's detail.",
+    )
+    def objects(
+        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames
+    ) -> Output:
         from transformers import AutoModelForObjectDetection
 
         started, probe = time.perf_counter(), probe_of(video_probe)
@@ -124,15 +160,21 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
             model = heavy.load_pretrained(AutoModelForObjectDetection)
             processor = objects_analyzer.load_processor(heavy.model_path)
             events = heavy.shrink_on_oom(
-                lambda batch: objects_analyzer.analyze_objects(model, processor, frames, probe.duration_s, spec.model, threshold, batch,
-                                                              progress=context.log.info),
+                lambda batch: objects_analyzer.analyze_objects(
+                    model, processor, frames, probe.duration_s, spec.model, threshold, batch, progress=context.log.info
+                ),
                 first_batch,
                 lambda batch, _exc: batch // 2 or None,
                 lambda batch: f"{batch} frames per batch",
             )
         heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
-        return _with_metadata(events_output(context, events, probe, started), threshold=threshold, model=spec.model,
-                              oom_steps=MetadataValue.json(heavy.metadata["oom_steps"]), **heavy_meta)
+        return _with_metadata(
+            events_output(context, events, probe, started),
+            threshold=threshold,
+            model=spec.model,
+            oom_steps=MetadataValue.json(heavy.metadata["oom_steps"]),
+            **heavy_meta,
+        )
 
     return objects
 

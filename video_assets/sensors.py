@@ -6,7 +6,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -30,7 +30,23 @@ from video_assets.partitions import videos
 
 ANALYZE_JOB = "analyze_video"  # the job of video_assets.definitions (imported from there would be circular)
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".wmv",
+        ".flv",
+        ".3gp",
+        ".ogv",
+    }
 )
 # Names that copy tools, browsers and editors give files that are still being written.
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".filepart", ".!qb", "~")
@@ -72,7 +88,9 @@ def scan_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> 
                 continue  # a second name for a file already found: the file's own name wins
             stat = path.stat()
             relative = os.fsdecode(link.relative_to(root))
-            found[path] = InboxFile(relative, path, f"{stat.st_size}:{stat.st_mtime_ns}", now - stat.st_mtime >= settle_seconds)
+            found[path] = InboxFile(
+                relative, path, f"{stat.st_size}:{stat.st_mtime_ns}", now - stat.st_mtime >= settle_seconds
+            )
     return list(found.values())
 
 
@@ -136,7 +154,7 @@ def retry_failed_sensor(context: SensorEvaluationContext, operations: Operations
         RunsFilter(
             job_name=ANALYZE_JOB,
             statuses=[DagsterRunStatus.FAILURE],
-            updated_after=datetime.fromtimestamp(after, timezone.utc) if after else None,
+            updated_after=datetime.fromtimestamp(after, UTC) if after else None,
         ),
         order_by="update_timestamp",
         ascending=True,
@@ -179,7 +197,9 @@ def rebuild_stale_sensor(context: SensorEvaluationContext):
     graph = context.repository_def.asset_graph
     for partition, keys in stale_assets_by_partition(graph, context.instance).items():
         # Keyed on the state being replaced: a rebuild in flight is not requested twice, a later change is.
-        latest = context.instance.fetch_materializations(AssetRecordsFilter(keys[0], asset_partitions=[partition]), limit=1)
+        latest = context.instance.fetch_materializations(
+            AssetRecordsFilter(keys[0], asset_partitions=[partition]), limit=1
+        )
         state = f"{[(k.to_user_string(), graph.get(k).code_version) for k in keys]}{latest.records[0].storage_id}"
         yield RunRequest(
             partition_key=partition,

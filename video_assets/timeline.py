@@ -1,6 +1,5 @@
 """The per-second timeline asset and its checks."""
 
-
 import time
 
 import pandas as pd
@@ -57,7 +56,9 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
     )
     def timeline(context: AssetExecutionContext, video_probe: pd.DataFrame, **events: pd.DataFrame) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
-        frame = build_timeline(context.partition_key, probe.duration_s, pd.concat(list(events.values()), ignore_index=True))
+        frame = build_timeline(
+            context.partition_key, probe.duration_s, pd.concat(list(events.values()), ignore_index=True)
+        )
         score = reconstruction_score(frame, expected)
         context.log.info(f"timeline: {len(frame)} seconds, reconstruction score {score.score:.3f}")
         return Output(
@@ -71,7 +72,12 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             },
         )
 
-    @asset_check(asset=timeline, name="reconstruction_score", partitions_def=videos, description="Share of (second, aspect) cells analysed, over the configured aspects.")
+    @asset_check(
+        asset=timeline,
+        name="reconstruction_score",
+        partitions_def=videos,
+        description="Share of (second, aspect) cells analysed, over the configured aspects.",
+    )
     def reconstruction_score_check(
         context: AssetCheckExecutionContext, settings: AnalysisSettings, timeline: pd.DataFrame
     ) -> AssetCheckResult:
@@ -90,14 +96,23 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
             },
         )
 
-    @asset_check(asset=timeline, blocking=True, partitions_def=videos, additional_ins={"video_probe": AssetIn()},
-                 description="Exactly one row per second, contiguous, matching the probed duration.")
+    @asset_check(
+        asset=timeline,
+        blocking=True,
+        partitions_def=videos,
+        additional_ins={"video_probe": AssetIn()},
+        description="Exactly one row per second, contiguous, matching the probed duration.",
+    )
     def timeline_dense(timeline: pd.DataFrame, video_probe: pd.DataFrame) -> AssetCheckResult:
         probe = probe_of(video_probe)
         problems = density_problems(timeline, probe.duration_s)
         return AssetCheckResult(
             passed=not problems,
-            metadata={"rows": len(timeline), "duration_s": round(probe.duration_s, 3), "problems": "; ".join(problems) or "none"},
+            metadata={
+                "rows": len(timeline),
+                "duration_s": round(probe.duration_s, 3),
+                "problems": "; ".join(problems) or "none",
+            },
         )
 
     return timeline, [reconstruction_score_check, timeline_dense]

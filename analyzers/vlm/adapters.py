@@ -9,9 +9,10 @@ everything textual (placeholder expansion, tokenisation, `mm_token_type_ids`, Qw
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 from transformers import (
@@ -29,9 +30,9 @@ from analyzers.vlm.prompts import Prompt
 from analyzers.vlm.video_processing import (
     CLIP_MEAN,
     CLIP_STD,
+    ArrayVideoProcessor,
     LlavaArrayVideoProcessor,
     QwenArrayVideoProcessor,
-    ArrayVideoProcessor,
     center_square,
     resize_frames,
 )
@@ -77,7 +78,9 @@ def _chat_template(path: Path, tokenizer) -> str:
         return template
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.chat_template
-    raise FileNotFoundError(f"{path}: no chat template (chat_template.jinja, chat_template.json or tokenizer_config.json)")
+    raise FileNotFoundError(
+        f"{path}: no chat template (chat_template.jinja, chat_template.json or tokenizer_config.json)"
+    )
 
 
 def _video_settings(path: Path) -> dict:
@@ -96,7 +99,9 @@ class FamilyAdapter:
         self.tokenizer = processor.tokenizer
         self.video_token = processor.video_token
         if len(self.tokenizer(self.video_token, add_special_tokens=False)["input_ids"]) != 1:
-            raise ValueError(f"{self.name}: the video token {self.video_token!r} is not a single token in this tokenizer")
+            raise ValueError(
+                f"{self.name}: the video token {self.video_token!r} is not a single token in this tokenizer"
+            )
         self._affixes = self._template_affixes()
 
     @property
@@ -147,10 +152,16 @@ class FamilyAdapter:
         """Exact prompt length for these seconds, computed without running the processor on pixels."""
         return self.count_many([seconds], geometry, fps, prompt)[0]
 
-    def count_many(self, windows: Sequence[Sequence[int]], geometry: Geometry, fps: int, prompt: Prompt) -> list[TokenCount]:
+    def count_many(
+        self, windows: Sequence[Sequence[int]], geometry: Geometry, fps: int, prompt: Prompt
+    ) -> list[TokenCount]:
         """`count` for many windows at once (one batched tokenizer call)."""
         texts = [self.prompt(w, prompt) for w in windows]
-        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]] if len(texts) > 1 else [self._text_tokens(texts[0])]
+        lengths = (
+            [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
+            if len(texts) > 1
+            else [self._text_tokens(texts[0])]
+        )
         out = []
         for w, text, n in zip(windows, texts, lengths):
             video = len(w) * self.visual.tokens(geometry, fps)
@@ -244,7 +255,11 @@ class QwenVLAdapter(FamilyAdapter):
     def convert_processor(cls, processor):
         vp = processor.video_processor
         size = getattr(vp, "size", None) or {}
-        settings = {k: getattr(vp, k) for k in ("patch_size", "temporal_patch_size", "merge_size", "image_mean", "image_std", "rescale_factor") if getattr(vp, k, None) is not None}
+        settings = {
+            k: getattr(vp, k)
+            for k in ("patch_size", "temporal_patch_size", "merge_size", "image_mean", "image_std", "rescale_factor")
+            if getattr(vp, k, None) is not None
+        }
         settings["size"] = dict(size) if size else {}
         return cls.processor_class(
             image_processor=processor.image_processor,
@@ -306,7 +321,9 @@ class LlavaNextVideoAdapter(FamilyAdapter):
             tokenizer=tokenizer,
             chat_template=_chat_template(path, tokenizer),
             patch_size=extra.get("patch_size", config.vision_config.patch_size),
-            vision_feature_select_strategy=extra.get("vision_feature_select_strategy", config.vision_feature_select_strategy),
+            vision_feature_select_strategy=extra.get(
+                "vision_feature_select_strategy", config.vision_feature_select_strategy
+            ),
             **optional,
         )
 
@@ -315,7 +332,9 @@ class LlavaNextVideoAdapter(FamilyAdapter):
         vp = processor.video_processor
         crop = getattr(vp, "crop_size", None)
         settings = {"crop_size": dict(crop) if crop else None}
-        settings |= {k: getattr(vp, k) for k in ("image_mean", "image_std", "rescale_factor") if getattr(vp, k, None) is not None}
+        settings |= {
+            k: getattr(vp, k) for k in ("image_mean", "image_std", "rescale_factor") if getattr(vp, k, None) is not None
+        }
         return cls.processor_class(
             video_processor=cls._video_processor(settings, None),
             image_processor=processor.image_processor,
@@ -327,7 +346,9 @@ class LlavaNextVideoAdapter(FamilyAdapter):
         )
 
 
-ADAPTERS: dict[str, type[FamilyAdapter]] = {f: a for a in (QwenVLAdapter, Qwen25VLAdapter, LlavaNextVideoAdapter) for f in a.families}
+ADAPTERS: dict[str, type[FamilyAdapter]] = {
+    f: a for a in (QwenVLAdapter, Qwen25VLAdapter, LlavaNextVideoAdapter) for f in a.families
+}
 
 
 def adapter_class(config) -> type[FamilyAdapter]:
@@ -336,7 +357,9 @@ def adapter_class(config) -> type[FamilyAdapter]:
         return ADAPTERS[model_type]
     except KeyError:
         name = getattr(config, "_name_or_path", "") or "model"
-        raise UnsupportedModel(f"{name}: model_type {model_type!r} is not supported; supported: {sorted(ADAPTERS)}") from None
+        raise UnsupportedModel(
+            f"{name}: model_type {model_type!r} is not supported; supported: {sorted(ADAPTERS)}"
+        ) from None
 
 
 def adapter_for(model, processor) -> FamilyAdapter:

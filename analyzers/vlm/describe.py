@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -119,8 +119,18 @@ def memory_tokens_for(model, memory_budget_bytes: int | None, memory_model: Memo
 
 
 class _Describer:
-    def __init__(self, frames: _Frames, duration_s: float, model, adapter: FamilyAdapter, plan: WindowPlan,
-                 prompt: Prompt, source: str, generate_kwargs: dict, progress: Progress):
+    def __init__(
+        self,
+        frames: _Frames,
+        duration_s: float,
+        model,
+        adapter: FamilyAdapter,
+        plan: WindowPlan,
+        prompt: Prompt,
+        source: str,
+        generate_kwargs: dict,
+        progress: Progress,
+    ):
         self.frames, self.duration_s, self.model, self.adapter = frames, duration_s, model, adapter
         self.progress = progress
         self.plan, self.prompt, self.source, self.generate_kwargs = plan, prompt, source, generate_kwargs
@@ -160,10 +170,14 @@ class _Describer:
         inputs = self.adapter.encode(seconds, [self._clips[s][0] for s in seconds], plan.frames_per_second, self.prompt)
         prompt_length = inputs["input_ids"].shape[1]
         if prompt_length != count.total:
-            raise RuntimeError(f"{self.adapter.name}: counted {count.total} prompt tokens, the processor made {prompt_length}")
+            raise RuntimeError(
+                f"{self.adapter.name}: counted {count.total} prompt tokens, the processor made {prompt_length}"
+            )
         device, dtype = self.model.device, self.model.dtype
-        inputs = {k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
-                  for k, v in inputs.items()}
+        inputs = {
+            k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
+            for k, v in inputs.items()
+        }
         guard = RepetitionGuard(prompt_length)
         cuda = device.type == "cuda"
         if cuda:
@@ -172,12 +186,17 @@ class _Describer:
         try:
             with torch.inference_mode():
                 out = self.model.generate(
-                    **inputs, max_new_tokens=max_new, do_sample=False,
-                    stopping_criteria=StoppingCriteriaList([guard]), **self.generate_kwargs,
+                    **inputs,
+                    max_new_tokens=max_new,
+                    do_sample=False,
+                    stopping_criteria=StoppingCriteriaList([guard]),
+                    **self.generate_kwargs,
                 )
         except torch.OutOfMemoryError as e:
             raise DescribeOutOfMemory(
-                f"{self.adapter.name}: out of memory on seconds {seconds[0]}-{seconds[-1]} ({count.total} input tokens)", None, plan
+                f"{self.adapter.name}: out of memory on seconds {seconds[0]}-{seconds[-1]} ({count.total} input tokens)",
+                None,
+                plan,
             ) from e
         new = out[0, prompt_length:]
         text = self.adapter.tokenizer.decode(new, skip_special_tokens=True)
@@ -187,20 +206,36 @@ class _Describer:
         if depth:
             call_flags.append("reasked")
         for s, desc in parsed.descriptions.items():
-            candidate = Described(desc, window, depth, call_flags + self._clips[s][1] + parsed.flags.get(s, []),
-                                  min(s - window[0], window[1] - 1 - s))
+            candidate = Described(
+                desc,
+                window,
+                depth,
+                call_flags + self._clips[s][1] + parsed.flags.get(s, []),
+                min(s - window[0], window[1] - 1 - s),
+            )
             old = self.described.get(s)
             if old is None or candidate.centrality > old.centrality:
                 self.described[s] = candidate
                 self.failed.pop(s, None)
-        self.asks.append({
-            "start": window[0], "end": window[1], "depth": depth, "input_tokens": count.total, "video_tokens": count.video,
-            "new_tokens": int(len(new)), "max_new_tokens": max_new, "described": len(parsed.descriptions),
-            "repetition": guard.triggered, "truncated": len(new) >= max_new, "relative_time": parsed.relative,
-            "out_of_window": parsed.out_of_window, "rejected": parsed.rejected,
-            "wall_s": round(time.perf_counter() - started, 4),
-            **({"peak_bytes": torch.cuda.max_memory_allocated(device)} if cuda else {}),
-        })
+        self.asks.append(
+            {
+                "start": window[0],
+                "end": window[1],
+                "depth": depth,
+                "input_tokens": count.total,
+                "video_tokens": count.video,
+                "new_tokens": len(new),
+                "max_new_tokens": max_new,
+                "described": len(parsed.descriptions),
+                "repetition": guard.triggered,
+                "truncated": len(new) >= max_new,
+                "relative_time": parsed.relative,
+                "out_of_window": parsed.out_of_window,
+                "rejected": parsed.rejected,
+                "wall_s": round(time.perf_counter() - started, 4),
+                **({"peak_bytes": torch.cuda.max_memory_allocated(device)} if cuda else {}),
+            }
+        )
         log.debug("seconds %d-%d: %d/%d described", window[0], window[1] - 1, len(parsed.descriptions), len(seconds))
         return True
 
@@ -221,7 +256,9 @@ class _Describer:
                 continue
             if len(run) == 1:
                 self.failed[run[0]] = (
-                    "no description in the answer to a one-second question" if depth_next > depth else "one second exceeds the token budget"
+                    "no description in the answer to a one-second question"
+                    if depth_next > depth
+                    else "one second exceeds the token budget"
                 )
                 continue
             half = max(1, len(run) // 2)
@@ -259,11 +296,25 @@ class _Describer:
         events = []
         for s, start, end in per_second_spans(self.duration_s):
             if (d := self.described.get(s)) is not None:
-                detail = {"window": list(d.window), "depth": d.depth, "flags": d.flags, "prompt_version": self.prompt.version}
+                detail = {
+                    "window": list(d.window),
+                    "depth": d.depth,
+                    "flags": d.flags,
+                    "prompt_version": self.prompt.version,
+                }
                 events.append(Event(start, end, "description", d.text, None, self.source, detail))
             elif s in self.failed:
-                events.append(Event(start, end, "description_failure", self.failed[s], None, self.source,
-                                    {"prompt_version": self.prompt.version}))
+                events.append(
+                    Event(
+                        start,
+                        end,
+                        "description_failure",
+                        self.failed[s],
+                        None,
+                        self.source,
+                        {"prompt_version": self.prompt.version},
+                    )
+                )
         n = seconds_in(self.duration_s)
         first = [a for a in self.asks if a["depth"] == 0]
         tokens = [a["input_tokens"] for a in first]
@@ -298,25 +349,49 @@ def _resumed(result: DescriptionResult) -> dict[int, Described]:
     out = {}
     for e in result.events:
         if e.aspect == "description" and e.detail:
-            out[int(e.start_s)] = Described(e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30)
+            out[int(e.start_s)] = Described(
+                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30
+            )
     return out
 
 
-def _plan(model, adapter: FamilyAdapter, prompt: Prompt, duration_s: float, frame_size: tuple[int, int],
-          options: PlanOptions, memory_budget_bytes: int | None, memory_model: MemoryModel) -> WindowPlan:
+def _plan(
+    model,
+    adapter: FamilyAdapter,
+    prompt: Prompt,
+    duration_s: float,
+    frame_size: tuple[int, int],
+    options: PlanOptions,
+    memory_budget_bytes: int | None,
+    memory_model: MemoryModel,
+) -> WindowPlan:
     return plan_windows(
-        duration_s, frame_size, adapter.visual, adapter.text_cost(seconds_in(duration_s), prompt),
-        context_limit=adapter.context_limit, memory_tokens=memory_tokens_for(model, memory_budget_bytes, memory_model),
+        duration_s,
+        frame_size,
+        adapter.visual,
+        adapter.text_cost(seconds_in(duration_s), prompt),
+        context_limit=adapter.context_limit,
+        memory_tokens=memory_tokens_for(model, memory_budget_bytes, memory_model),
         options=options,
     )
 
 
-def plan_for(model, processor, duration_s: float, frame_size: tuple[int, int], *, prompt_version: str = DEFAULT_PROMPT_VERSION,
-             options: PlanOptions = PlanOptions(), memory_budget_bytes: int | None = None,
-             memory_model: MemoryModel = MemoryModel()) -> WindowPlan:
+def plan_for(
+    model,
+    processor,
+    duration_s: float,
+    frame_size: tuple[int, int],
+    *,
+    prompt_version: str = DEFAULT_PROMPT_VERSION,
+    options: PlanOptions = PlanOptions(),
+    memory_budget_bytes: int | None = None,
+    memory_model: MemoryModel = MemoryModel(),
+) -> WindowPlan:
     """The window plan for a video of `duration_s` seconds whose frames are `frame_size` (h, w)."""
     adapter = adapter_for(model, processor)
-    return _plan(model, adapter, get_prompt(prompt_version), duration_s, frame_size, options, memory_budget_bytes, memory_model)
+    return _plan(
+        model, adapter, get_prompt(prompt_version), duration_s, frame_size, options, memory_budget_bytes, memory_model
+    )
 
 
 def describe_video(
@@ -347,12 +422,22 @@ def describe_video(
     prompt = get_prompt(prompt_version)
     reader = _Frames(frames)
     if plan is None:
-        plan = _plan(model, adapter, prompt, duration_s, reader.size(duration_s), options, memory_budget_bytes, memory_model)
+        plan = _plan(
+            model, adapter, prompt, duration_s, reader.size(duration_s), options, memory_budget_bytes, memory_model
+        )
     elif plan.family != adapter.visual.family:
         raise ValueError(f"plan is for {plan.family}, the model is {adapter.visual.family}")
-    describer = _Describer(reader, duration_s, model, adapter, plan, prompt,
-                           source or getattr(model.config, "_name_or_path", "") or adapter.visual.family, generate_kwargs or {},
-                           Progress(progress, "describing", duration_s))
+    describer = _Describer(
+        reader,
+        duration_s,
+        model,
+        adapter,
+        plan,
+        prompt,
+        source or getattr(model.config, "_name_or_path", "") or adapter.visual.family,
+        generate_kwargs or {},
+        Progress(progress, "describing", duration_s),
+    )
     if resume is not None:
         describer.described.update(_resumed(resume))
         describer.asks.extend(resume.asks)
@@ -362,6 +447,12 @@ def describe_video(
         e.partial = describer.result(time.perf_counter() - started)
         raise
     result = describer.result(time.perf_counter() - started)
-    log.info("%s: %d/%d seconds described in %d calls (%d re-asks)", result.metadata["model"],
-             result.metadata["described_seconds"], result.metadata["seconds"], result.metadata["asks"], result.metadata["reasks"])
+    log.info(
+        "%s: %d/%d seconds described in %d calls (%d re-asks)",
+        result.metadata["model"],
+        result.metadata["described_seconds"],
+        result.metadata["seconds"],
+        result.metadata["asks"],
+        result.metadata["reasks"],
+    )
     return result

@@ -191,7 +191,7 @@ class WindowPlan:
                 return out
             start += step
 
-    def shrink(self, factor: float = 0.7) -> "WindowPlan":
+    def shrink(self, factor: float = 0.7) -> WindowPlan:
         """A plan whose windows use at most `factor` of this plan's tokens, or the smallest plan
         (one second at the smallest frame size) when that factor would go below it. For
         out-of-memory retries; PlanError when this plan is already the smallest."""
@@ -201,7 +201,9 @@ class WindowPlan:
         smallest = self.visual.frame_sizes(*self.source_size)[0]
         least = self.text.tokens(1) + self.visual.tokens(smallest, self.frames_per_second) + self.max_new_tokens(1)
         if least >= used:
-            raise PlanError(f"{self.family}: already the smallest plan (one second at {smallest.height}x{smallest.width})")
+            raise PlanError(
+                f"{self.family}: already the smallest plan (one second at {smallest.height}x{smallest.width})"
+            )
         return plan_windows(
             self.window_s,
             self.source_size,
@@ -209,7 +211,11 @@ class WindowPlan:
             self.text,
             context_limit=self.context_limit,
             memory_tokens=max(least, math.floor(used * factor)),
-            options=replace(self.options, frames_per_second=self.frames_per_second, min_window_s=min(self.options.min_window_s, self.window_s)),
+            options=replace(
+                self.options,
+                frames_per_second=self.frames_per_second,
+                min_window_s=min(self.options.min_window_s, self.window_s),
+            ),
         )
 
     def summary(self) -> dict:
@@ -256,8 +262,14 @@ def plan_windows(
     sizes = visual.frame_sizes(*source_size)
     if options.max_visual_tokens_per_second is not None:
         sizes = [g for g in sizes if visual.tokens(g, fps) <= options.max_visual_tokens_per_second] or sizes[:1]
+
     def need(g: Geometry, n: int) -> int:
-        return text.tokens(n) + n * visual.tokens(g, fps) + options.answer_overhead_tokens + n * options.new_tokens_per_second
+        return (
+            text.tokens(n)
+            + n * visual.tokens(g, fps)
+            + options.answer_overhead_tokens
+            + n * options.new_tokens_per_second
+        )
 
     def fitting_seconds(g: Geometry) -> int:
         per_second = visual.tokens(g, fps) + text.per_second + options.new_tokens_per_second

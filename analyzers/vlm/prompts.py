@@ -32,8 +32,7 @@ PROMPTS: dict[str, Prompt] = {
             "is visible and what happens in that second. Write exactly {count} lines and nothing else."
         ),
         single=(
-            "{clips}"
-            "Above is second {second} of a video. In one sentence, say what is visible and what happens in it."
+            "{clips}Above is second {second} of a video. In one sentence, say what is visible and what happens in it."
         ),
     ),
 }

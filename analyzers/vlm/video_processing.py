@@ -14,7 +14,7 @@ these processors only validate the size, normalise and lay out patches.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -121,7 +121,9 @@ class QwenArrayVideoProcessor(ArrayVideoProcessor):
         """(T, H, W, 3) uint8 -> (grid_t*grid_h*grid_w, 3*tp*p*p) float32 patches and the grid."""
         t, h, w, _ = video.shape
         if h % self.factor or w % self.factor:
-            raise ValueError(f"frame size {h}x{w} is not a multiple of {self.factor}; resize to the planned geometry first")
+            raise ValueError(
+                f"frame size {h}x{w} is not a multiple of {self.factor}; resize to the planned geometry first"
+            )
         x = _normalised(video, self.rescale_factor, self.image_mean, self.image_std)
         tp, p, m = self.temporal_patch_size, self.patch_size, self.merge_size
         if pad := -t % tp:  # the last temporal patch repeats the last frame, as the model was trained
@@ -161,6 +163,8 @@ class LlavaArrayVideoProcessor(ArrayVideoProcessor):
             raise ValueError(f"LLaVA-NeXT-Video clips in one prompt need the same frame count, got {sorted(lengths)}")
         for v in videos:
             if v.shape[1:3] != (self.crop_size, self.crop_size):
-                raise ValueError(f"frame size {v.shape[1]}x{v.shape[2]} is not the vision tower's {self.crop_size}x{self.crop_size}")
+                raise ValueError(
+                    f"frame size {v.shape[1]}x{v.shape[2]} is not the vision tower's {self.crop_size}x{self.crop_size}"
+                )
         x = np.stack([_normalised(v, self.rescale_factor, self.image_mean, self.image_std) for v in videos])
         return {"pixel_values_videos": x}

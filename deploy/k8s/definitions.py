@@ -19,8 +19,12 @@ def build_k8s_definitions() -> Definitions:
     local = build_definitions()
     analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=STEP_EXECUTOR)
     return Definitions(
-        assets=local.assets, asset_checks=local.asset_checks, sensors=local.sensors, jobs=[analyze],
-        resources=local.resources, loggers=local.loggers,
+        assets=local.assets,
+        asset_checks=local.asset_checks,
+        sensors=local.sensors,
+        jobs=[analyze],
+        resources=local.resources,
+        loggers=local.loggers,
     )
 
 

@@ -39,7 +39,9 @@ def test_without_audio_every_second_is_silent_not_missing():
 
 
 def test_speech_across_a_chunk_border_stays_one_segment(tmp_path):
-    store = write_audio_store(tmp_path / "audio.parquet", place(12, [(3.0, speech("Please open the red door and close the window."))]))
+    store = write_audio_store(
+        tmp_path / "audio.parquet", place(12, [(3.0, speech("Please open the red door and close the window."))])
+    )
     whole = analyze_audio(store, 12.0)
     chunked = analyze_audio(store, 12.0, chunk_s=5)  # a border at 5 s, inside the sentence
     segments = lambda events: [t for e in events if e.aspect == "speech_segment" for t in (e.start_s, e.end_s)]  # noqa: E731

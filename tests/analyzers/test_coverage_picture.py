@@ -3,7 +3,14 @@ import numpy as np
 import pandas as pd
 
 from analyzers.coverage_picture import (
-    ANALYSED, LABEL_WIDTH, MAX_PLOT_WIDTH, NOT_ANALYSED, ROW_HEIGHT, TOP, UNCONFIGURED, render_coverage_png,
+    ANALYSED,
+    LABEL_WIDTH,
+    MAX_PLOT_WIDTH,
+    NOT_ANALYSED,
+    ROW_HEIGHT,
+    TOP,
+    UNCONFIGURED,
+    render_coverage_png,
 )  # fmt: skip
 
 ASPECTS = ("shot", "speech", "faces")

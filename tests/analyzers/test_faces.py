@@ -11,9 +11,9 @@ def test_a_pasted_face_is_counted_and_boxed_per_second(tmp_path):
     store = write_frame_store(tmp_path / "frames.parquet", [background, background, one, one, two, two])
     events = faces.analyze_faces(store, 3.0)
     assert [e.value for e in events] == [0, 1, 2] and {e.aspect for e in events} == {"faces"}
-    (x, y, w, h), = [b["box"] for b in events[1].detail["boxes"]]
+    ((x, y, w, h),) = [b["box"] for b in events[1].detail["boxes"]]
     # the face of the portrait lies inside the pasted picture (x 200..320, y 20..160)
-    assert 200 <= x and x + w <= 320 and 20 <= y and y + h <= 160 and w >= 25
+    assert x >= 200 and x + w <= 320 and y >= 20 and y + h <= 160 and w >= 25
     assert events[0].detail["boxes"] == [] and events[0].confidence is None
 
 
@@ -29,4 +29,4 @@ def test_large_frames_are_scaled_and_boxes_come_back_in_frame_pixels():
     frame = paste(texture(6, 1280, 720), face_photo(), 600, 100, 560)
     (face,) = faces.detect_faces(frame)
     x, y, w, h = face.box
-    assert 600 <= x and x + w <= 1080 and 100 <= y and y + h <= 660 and w > 120
+    assert x >= 600 and x + w <= 1080 and y >= 100 and y + h <= 660 and w > 120

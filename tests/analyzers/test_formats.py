@@ -23,9 +23,21 @@ WIDTH, HEIGHT = 192, 112
 # name: (file suffix, ffmpeg output arguments, whether the pictures are grey)
 FORMATS = {
     "h264_high10_mkv": (".mkv", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"], False),
-    "h264_444_odd_size_mp4": (".mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", "-vf", "crop=191:111:0:0"], False),
-    "h264_interlaced_mp4": (".mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-flags", "+ildct+ilme"], False),
-    "hevc_main10_mp4": (".mp4", ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"], False),
+    "h264_444_odd_size_mp4": (
+        ".mp4",
+        ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", "-vf", "crop=191:111:0:0"],
+        False,
+    ),
+    "h264_interlaced_mp4": (
+        ".mp4",
+        ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-flags", "+ildct+ilme"],
+        False,
+    ),
+    "hevc_main10_mp4": (
+        ".mp4",
+        ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"],
+        False,
+    ),
     "vp9_webm": (".webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M"], False),
     "vp8_webm": (".webm", ["-c:v", "libvpx", "-deadline", "realtime", "-b:v", "1M"], False),
     "av1_mkv": (".mkv", ["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"], False),
@@ -73,7 +85,9 @@ def test_every_format_gives_the_same_account(source, tmp_path, name):
         # reverse, would scale it by 0.86 or 1.16).
         error = np.abs(decoded - expected).mean()
         gain = decoded.std() / expected.std()
-        assert error < 8 and 0.93 < gain < 1.07, f"{name}: frame at {frame.t:.2f} s: error {error:.1f} levels, gain {gain:.3f}"
+        assert error < 8 and 0.93 < gain < 1.07, (
+            f"{name}: frame at {frame.t:.2f} s: error {error:.1f} levels, gain {gain:.3f}"
+        )
 
     cuts = boundaries(analyze_shots(result.signals, probe.fps, probe.duration_s))
     assert cuts == [pytest.approx(2.0, abs=1.5 / FPS)]

@@ -5,7 +5,7 @@ import pytest
 
 from analyzers.audio_store import AUDIO_RATE, read_audio
 from analyzers.frames import frame_times, iter_frames
-from analyzers.media import MediaError, probe_video, decode_audio, decode_video
+from analyzers.media import MediaError, decode_audio, decode_video, probe_video
 from tests.media_factory import Shot, render_shots, tone, write_video
 
 
@@ -40,7 +40,13 @@ def test_sampled_frames_are_capped_in_size(clip, tmp_path):
 
 
 def test_audio_pass_is_16k_mono_aligned_to_the_video(tmp_path):
-    path = write_video(tmp_path / "t.mp4", render_shots([Shot(2.5, 1)], 96, 64, 10), 10, audio=tone(2.5, rate=44_100), audio_rate=44_100)
+    path = write_video(
+        tmp_path / "t.mp4",
+        render_shots([Shot(2.5, 1)], 96, 64, 10),
+        10,
+        audio=tone(2.5, rate=44_100),
+        audio_rate=44_100,
+    )
     probe = probe_video(path)
     assert decode_audio(probe, tmp_path / "a.parquet") == 3
     pcm = read_audio(tmp_path / "a.parquet")
@@ -53,7 +59,14 @@ def test_six_channel_audio_is_downmixed(tmp_path):
     import numpy as np
 
     six = np.stack([tone(2.0, rate=48_000, level=0.2)] + [np.zeros(96_000, np.float32)] * 5)
-    path = write_video(tmp_path / "51.mp4", render_shots([Shot(2, 1)], 96, 64, 10), 10, audio=six, audio_rate=48_000, audio_layout="5.1")
+    path = write_video(
+        tmp_path / "51.mp4",
+        render_shots([Shot(2, 1)], 96, 64, 10),
+        10,
+        audio=six,
+        audio_rate=48_000,
+        audio_layout="5.1",
+    )
     probe = probe_video(path)
     assert probe.audio_streams[0]["channels"] == 6
     decode_audio(probe, tmp_path / "a.parquet")
@@ -96,9 +109,8 @@ def test_audio_only_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("degrees, tag", [(90, True), (180, True), (270, True), (90, False), (270, False)])
 def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
-    import numpy as np
-
     import cv2
+    import numpy as np
 
     from tests.media_factory import ffmpeg, phone_video, portrait_picture
 
@@ -131,7 +143,19 @@ def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
     from tests.media_factory import ffmpeg
 
     raw = tmp_path / "frames.mjpeg"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "30", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", str(raw))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=10",
+        "-frames:v",
+        "30",
+        "-c:v",
+        "mjpeg",
+        "-pix_fmt",
+        "yuvj420p",
+        str(raw),
+    )
     probe = probe_video(raw)
     assert (probe.fps, probe.duration_s, probe.timing, probe.seconds) == (25.0, 1.2, "stream", 2)
     assert decode_video(probe, tmp_path / "f.parquet").decoded == 30
@@ -142,12 +166,16 @@ def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
     from tests.media_factory import pattern_video, truncated_copy
 
     # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
-    whole = pattern_video(tmp_path / f"whole{suffix}", 4, 160, 96, 25, codec_args=["-movflags", "+faststart"] if suffix == ".mp4" else [])
+    whole = pattern_video(
+        tmp_path / f"whole{suffix}", 4, 160, 96, 25, codec_args=["-movflags", "+faststart"] if suffix == ".mp4" else []
+    )
     cut = truncated_copy(whole, tmp_path / f"cut{suffix}", 0.5)
     before = cut.read_bytes()
     probe = probe_video(cut)
     assert probe.duration_s == pytest.approx(4.0)
-    with pytest.raises(MediaError, match=r"truncated or damaged: .* declares 4.0 s but frames decode only up to") as err:
+    with pytest.raises(
+        MediaError, match=r"truncated or damaged: .* declares 4.0 s but frames decode only up to"
+    ) as err:
         decode_video(probe, tmp_path / "f.parquet")
     assert str(cut) in str(err.value) and cut.read_bytes() == before
 
@@ -178,11 +206,15 @@ def test_tiny_frames_decode_and_get_a_camera_label_not_a_crash(tmp_path, width, 
     assert result.decoded == 20 and next(iter_frames(tmp_path / "f.parquet")).image.shape == (height, width, 3)
     assert not np.isinf(result.signals.select_dtypes("number").to_numpy()).any()
     cuts = shots.boundaries(shots.analyze_shots(result.signals, probe.fps, probe.duration_s))
-    labels = [e.value for e in camera_motion.analyze_camera_motion(result.signals, probe.duration_s, cuts) if e.aspect == "camera"]
+    labels = [
+        e.value
+        for e in camera_motion.analyze_camera_motion(result.signals, probe.duration_s, cuts)
+        if e.aspect == "camera"
+    ]
     assert len(labels) == 2 and set(labels) <= {"unknown", "pan_right"}  # right, or "too few pixels to track"
 
 
-@pytest.mark.parametrize("name", [b"caf\xe9 latin-1.mp4", "json:plain.mp4".encode(), "vidéo 日本.mp4".encode()])
+@pytest.mark.parametrize("name", [b"caf\xe9 latin-1.mp4", b"json:plain.mp4", "vidéo 日本.mp4".encode()])
 def test_the_probe_row_keeps_any_file_name_exactly(tmp_path, silent_clip, name):
     import os
 

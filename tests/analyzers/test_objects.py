@@ -18,7 +18,13 @@ def detector(tmp_path_factory):
 
 def test_every_second_gets_the_labels_of_its_frames_and_boxes_inside_the_frame(detector, tmp_path):
     model, processor = detector
-    frames = [texture(1, 320, 180), texture(2, 320, 180), texture(3, 320, 180), texture(3, 320, 180), texture(4, 320, 180)]
+    frames = [
+        texture(1, 320, 180),
+        texture(2, 320, 180),
+        texture(3, 320, 180),
+        texture(3, 320, 180),
+        texture(4, 320, 180),
+    ]
     store = write_frame_store(tmp_path / "frames.parquet", frames)
     events = objects.analyze_objects(model, processor, store, 2.5, source="tiny-rtdetr", threshold=0.0, batch_size=2)
     assert [e.start_s for e in events] == [0.0, 1.0, 2.0] and {e.aspect for e in events} == {"objects"}
@@ -27,7 +33,7 @@ def test_every_second_gets_the_labels_of_its_frames_and_boxes_inside_the_frame(d
         assert {b["label"] for b in event.detail["boxes"]} == set(event.value)
         for box in event.detail["boxes"]:
             x, y, w, h = box["box"]
-            assert 0 <= x and x + w <= 320 and 0 <= y and y + h <= 180 and 0 <= box["score"] <= 1
+            assert x >= 0 and x + w <= 320 and y >= 0 and y + h <= 180 and 0 <= box["score"] <= 1
     # threshold 0 keeps every query: each frame read contributes one box per query
     assert len(events[0].detail["boxes"]) == 2 * QUERIES
     assert events[1].detail["frames_detected"] == 1  # its second frame shows the same picture

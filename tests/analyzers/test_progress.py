@@ -34,7 +34,9 @@ def test_each_long_step_reports_how_far_into_the_video_it_is(clip, tmp_path, mon
     decode_audio(probe, tmp_path / "audio.parquet")
     whisper = transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL))
     lines = []
-    transcript.analyze_transcript(whisper, tmp_path / "audio.parquet", probe.duration_s, "w", chunk_s=4, progress=lines.append)
+    transcript.analyze_transcript(
+        whisper, tmp_path / "audio.parquet", probe.duration_s, "w", chunk_s=4, progress=lines.append
+    )
     # windows of 4 s with 5 s of padding: [0, 4), then the rest, whose padding would reach the end anyway
     assert positions(lines, "transcribing") == [4, 11]
 

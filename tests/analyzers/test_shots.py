@@ -44,7 +44,9 @@ def signals_with_brightness(levels: list[float], fps: float) -> pd.DataFrame:
     """Per-frame signals of a video whose frames are flat grey at the given levels."""
     level = np.asarray(levels, float)
     jump = np.abs(np.diff(level, prepend=level[0]))
-    return pd.DataFrame({"t": np.arange(len(level)) / fps, "brightness": level, "diff": jump, "hist_diff": (jump > 0.2).astype(float)})
+    return pd.DataFrame(
+        {"t": np.arange(len(level)) / fps, "brightness": level, "diff": jump, "hist_diff": (jump > 0.2).astype(float)}
+    )
 
 
 def test_long_black_is_a_shot_and_leading_or_trailing_black_is_no_boundary():
@@ -71,4 +73,6 @@ def test_a_change_spread_over_three_frames_is_no_cut_but_one_spread_over_two_is(
     whip = calm + [0.3, 0.45, 0.3] + calm  # both neighbours of the peak change by more than half as much
     assert detect_cuts(signals_with_change(whip, fps), fps) == []
     two_frame_cut = calm + [0.8, 0.3] + calm  # the encoder spread the cut onto the next frame
-    assert [(round(t, 2), kind) for t, _, kind in detect_cuts(signals_with_change(two_frame_cut, fps), fps)] == [(0.8, "cut")]
+    assert [(round(t, 2), kind) for t, _, kind in detect_cuts(signals_with_change(two_frame_cut, fps), fps)] == [
+        (0.8, "cut")
+    ]

@@ -35,13 +35,18 @@ def test_one_row_per_second_with_nulls_for_what_was_not_analysed():
 
 
 def test_found_nothing_is_not_null():
-    timeline = build_timeline("v", 2, events_frame(per_second("text", [[], ["EXIT"]]) + per_second("faces", [0, 0]), "v"))
+    timeline = build_timeline(
+        "v", 2, events_frame(per_second("text", [[], ["EXIT"]]) + per_second("faces", [0, 0]), "v")
+    )
     assert timeline["text"].tolist()[0].tolist() == [] and timeline["text"].tolist()[1].tolist() == ["EXIT"]
     assert timeline["faces"].tolist() == [0, 0]
 
 
 def test_a_model_description_wins_over_the_composed_one():
-    events = events_frame(per_second("camera", ["pan_left", "static"]) + [Event(0, 1, "description", "A dog runs.", source="qwen2-vl")], "v")
+    events = events_frame(
+        per_second("camera", ["pan_left", "static"]) + [Event(0, 1, "description", "A dog runs.", source="qwen2-vl")],
+        "v",
+    )
     timeline = build_timeline("v", 2, events)
     assert timeline["description"].tolist()[0] == "A dog runs."
     assert timeline["description_source"].tolist() == ["qwen2-vl", COMPOSED_SOURCE]
@@ -50,8 +55,19 @@ def test_a_model_description_wins_over_the_composed_one():
 
 def test_composed_description_uses_every_observed_aspect():
     text = compose_description(
-        {"shot": 2, "cut": True, "camera": "pan_right", "faces": 1, "text": ["SALE"], "transcript": "hello there",
-         "objects": ["dog"], "speech": 1.0, "loudness_db": -20.0, "colour": "red", "brightness": 0.5}
+        {
+            "shot": 2,
+            "cut": True,
+            "camera": "pan_right",
+            "faces": 1,
+            "text": ["SALE"],
+            "transcript": "hello there",
+            "objects": ["dog"],
+            "speech": 1.0,
+            "loudness_db": -20.0,
+            "colour": "red",
+            "brightness": 0.5,
+        }
     )
     for part in ("Shot 3", "cut", "pan right", "1 face", "SALE", "hello there", "dog", "red"):
         assert part in text
@@ -59,7 +75,9 @@ def test_composed_description_uses_every_observed_aspect():
 
 
 def test_score_counts_only_configured_aspects_and_coverage_counts_all():
-    events = events_frame(per_second("shot", [0, 0]) + per_second("cut", [False, False]) + per_second("camera", ["static"]), "v")
+    events = events_frame(
+        per_second("shot", [0, 0]) + per_second("cut", [False, False]) + per_second("camera", ["static"]), "v"
+    )
     timeline = build_timeline("v", 2, events)
     score = reconstruction_score(timeline, ("shot", "cut", "camera", "description"))
     assert score.per_aspect["camera"] == 0.5

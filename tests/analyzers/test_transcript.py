@@ -44,7 +44,9 @@ def test_a_video_without_audio_is_analysed_as_silent(whisper):
 
 def test_a_folder_that_is_not_a_ctranslate2_model_is_refused_with_its_name(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(transcript.WhisperModelError, match=rf"{tmp_path}.*missing model.bin.*ct2-transformers-converter"):
+    with pytest.raises(
+        transcript.WhisperModelError, match=rf"{tmp_path}.*missing model.bin.*ct2-transformers-converter"
+    ):
         transcript.resolve_whisper_folder(str(tmp_path))
     with pytest.raises(transcript.WhisperModelError, match="not found"):
         transcript.resolve_whisper_folder(str(tmp_path / "absent"))

@@ -9,7 +9,19 @@ from tests.media_factory import ffmpeg
 
 def test_a_slideshow_second_without_a_new_frame_shows_the_picture_still_on_screen(tmp_path):
     path = tmp_path / "slides.mp4"  # one picture every 2 s: no frame starts in seconds 1, 3 and 5
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=0.5", "-t", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=0.5",
+        "-t",
+        "6",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     probe = probe_video(path)
     signals = decode_video(probe, tmp_path / "frames.parquet").signals
     assert signals["t"].round(3).tolist() == [0.0, 2.0, 4.0]

@@ -55,7 +55,13 @@ def cli_command(*args: str) -> list[str]:
 def run_cli(ws: Workspace, *args: str, cwd: Path = PROJECT, timeout: float = 400) -> subprocess.CompletedProcess:
     # surrogateescape: file names that are not UTF-8 come back as the same str Python gives the path
     return subprocess.run(
-        cli_command(*args), env=ws.env, cwd=cwd, capture_output=True, text=True, errors="surrogateescape", timeout=timeout
+        cli_command(*args),
+        env=ws.env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        timeout=timeout,
     )
 
 

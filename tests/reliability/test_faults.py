@@ -44,11 +44,16 @@ def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp
 
         def run(*assets: str):
             selection = [AssetKey(a) for a in assets] or None  # a re-materialization of just those, as from the UI
-            return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False, asset_selection=selection)
+            return job.execute_in_process(
+                instance=instance, partition_key=key, raise_on_error=False, asset_selection=selection
+            )
 
         assert run().success
         before = finals(data)
-        assert {"timeline/video=%s/timeline.parquet" % key, "sampled_frames/video=%s/sampled_frames.parquet" % key} <= set(before)
+        assert {
+            "timeline/video=%s/timeline.parquet" % key,
+            "sampled_frames/video=%s/sampled_frames.parquet" % key,
+        } <= set(before)
 
         # 1. A table written through the IO manager: half the bytes reach the temp file, then the disk is full.
         real_write_table = pq.write_table

@@ -10,16 +10,26 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analyzers.keys import partition_key
-from tests.media_factory import Shot, ffmpeg, pattern_video, phone_video, portrait_picture, remux, render_shots, truncated_copy, write_video
+from tests.media_factory import (
+    Shot,
+    ffmpeg,
+    pattern_video,
+    phone_video,
+    portrait_picture,
+    remux,
+    render_shots,
+    truncated_copy,
+    write_video,
+)
 from tests.reliability.conftest import Workspace, digest, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
@@ -60,7 +70,17 @@ def truncated(name: str, *faststart: str) -> Callable[[Path], Path]:
 
 
 def audio_only(folder: Path) -> Path:
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "1", "-c:a", "aac", str(folder / "voice memo.m4a"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=16000",
+        "-t",
+        "1",
+        "-c:a",
+        "aac",
+        str(folder / "voice memo.m4a"),
+    )
     return folder / "voice memo.m4a"
 
 
@@ -122,7 +142,7 @@ class Case:
     check: Callable[[Workspace, Path], None] | None = None  # further facts of the timeline
 
 
-HOSTILE = "-rf --output it's a \"quoted\" clip; $(touch pwned) `touch pwned` | rm -rf ~.mp4"
+HOSTILE = '-rf --output it\'s a "quoted" clip; $(touch pwned) `touch pwned` | rm -rf ~.mp4'
 # Unicode, a Latin-1 byte that is not UTF-8 (as old archives hold), and dots.
 ODD_NAME = os.fsdecode("..vidéo ünïcødé 日本語 🎬 ".encode() + b"caf\xe9..mp4")
 
@@ -133,12 +153,24 @@ CASES = {
     "variable_frame_rate": Case(variable_rate, seconds=4, check=check_vfr),
     "truncated_mp4": Case(truncated("cut.mp4"), error="not a readable media file"),
     "raw_h264_10fps": Case(raw_h264, seconds=3, check=check_raw_h264),
-    "truncated_faststart_mp4": Case(truncated("cut faststart.mp4", "-movflags", "+faststart"), error="truncated or damaged"),
-    "phone_portrait_rotate_90": Case(lambda folder: phone_video(folder / "phone.mp4", portrait_picture(), 90), seconds=2, check=assert_upright),
+    "truncated_faststart_mp4": Case(
+        truncated("cut faststart.mp4", "-movflags", "+faststart"), error="truncated or damaged"
+    ),
+    "phone_portrait_rotate_90": Case(
+        lambda folder: phone_video(folder / "phone.mp4", portrait_picture(), 90), seconds=2, check=assert_upright
+    ),
     "truncated_mkv": Case(truncated("cut.mkv"), error="truncated or damaged"),
-    "4k": Case(lambda folder: pattern_video(folder / "uhd.mp4", 1, 3840, 2160, 5), seconds=1, check=check_frame_size(720, 1280)),
-    "text_named_mp4": Case(written("notes.mp4", b"this is a text file, not a video\n" * 40), error="not a readable media file"),
-    "16x16": Case(lambda folder: write_video(folder / "tiny.mp4", render_shots([Shot(3, 8)], 16, 16, 10), 10), seconds=3, check=check_frame_size(16, 16)),
+    "4k": Case(
+        lambda folder: pattern_video(folder / "uhd.mp4", 1, 3840, 2160, 5), seconds=1, check=check_frame_size(720, 1280)
+    ),
+    "text_named_mp4": Case(
+        written("notes.mp4", b"this is a text file, not a video\n" * 40), error="not a readable media file"
+    ),
+    "16x16": Case(
+        lambda folder: write_video(folder / "tiny.mp4", render_shots([Shot(3, 8)], 16, 16, 10), 10),
+        seconds=3,
+        check=check_frame_size(16, 16),
+    ),
     "audio_only": Case(audio_only, error="no video stream (the file holds audio)"),
     # Same hostile name in two folders: two partitions. Its dashes, quotes and shell syntax reach no shell.
     "same_hostile_name_a_no_audio": Case(tiny_clip(HOSTILE, 1, seed=4), seconds=1, check=check_silent),
@@ -166,7 +198,9 @@ def batch(workspace) -> Batch:
     before = {name: digest(path) for name, path in inputs.items()}
     # A name starting with a dash is given as it is, relative to the working folder; "--" ends the
     # options, as for any POSIX tool.
-    args = {name: os.path.relpath(path, folder) if path.name.startswith("-") else str(path) for name, path in inputs.items()}
+    args = {
+        name: os.path.relpath(path, folder) if path.name.startswith("-") else str(path) for name, path in inputs.items()
+    }
     proc = run_cli(workspace, "analyze", "--", *args.values(), cwd=folder)
     return Batch(workspace, inputs, args, before, proc)
 
@@ -176,11 +210,15 @@ def test_each_input_has_its_stated_outcome(batch, name):
     case, path = CASES[name], batch.inputs[name]
     errors = error_lines(batch.proc.stderr, path.resolve())
     if case.error:
-        assert len(errors) == 1 and f"error: {path.resolve()}: " in errors[0] and case.error in errors[0], batch.proc.stderr[-3000:]
+        assert len(errors) == 1 and f"error: {path.resolve()}: " in errors[0] and case.error in errors[0], (
+            batch.proc.stderr[-3000:]
+        )
         assert not batch.ws.output("timeline", path).exists()
         return
     assert errors == [], errors
-    report = re.search(rf"^{re.escape(batch.args[name])}: (\d+) seconds in .* reconstruction score ([\d.]+)$", batch.proc.stdout, re.M)
+    report = re.search(
+        rf"^{re.escape(batch.args[name])}: (\d+) seconds in .* reconstruction score ([\d.]+)$", batch.proc.stdout, re.M
+    )
     assert report and report.groups() == (str(case.seconds), "1.000"), batch.proc.stderr[-3000:]
     timeline = batch.ws.timeline(path)
     assert timeline["second"].tolist() == list(range(case.seconds))
@@ -243,7 +281,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
 def peak_rss_mb(video: Path, out: Path) -> tuple[list[str], int]:
     out.mkdir()
-    proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(video), str(out)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(video), str(out)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     facts, peak = proc.stdout.strip().splitlines()[-2:]
     return facts.split(), int(peak)

@@ -10,7 +10,11 @@ import torch
 from transformers import AutoModelForImageTextToText
 
 from resources.heavy_models import (
-    HeavyModelRuntime, HeavyOutOfMemory, ModelWeightsMissing, UnsafeWeights, is_out_of_memory,
+    HeavyModelRuntime,
+    HeavyOutOfMemory,
+    ModelWeightsMissing,
+    UnsafeWeights,
+    is_out_of_memory,
 )
 from resources.model_specs import ModelSpec
 from tests.analyzers.vlm.tiny import build
@@ -41,7 +45,12 @@ def test_loads_a_tiny_model_on_cpu_and_records_device_dtype_load_time_and_peak_r
         ballast = torch.ones(200 * MIB // 4)  # the session's peak sees this allocation
         del ballast, model
     meta = heavy.metadata
-    assert (meta["device"], meta["dtype"], meta["quantization"], meta["model"]) == ("cpu", "bfloat16", "none", str(tiny_qwen))
+    assert (meta["device"], meta["dtype"], meta["quantization"], meta["model"]) == (
+        "cpu",
+        "bfloat16",
+        "none",
+        str(tiny_qwen),
+    )
     assert meta["load_s"] > 0 and meta["offline"] is True
     assert meta["peak_memory_kind"] == "process_peak_rss" and meta["peak_rss_scope"] == "session"
     assert meta["peak_memory_bytes"] >= before + 190 * MIB
@@ -71,7 +80,12 @@ def test_from_pretrained_kwargs_are_safe_by_default_and_follow_the_spec(tiny_qwe
     with HeavyModelRuntime().session(spec_for(tiny_qwen)) as heavy:
         kwargs = heavy.pretrained_kwargs()
         assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert kwargs == {"dtype": torch.float32, "use_safetensors": True, "trust_remote_code": False, "local_files_only": True}
+    assert kwargs == {
+        "dtype": torch.float32,
+        "use_safetensors": True,
+        "trust_remote_code": False,
+        "local_files_only": True,
+    }
     with HeavyModelRuntime(offline=False).session(spec_for(tiny_qwen, trust_remote_code=True)) as heavy:
         kwargs = heavy.pretrained_kwargs()
     assert kwargs["trust_remote_code"] is True and kwargs["local_files_only"] is False
@@ -139,7 +153,11 @@ def test_out_of_memory_shrinks_the_work_and_records_each_step(tiny_qwen, caplog)
     with caplog.at_level(logging.WARNING), HeavyModelRuntime().session(spec_for(tiny_qwen)) as heavy:
         result = heavy.shrink_on_oom(run, 32, lambda b, _: b // 2 or None, describe=lambda b: f"batch {b}")
     assert result == 4 * 2**20
-    assert [(s["from"], s["to"]) for s in heavy.metadata["oom_steps"]] == [("batch 32", "batch 16"), ("batch 16", "batch 8"), ("batch 8", "batch 4")]
+    assert [(s["from"], s["to"]) for s in heavy.metadata["oom_steps"]] == [
+        ("batch 32", "batch 16"),
+        ("batch 16", "batch 8"),
+        ("batch 8", "batch 4"),
+    ]
     assert heavy.metadata["oom_retries"] == 3
     assert "retrying with batch 4 (was batch 8)" in caplog.text
 
@@ -152,7 +170,10 @@ def test_out_of_memory_at_the_smallest_unit_fails_clearly_and_other_errors_are_n
         raise RuntimeError("CUDA failed with error out of memory")  # as CTranslate2 reports it
 
     with HeavyModelRuntime().session(spec_for(tiny_qwen)) as heavy:
-        with pytest.raises(HeavyOutOfMemory, match=r"describe \(.*\) runs out of memory on cpu even at the smallest unit of work \(batch 1\)"):
+        with pytest.raises(
+            HeavyOutOfMemory,
+            match=r"describe \(.*\) runs out of memory on cpu even at the smallest unit of work \(batch 1\)",
+        ):
             heavy.shrink_on_oom(never_fits, 2, lambda b, _: b // 2 or None, describe=lambda b: f"batch {b}")
         assert calls == [2, 1]
         with pytest.raises(ZeroDivisionError):

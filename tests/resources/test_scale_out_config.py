@@ -22,8 +22,13 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 
 @pytest.fixture
 def cluster_env(monkeypatch):
-    for name, value in {"DAGSTER_PG_HOST": "pg", "DAGSTER_PG_DB": "dagster", "DAGSTER_PG_USER": "dagster",
-                        "DAGSTER_PG_PASSWORD": "secret", "DAGSTER_K8S_NAMESPACE": "video"}.items():
+    for name, value in {
+        "DAGSTER_PG_HOST": "pg",
+        "DAGSTER_PG_DB": "dagster",
+        "DAGSTER_PG_USER": "dagster",
+        "DAGSTER_PG_PASSWORD": "secret",
+        "DAGSTER_K8S_NAMESPACE": "video",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
@@ -45,7 +50,9 @@ def test_the_kubernetes_instance_file_is_a_valid_instance_config_with_the_gpu_po
 
 
 def test_a_broken_instance_file_is_rejected(tmp_path, cluster_env):
-    (tmp_path / "dagster.yaml").write_text((DEPLOY / "dagster.yaml").read_text().replace("granularity: op", "granularity: opp"))
+    (tmp_path / "dagster.yaml").write_text(
+        (DEPLOY / "dagster.yaml").read_text().replace("granularity: op", "granularity: opp")
+    )
     with pytest.raises(Exception, match="granularity"):
         dagster_instance_config(str(tmp_path))
 
@@ -58,4 +65,6 @@ def test_the_kubernetes_code_location_loads_with_a_step_pod_executor_and_gpu_req
     assert defs.resolve_job_def("analyze_video").executor_def.name == "k8s_step_pods"
     heavy = build_description_asset(ModelSpec(name="describe", model="/models/qwen"))
     # read back the way the k8s executor reads a step's tags
-    assert get_user_defined_k8s_config(heavy.op.tags).container_config == {"resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    assert get_user_defined_k8s_config(heavy.op.tags).container_config == {
+        "resources": {"limits": {"nvidia.com/gpu": "1"}}
+    }

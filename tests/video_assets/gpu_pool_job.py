@@ -2,7 +2,7 @@
 
 `python -m tests.video_assets.gpu_pool_job LOG HOLD_S` runs it in-process against $DAGSTER_HOME,
 the way `video-timeline analyze` runs the graph: the step appends "start"/"end" lines (run id,
-time, pid) to LOG and holds the pool for HOLD_S seconds. 
+time, pid) to LOG and holds the pool for HOLD_S seconds.
 """
 
 import os

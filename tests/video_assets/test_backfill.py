@@ -4,11 +4,18 @@ import shutil
 import warnings
 
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, PreviewWarning, build_sensor_context, evaluate_automation_conditions
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    PreviewWarning,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
 
+from tests.conftest import PROJECT
 from video_assets import cli, definitions
 from video_assets.backfill import BACKFILL_TAG, stale_assets_by_partition, with_auto_backfill
-from tests.conftest import PROJECT
 from video_assets.definitions import ANALYZE_JOB, build_definitions
 from video_assets.sensors import rebuild_stale_sensor
 
@@ -56,7 +63,9 @@ def analysed_instance(analysed, instance_home, tmp_path) -> str:
 
 
 def materialization_count(instance, asset: str, key: str) -> int:
-    return len(instance.fetch_materializations(AssetRecordsFilter(AssetKey(asset), asset_partitions=[key]), limit=100).records)
+    return len(
+        instance.fetch_materializations(AssetRecordsFilter(AssetKey(asset), asset_partitions=[key]), limit=100).records
+    )
 
 
 def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale_rebuilds_them(
@@ -70,7 +79,14 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {key: SHOTS_AND_DOWNSTREAM}
 
         # The UI path: the rebuild_stale sensor requests the same runs (a second tick: the same run key).
-        ticks = [list(rebuild_stale_sensor(build_sensor_context(instance=instance, repository_def=changed.get_repository_def()))) for _ in "ab"]
+        ticks = [
+            list(
+                rebuild_stale_sensor(
+                    build_sensor_context(instance=instance, repository_def=changed.get_repository_def())
+                )
+            )
+            for _ in "ab"
+        ]
         assert [(r.partition_key, r.asset_selection) for r in ticks[0]] == [(key, SHOTS_AND_DOWNSTREAM)]
         assert ticks[0][0].run_key == ticks[1][0].run_key
 
@@ -109,7 +125,9 @@ def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(
         assert all(second.get_requested_partitions(k) == {key} for k in SHOTS_AND_DOWNSTREAM)
 
         job = changed.resolve_job_def(ANALYZE_JOB)
-        assert job.execute_in_process(instance=instance, partition_key=key, asset_selection=SHOTS_AND_DOWNSTREAM).success
+        assert job.execute_in_process(
+            instance=instance, partition_key=key, asset_selection=SHOTS_AND_DOWNSTREAM
+        ).success
         third = evaluate_automation_conditions(changed, instance, cursor=second.cursor)
         assert third.total_requested == 0  # rebuilt: no loop
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {}
@@ -121,5 +139,7 @@ def test_auto_backfill_is_off_unless_enabled(monkeypatch):
     assert all(graph.get(k).automation_condition is None for k in graph.get_all_asset_keys())
     monkeypatch.setenv("VIDEO_TIMELINE_AUTO_BACKFILL", "1")
     enabled = build_definitions(model_specs={})
-    assert all(enabled.resolve_asset_graph().get(k).automation_condition is not None for k in graph.get_all_asset_keys())
+    assert all(
+        enabled.resolve_asset_graph().get(k).automation_condition is not None for k in graph.get_all_asset_keys()
+    )
     assert enabled.resolve_sensor_def("rebuild_after_code_change").default_status.value == "RUNNING"

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def run_cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "video_assets.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "video_assets.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tmp_path):

@@ -8,7 +8,17 @@ from video_assets.definitions import ANALYZE_JOB, defs
 def test_definitions_load_with_every_asset_partitioned_and_versioned():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"video_probe", "frame_signals", "sampled_frames", "audio_pcm", "shots", "camera_motion", "visual_stats", "audio", "timeline"} <= keys
+    assert {
+        "video_probe",
+        "frame_signals",
+        "sampled_frames",
+        "audio_pcm",
+        "shots",
+        "camera_motion",
+        "visual_stats",
+        "audio",
+        "timeline",
+    } <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.partitions_def is not None and node.partitions_def.name == "videos"

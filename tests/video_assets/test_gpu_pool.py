@@ -35,8 +35,14 @@ def instance_with_pool_limit(tmp_path: Path, limit: int) -> dict[str, str]:
 
 def start_run(env, log: Path, hold_s: float) -> subprocess.Popen:
     errors = open(log.with_suffix(f".{time.time_ns()}.err"), "w")
-    return subprocess.Popen([sys.executable, "-m", "tests.video_assets.gpu_pool_job", str(log), str(hold_s)],
-                            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.video_assets.gpu_pool_job", str(log), str(hold_s)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        start_new_session=True,
+    )
 
 
 def intervals(log: Path) -> dict[str, list[float]]:
@@ -83,8 +89,11 @@ def test_a_run_killed_in_a_heavy_step_blocks_the_pool_only_until_its_slots_are_r
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     with DagsterInstance.get() as instance:
         # the dead run still holds the slot: the next heavy step waits for it
-        wait_for(lambda: len(instance.event_log_storage.get_concurrency_info("gpu").pending_steps) == 1, 60,
-                 "the second run to queue for the slot")
+        wait_for(
+            lambda: len(instance.event_log_storage.get_concurrency_info("gpu").pending_steps) == 1,
+            60,
+            "the second run to queue for the slot",
+        )
         time.sleep(2)
         assert list(intervals(log)) == [first]
         assert [h.run_id for h in dead_gpu_slot_holders(instance)] == [first]

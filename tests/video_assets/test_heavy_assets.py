@@ -61,7 +61,9 @@ def scripted_generate(monkeypatch, folder, oom_above_tokens=None, during=None):
         if during is not None:
             during()
         if oom_above_tokens is not None and n_input > oom_above_tokens:
-            raise torch.OutOfMemoryError(f"CUDA out of memory: {n_input} input tokens above the test device's {oom_above_tokens}")
+            raise torch.OutOfMemoryError(
+                f"CUDA out of memory: {n_input} input tokens above the test device's {oom_above_tokens}"
+            )
         out = real(self, **kwargs)
         assert out.shape[1] > n_input
         text = "".join(f"[{s}] A red square moves across a gradient in second {s}.\n" for s in seconds)
@@ -73,8 +75,16 @@ def scripted_generate(monkeypatch, folder, oom_above_tokens=None, during=None):
 
 
 def describe_spec(folder, **changes) -> ModelSpec:
-    return ModelSpec(**{"name": "describe", "model": str(folder), "dtype": "float32", "prompt_version": "v1",
-                        "options": OPTIONS, **changes})
+    return ModelSpec(
+        **{
+            "name": "describe",
+            "model": str(folder),
+            "dtype": "float32",
+            "prompt_version": "v1",
+            "options": OPTIONS,
+            **changes,
+        }
+    )
 
 
 @dataclass
@@ -99,7 +109,9 @@ def described(tmp_path_factory, tiny_qwen, moving_clip):
         holders = set()  # who holds gpu slots while the model generates
 
         def record_gpu_slot_holders():
-            holders.update((s.run_id, s.step_key) for s in instance.event_log_storage.get_concurrency_info("gpu").claimed_slots)
+            holders.update(
+                (s.run_id, s.step_key) for s in instance.event_log_storage.get_concurrency_info("gpu").claimed_slots
+            )
 
         calls = scripted_generate(patch, tiny_qwen, oom_above_tokens=OOM_ABOVE_TOKENS, during=record_gpu_slot_holders)
         instance.add_dynamic_partitions("videos", [key])
@@ -133,15 +145,23 @@ def test_the_whole_graph_describes_every_second_with_the_model_through_the_gpu_p
 
 def statuses(run: GraphRun, spec: ModelSpec) -> dict[str, StaleStatus]:
     graph = build_definitions(data_root=run.data_root, model_specs={"describe": spec}).resolve_asset_graph()
-    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-                          instance=run.instance, asset_graph=graph)
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=run.instance,
+        asset_graph=graph,
+    )
     resolver = CachingStaleStatusResolver(instance=run.instance, asset_graph=graph, loading_context=view)
     return {k.to_user_string(): resolver.get_status(k, run.key) for k in graph.materializable_asset_keys}
 
 
 def test_a_describe_spec_change_marks_exactly_the_descriptions_stale(described, tiny_qwen):
     assert set(statuses(described, describe_spec(tiny_qwen)).values()) == {StaleStatus.FRESH}
-    for change in ({"options": {**OPTIONS, "max_window_s": 3}}, {"dtype": "bfloat16"}, {"revision": "v2"}, {"memory_budget_gb": 8}):
+    for change in (
+        {"options": {**OPTIONS, "max_window_s": 3}},
+        {"dtype": "bfloat16"},
+        {"revision": "v2"},
+        {"memory_budget_gb": 8},
+    ):
         after = statuses(described, describe_spec(tiny_qwen, **change))
         stale = {k for k, v in after.items() if v == StaleStatus.STALE}
         assert stale == {DESCRIPTIONS_ASSET}, change  # the timeline follows once they are rebuilt
@@ -156,22 +176,33 @@ def test_sampling_below_two_frames_per_second_fails_clearly_for_qwen(moving_clip
         instance.add_dynamic_partitions("videos", [key])
         job = defs.resolve_job_def(ANALYZE_JOB)
         result = job.execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False,
-            asset_selection=[AssetKey(k) for k in ("video_probe", "frame_signals", "sampled_frames", DESCRIPTIONS_ASSET)],
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            asset_selection=[
+                AssetKey(k) for k in ("video_probe", "frame_signals", "sampled_frames", DESCRIPTIONS_ASSET)
+            ],
             run_config={"resources": {"settings": {"config": {"sample_fps": 1.0}}}},
         )
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == DESCRIPTIONS_ASSET)
+    failure = next(
+        e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == DESCRIPTIONS_ASSET
+    )
     assert "needs at least 2 sampled frames per second" in failure.event_specific_data.error.message
 
 
-@pytest.mark.parametrize("spec, problem", [
-    (dict(prompt_version="v9"), "unknown prompt_version 'v9'"),
-    (dict(options={"max_window": 4}), "unknown keys max_window"),
-])
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        (dict(prompt_version="v9"), "unknown prompt_version 'v9'"),
+        (dict(options={"max_window": 4}), "unknown keys max_window"),
+    ],
+)
 def test_a_bad_describe_spec_fails_when_the_code_location_loads(tmp_path, spec, problem):
     with pytest.raises(ModelSpecError, match=problem):
-        build_definitions(data_root=str(tmp_path), model_specs={"describe": ModelSpec(name="describe", model="/m", **spec)})
+        build_definitions(
+            data_root=str(tmp_path), model_specs={"describe": ModelSpec(name="describe", model="/m", **spec)}
+        )
 
 
 def test_without_a_describe_spec_the_asset_is_absent_and_descriptions_stay_composed(tmp_path):
@@ -188,7 +219,10 @@ def test_out_of_memory_even_for_one_second_at_the_smallest_frames_fails_clearly(
     spec = ModelSpec(name="describe", model=str(tiny_qwen), dtype="float32", options=OPTIONS)
     with HeavyModelRuntime().session(spec) as heavy:
         model = heavy.load_pretrained(AutoModelForImageTextToText)
-        with pytest.raises(HeavyOutOfMemory, match=r"describe \(.*\) runs out of memory on cpu even at the smallest unit of work \(1 s windows"):
+        with pytest.raises(
+            HeavyOutOfMemory,
+            match=r"describe \(.*\) runs out of memory on cpu even at the smallest unit of work \(1 s windows",
+        ):
             describe_with_backoff(heavy, store, 6.0, model, load_processor(tiny_qwen), *plan_options(spec))
     steps = heavy.metadata["oom_steps"]
     assert len(steps) == len(calls) >= 3 and steps[-1]["to"] is None

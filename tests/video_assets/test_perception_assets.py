@@ -3,7 +3,6 @@ objects through the heavy-model runtime with a tiny random RT-DETR configured in
 
 import re
 
-import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
@@ -11,7 +10,13 @@ from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
 from tests.media_factory import caption, face_photo, paste, place, speech, texture, tiny_object_detector, write_video
 from video_assets.definitions import ANALYZE_JOB, build_definitions
-from video_assets.perception_assets import FACES_ASSET, OBJECTS_ASSET, TEXT_ASSET, TRANSCRIPT_ASSET, build_perception_assets
+from video_assets.perception_assets import (
+    FACES_ASSET,
+    OBJECTS_ASSET,
+    TEXT_ASSET,
+    TRANSCRIPT_ASSET,
+    build_perception_assets,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +41,9 @@ def _run(defs, clip):
         assert result.success
         timeline = result.output_for_node("timeline")
         records = {
-            name: instance.get_latest_materialization_event(defs.get_assets_def(name).key).asset_materialization.metadata
+            name: instance.get_latest_materialization_event(
+                defs.get_assets_def(name).key
+            ).asset_materialization.metadata
             for name in (TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET)
         }
     return timeline, records
@@ -48,7 +55,12 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs=specs)
     timeline, meta = _run(defs, perception_clip)
     assert len(timeline) == 4
-    assert [[t.casefold().replace(" ", "") for t in v] for v in timeline["text"]] == [["exitonly"], ["exitonly"], [], []]
+    assert [[t.casefold().replace(" ", "") for t in v] for v in timeline["text"]] == [
+        ["exitonly"],
+        ["exitonly"],
+        [],
+        [],
+    ]
     assert timeline["faces"].tolist() == [0, 0, 1, 1]
     heard = re.sub(r"[^a-z ]", "", " ".join(timeline["transcript"]).lower()).split()
     assert {"open", "red", "door", "window"} <= set(heard)
@@ -61,9 +73,14 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     # 2 pictures in 8 sampled frames: each read once, maybe twice (the encoder sharpens a picture a few
     # frames after a cut, which can change it by more than re-encoding noise)
     assert 2 <= meta[TEXT_ASSET]["frames_read"].value <= 4 and 2 <= meta[FACES_ASSET]["frames_detected"].value <= 4
-    assert meta[OBJECTS_ASSET]["device"].value == str(HeavyModelRuntime().resolve_device()) and meta[OBJECTS_ASSET]["load_s"].value > 0
+    assert (
+        meta[OBJECTS_ASSET]["device"].value == str(HeavyModelRuntime().resolve_device())
+        and meta[OBJECTS_ASSET]["load_s"].value > 0
+    )
     assert meta[TRANSCRIPT_ASSET]["words"].value >= 6
-    assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith("int8")  # CTranslate2's own precision on CPU, not a torch dtype
+    assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith(
+        "int8"
+    )  # CTranslate2's own precision on CPU, not a torch dtype
 
 
 def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):
@@ -82,12 +99,16 @@ def test_a_changed_transcribe_spec_changes_the_code_version_and_bad_options_are_
         return next(a for a in assets if a.key.to_user_string() == TRANSCRIPT_ASSET).code_versions_by_key.popitem()[1]
 
     bundled = ModelSpec(name="transcribe", model="bundled:whisper-tiny.en")
-    assert version(bundled) != version(ModelSpec(name="transcribe", model="bundled:whisper-tiny.en", options={"beam_size": 5}))
+    assert version(bundled) != version(
+        ModelSpec(name="transcribe", model="bundled:whisper-tiny.en", options={"beam_size": 5})
+    )
     with pytest.raises(ModelSpecError, match=r"\[objects.options\]: unknown keys treshold"):
         build_perception_assets({"objects": ModelSpec(name="objects", model=str(tmp_path), options={"treshold": 0.3})})
 
 
-def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_it(perception_clip, instance_home, tmp_path):
+def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_it(
+    perception_clip, instance_home, tmp_path
+):
     (tmp_path / "not_whisper").mkdir()
     specs = {"transcribe": ModelSpec(name="transcribe", model=str(tmp_path / "not_whisper"))}
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs=specs)
@@ -95,10 +116,19 @@ def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_i
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("videos", [key])
         job = defs.resolve_job_def(ANALYZE_JOB)
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                        asset_selection=[defs.get_assets_def(TRANSCRIPT_ASSET).key, *[defs.get_assets_def(n).key for n in ("video_probe", "audio_pcm")]])
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            asset_selection=[
+                defs.get_assets_def(TRANSCRIPT_ASSET).key,
+                *[defs.get_assets_def(n).key for n in ("video_probe", "audio_pcm")],
+            ],
+        )
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert re.search(rf"\[transcribe\].*{tmp_path / 'not_whisper'}.*missing model.bin", failure.event_specific_data.error.message)
+    assert re.search(
+        rf"\[transcribe\].*{tmp_path / 'not_whisper'}.*missing model.bin", failure.event_specific_data.error.message
+    )
 
 
 def test_a_video_without_audio_is_transcribed_as_silent_without_loading_a_model(silent_clip, instance_home):
@@ -107,30 +137,44 @@ def test_a_video_without_audio_is_transcribed_as_silent_without_loading_a_model(
     selection = [defs.get_assets_def(name).key for name in ("video_probe", "audio_pcm", TRANSCRIPT_ASSET)]
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("videos", [key])
-        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key, asset_selection=selection)
+        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(
+            instance=instance, partition_key=key, asset_selection=selection
+        )
         meta = instance.get_latest_materialization_event(selection[-1]).asset_materialization.metadata
     events = result.output_for_node(TRANSCRIPT_ASSET)
     assert events["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0] and set(events["value"]) == {'""'}
     assert meta["words"].value == 0 and "load_s" not in meta
 
 
-def test_missing_detector_weights_fail_once_naming_the_model_and_are_not_retried(perception_clip, instance_home, tmp_path):
+def test_missing_detector_weights_fail_once_naming_the_model_and_are_not_retried(
+    perception_clip, instance_home, tmp_path
+):
     from dagster import AssetKey, build_sensor_context
 
     from resources.settings import OperationsSettings
     from video_assets.sensors import deliberate_failure, retry_failed_sensor
 
     missing = tmp_path / "no_such_detector"
-    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"],
-                             model_specs={"objects": ModelSpec(name="objects", model=str(missing))})
+    defs = build_definitions(
+        data_root=instance_home["VIDEO_TIMELINE_DATA"],
+        model_specs={"objects": ModelSpec(name="objects", model=str(missing))},
+    )
     key = defs.resources["storage"].register_source(perception_clip)
     selection = [AssetKey(name) for name in ("video_probe", "frame_signals", "sampled_frames", OBJECTS_ASSET)]
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("videos", [key])
         result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(
-            instance=instance, partition_key=key, asset_selection=selection, raise_on_error=False)
+            instance=instance, partition_key=key, asset_selection=selection, raise_on_error=False
+        )
         assert not result.success
         reason = deliberate_failure(instance, result.run_id)
-        assert reason and "models.toml [objects]" in reason and str(missing) in reason and f"step {OBJECTS_ASSET}" in reason
-        retry = retry_failed_sensor(build_sensor_context(instance=instance, resources={"operations": OperationsSettings()}))
+        assert (
+            reason
+            and "models.toml [objects]" in reason
+            and str(missing) in reason
+            and f"step {OBJECTS_ASSET}" in reason
+        )
+        retry = retry_failed_sensor(
+            build_sensor_context(instance=instance, resources={"operations": OperationsSettings()})
+        )
         assert retry.run_requests == []

@@ -87,13 +87,17 @@ def test_each_settled_file_becomes_one_partition_and_one_run_request(silent_clip
 def test_inbox_without_its_folder_skips_with_the_reason(tmp_path):
     with DagsterInstance.ephemeral() as instance:
         operations = OperationsSettings(inbox_folder=str(tmp_path / "nowhere"))
-        with build_sensor_context(instance=instance, resources={"storage": TimelineStorage(data_root=str(tmp_path)), "operations": operations}) as context:
+        with build_sensor_context(
+            instance=instance, resources={"storage": TimelineStorage(data_root=str(tmp_path)), "operations": operations}
+        ) as context:
             result = inbox_sensor(context)
     assert "nowhere does not exist" in result.skip_message
 
 
 @pytest.mark.slow
-def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_retries(silent_clip, instance_home, tmp_path):
+def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_retries(
+    silent_clip, instance_home, tmp_path
+):
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     inbox.mkdir()
     good, corrupt = inbox / "good.mp4", inbox / "corrupt.mp4"
@@ -107,9 +111,13 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         tick = inbox_tick(instance, inbox, data, inbox_tick(instance, inbox, data, None).cursor)
         assert inbox_tick(instance, inbox, data, tick.cursor).run_requests == []
         for request in tick.run_requests:  # launched as the daemon would: the job, the partition, the tags
-            job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False)
+            job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+            )
 
-        runs = {key: instance.get_runs(RunsFilter(tags={PARTITION_TAG: key})) for key in map(partition_key, (good, corrupt))}
+        runs = {
+            key: instance.get_runs(RunsFilter(tags={PARTITION_TAG: key})) for key in map(partition_key, (good, corrupt))
+        }
         assert [r.status for r in runs[partition_key(good)]] == [DagsterRunStatus.SUCCESS]
         assert [r.status for r in runs[partition_key(corrupt)]] == [DagsterRunStatus.FAILURE]
         assert (data / "timeline" / f"video={partition_key(good)}" / "timeline.parquet").is_file()
@@ -124,16 +132,22 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         assert reason.startswith(f"{corrupt.resolve()}: not a readable media file")
 
         # A run marked failed without a step failure (its worker died, it never started) is retried, a bounded number of times.
-        died = instance.create_run_for_job(job, tags={PARTITION_TAG: partition_key(good)}, status=DagsterRunStatus.STARTED)
+        died = instance.create_run_for_job(
+            job, tags={PARTITION_TAG: partition_key(good)}, status=DagsterRunStatus.STARTED
+        )
         instance.report_run_failed(died)
         retry2 = evaluate(retry_failed_sensor, instance, retry1.cursor, operations=ops)
         assert [(r.partition_key, r.tags[ATTEMPT_TAG], r.tags[RETRY_OF_TAG]) for r in retry2.run_requests] == [
             (partition_key(good), "1", died.run_id)
         ]
         assert evaluate(retry_failed_sensor, instance, retry2.cursor, operations=ops).run_requests == []  # once
-        died_again = instance.create_run_for_job(job, tags={PARTITION_TAG: partition_key(good), ATTEMPT_TAG: "1"}, status=DagsterRunStatus.STARTED)
+        died_again = instance.create_run_for_job(
+            job, tags={PARTITION_TAG: partition_key(good), ATTEMPT_TAG: "1"}, status=DagsterRunStatus.STARTED
+        )
         instance.report_run_failed(died_again)
-        assert evaluate(retry_failed_sensor, instance, retry2.cursor, operations=ops).run_requests == []  # limit reached
+        assert (
+            evaluate(retry_failed_sensor, instance, retry2.cursor, operations=ops).run_requests == []
+        )  # limit reached
     assert {p: (file_digest(p), os.stat(p).st_mtime_ns) for p in (good, corrupt)} == digests  # sources untouched
     assert json.loads(tick.cursor)["submitted"].keys() == {"good.mp4", "corrupt.mp4"}
 
@@ -150,7 +164,9 @@ def test_operations_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("VIDEO_TIMELINE_INBOX", str(tmp_path))
     monkeypatch.setenv("VIDEO_TIMELINE_MAX_RETRIES", "5")
     settings = OperationsSettings()
-    assert settings.inbox_folder == str(tmp_path) and settings.max_retries == 5 and settings.inbox_settle_seconds == 10.0
+    assert (
+        settings.inbox_folder == str(tmp_path) and settings.max_retries == 5 and settings.inbox_settle_seconds == 10.0
+    )
     monkeypatch.setenv("VIDEO_TIMELINE_MAX_RETRIES", "many")
     with pytest.raises(ValueError, match=r"\$VIDEO_TIMELINE_MAX_RETRIES='many' is not a int"):
         OperationsSettings()

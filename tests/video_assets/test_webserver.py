@@ -103,4 +103,6 @@ def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(sil
     picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert picture is not None and picture.shape[0] > 16 * len(CONTRACT_ASPECTS)
     for check in ("score", "dense"):
-        assert [(e["runId"], e["status"], e["evaluation"]["success"]) for e in results[check]] == [(run_id, "SUCCEEDED", True)]
+        assert [(e["runId"], e["status"], e["evaluation"]["success"]) for e in results[check]] == [
+            (run_id, "SUCCEEDED", True)
+        ]

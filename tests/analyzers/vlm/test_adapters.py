@@ -18,7 +18,13 @@ from tests.analyzers.vlm.conftest import load
 PROMPT = get_prompt("v1")
 
 # (frame height, frame width, frames per clip, seconds)
-QWEN_CASES = [(56, 56, 2, [0]), (84, 168, 2, [7, 8, 9]), (112, 56, 4, [118, 119]), (56, 84, 3, [40, 41]), (28, 224, 2, list(range(95, 105)))]
+QWEN_CASES = [
+    (56, 56, 2, [0]),
+    (84, 168, 2, [7, 8, 9]),
+    (112, 56, 4, [118, 119]),
+    (56, 84, 3, [40, 41]),
+    (28, 224, 2, list(range(95, 105))),
+]
 LLAVA_CASES = [(56, 56, 1, [0]), (56, 56, 2, [7, 8, 9]), (56, 56, 3, list(range(95, 105)))]
 
 
@@ -37,8 +43,12 @@ def test_counted_tokens_equal_the_processors_input_ids(loaded, family):
     for h, w, n_frames, seconds in LLAVA_CASES if family == "llava_next_video" else QWEN_CASES:
         geometry = Geometry(h, w)
         counted = adapter.count(seconds, geometry, n_frames, PROMPT)
-        inputs = processor(text=[adapter.prompt(seconds, PROMPT)], videos=_clips(adapter, geometry, n_frames, seconds),
-                           fps=n_frames, return_tensors="pt")
+        inputs = processor(
+            text=[adapter.prompt(seconds, PROMPT)],
+            videos=_clips(adapter, geometry, n_frames, seconds),
+            fps=n_frames,
+            return_tensors="pt",
+        )
         ids = inputs["input_ids"][0]
         assert counted.total == ids.shape[0], (h, w, n_frames, seconds)
         assert counted.video == int((ids == processor.video_token_id).sum()), (h, w, n_frames, seconds)
@@ -58,10 +68,16 @@ def test_model_forward_accepts_the_inputs(loaded, family):
     fps = adapter.visual.min_frames_per_second
     inputs = adapter.encode(seconds, _clips(adapter, geometry, fps, seconds), fps, PROMPT)
     with torch.inference_mode():
-        video = model.get_video_features(**{k: v for k, v in inputs.items() if k in ("pixel_values_videos", "video_grid_thw")})
+        video = model.get_video_features(
+            **{k: v for k, v in inputs.items() if k in ("pixel_values_videos", "video_grid_thw")}
+        )
         logits = model(**inputs).logits
     features = video.pooler_output
-    n = sum(f.shape[0] for f in features) if isinstance(features, (list, tuple)) else features.shape[0] * features.shape[1]
+    n = (
+        sum(f.shape[0] for f in features)
+        if isinstance(features, (list, tuple))
+        else features.shape[0] * features.shape[1]
+    )
     assert n == adapter.count(seconds, geometry, fps, PROMPT).video
     assert logits.shape[:2] == inputs["input_ids"].shape
 
@@ -76,7 +92,11 @@ def test_qwen25_gets_absolute_time_per_clip(loaded):
 
 def test_family_comes_from_the_config(loaded):
     kinds = {family: type(adapter_for(*loaded[family])) for family in loaded}
-    assert kinds == {"qwen2_vl": QwenVLAdapter, "qwen2_5_vl": Qwen25VLAdapter, "llava_next_video": LlavaNextVideoAdapter}
+    assert kinds == {
+        "qwen2_vl": QwenVLAdapter,
+        "qwen2_5_vl": Qwen25VLAdapter,
+        "llava_next_video": LlavaNextVideoAdapter,
+    }
 
 
 def test_prompt_labels_every_second_with_its_absolute_time(loaded):
@@ -130,13 +150,21 @@ def test_a_stock_processor_is_converted_to_the_same_inputs(checkpoints, family):
     mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
     if family == "qwen2_vl":
         stock.video_processor = SimpleNamespace(  # the attributes of transformers' Qwen2VLVideoProcessor
-            patch_size=14, temporal_patch_size=2, merge_size=2, image_mean=mean, image_std=std, rescale_factor=1 / 255,
+            patch_size=14,
+            temporal_patch_size=2,
+            merge_size=2,
+            image_mean=mean,
+            image_std=std,
+            rescale_factor=1 / 255,
             size=SizeDict(shortest_edge=56 * 56, longest_edge=28 * 28 * 64),
         )
         geometry, fps = Geometry(56, 84), 2
     else:
         stock.video_processor = SimpleNamespace(
-            crop_size=SizeDict(height=56, width=56), image_mean=mean, image_std=std, rescale_factor=1 / 255,
+            crop_size=SizeDict(height=56, width=56),
+            image_mean=mean,
+            image_std=std,
+            rescale_factor=1 / 255,
         )
         geometry, fps = Geometry(56, 56), 1
     ours.video_processor.image_mean, ours.video_processor.image_std = tuple(mean), tuple(std)

@@ -29,7 +29,9 @@ def script(model, processor, answer):
         seconds = [int(s) for s in re.findall(r"\[(\d+)s\] <", prompt)]
         text = answer(seconds, len(calls))
         calls.append(seconds)
-        new = processor.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][:, : kwargs["max_new_tokens"]]
+        new = processor.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][
+            :, : kwargs["max_new_tokens"]
+        ]
         assert out.shape[1] > kwargs["input_ids"].shape[1]  # the real model did generate
         return torch.cat([kwargs["input_ids"], new], dim=1)
 
@@ -57,7 +59,9 @@ def test_missing_seconds_are_asked_again_in_smaller_windows(checkpoints, family,
         return "".join(line(s) for s in seconds if s not in (1, 5))
 
     calls = script(model, processor, answer)
-    result = describe_video(sampled_frames(7.5), 7.5, model, processor, options=OPTIONS, source="tiny/" + family, progress=said.append)
+    result = describe_video(
+        sampled_frames(7.5), 7.5, model, processor, options=OPTIONS, source="tiny/" + family, progress=said.append
+    )
 
     # windows [0-3] [3-6] [6-7]; 1 and 5 left out, each asked alone right after its window
     assert calls == [[0, 1, 2, 3], [1], [3, 4, 5, 6], [5], [6, 7]]
@@ -89,7 +93,16 @@ def test_halving_down_to_single_seconds(checkpoints):
     result = describe_video(sampled_frames(8), 8, model, processor, options=options)
     assert calls == [list(range(8)), [1, 2, 3, 4], [2, 3], [3], [4], [5, 6, 7], [6], [7]]
     assert result.metadata["coverage"] == 1.0
-    assert {int(e.start_s): e.detail["depth"] for e in result.events} == {0: 0, 1: 1, 2: 2, 3: 3, 4: 2, 5: 1, 6: 2, 7: 2}
+    assert {int(e.start_s): e.detail["depth"] for e in result.events} == {
+        0: 0,
+        1: 1,
+        2: 2,
+        3: 3,
+        4: 2,
+        5: 1,
+        6: 2,
+        7: 2,
+    }
 
 
 def test_relative_times_from_the_model_land_on_the_right_seconds(checkpoints):
@@ -157,7 +170,9 @@ def test_seconds_without_frames_borrow_a_neighbour_or_fail(checkpoints):
     assert all(s < 3 for c in calls for s in c)
     by_second = {int(e.start_s): e for e in result.events}
     assert "borrowed_frames" in by_second[2].detail["flags"] and "borrowed_frames" not in by_second[1].detail["flags"]
-    assert [(s, by_second[s].aspect, by_second[s].value) for s in (3, 4, 5)] == [(s, "description_failure", "no frames") for s in (3, 4, 5)]
+    assert [(s, by_second[s].aspect, by_second[s].value) for s in (3, 4, 5)] == [
+        (s, "description_failure", "no frames") for s in (3, 4, 5)
+    ]
 
 
 def test_every_call_is_counted_before_it_is_made_and_fits(checkpoints):

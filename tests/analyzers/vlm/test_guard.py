@@ -22,7 +22,9 @@ def test_loops_stop_and_labelled_lines_do_not(loaded):
     sentence = tok(" The cat sleeps on the sofa." * 4, add_special_tokens=False)["input_ids"]
     assert guard(_ids(sentence), None).tolist() == [True]
     lines = "".join(f"[{s}s] The cat sleeps on the sofa.\n" for s in range(10, 20))
-    assert RepetitionGuard(prompt_length=4)(_ids(tok(lines, add_special_tokens=False)["input_ids"]), None).tolist() == [False]
+    assert RepetitionGuard(prompt_length=4)(_ids(tok(lines, add_special_tokens=False)["input_ids"]), None).tolist() == [
+        False
+    ]
     assert RepetitionGuard(prompt_length=4)(_ids([5] * 10), None).tolist() == [False]  # too short to call a loop
     assert not RepetitionGuard(prompt_length=4)(_ids([]), None).any()
 
@@ -38,7 +40,12 @@ def test_guard_stops_a_real_generation_that_loops(checkpoints):
     prompt_length = inputs["input_ids"].shape[1]
     guard = RepetitionGuard(prompt_length)
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=200, min_new_tokens=200, do_sample=False,
-                             stopping_criteria=StoppingCriteriaList([guard]))
+        out = model.generate(
+            **inputs,
+            max_new_tokens=200,
+            min_new_tokens=200,
+            do_sample=False,
+            stopping_criteria=StoppingCriteriaList([guard]),
+        )
     generated = out.shape[1] - prompt_length
     assert guard.triggered and generated == 24  # min_span of identical tokens, not 200

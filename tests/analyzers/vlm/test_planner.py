@@ -52,7 +52,9 @@ def test_llava_cost_is_fixed_per_frame():
 def test_plan_spends_budget_on_pixels_down_to_the_minimum_window_then_shortens_windows():
     v = QwenVisual()
     rich = plan_windows(3600, (720, 1280), v, TEXT, context_limit=32768)
-    assert rich.window_s == 16 and rich.visual_tokens_per_second == max(v.tokens(g, 2) for g in v.frame_sizes(720, 1280))
+    assert rich.window_s == 16 and rich.visual_tokens_per_second == max(
+        v.tokens(g, 2) for g in v.frame_sizes(720, 1280)
+    )
     tight = plan_windows(3600, (720, 1280), v, TEXT, context_limit=32768, memory_tokens=2500)
     assert tight.window_s >= 8 and tight.visual_tokens_per_second < rich.visual_tokens_per_second
     assert tight.fits(tight.input_tokens_bound(tight.window_s), tight.window_s)
@@ -104,10 +106,36 @@ FAMILIES = ["qwen2_vl", "qwen2_5_vl", "llava_next_video"]
     bytes_per_token=st.sampled_from([2.0e5, 1.0e6, 4.0e6]),
     max_window=st.integers(1, 40),
 )
-@example(duration=3.0, family="qwen2_vl", source=(720, 1280), context=32768, budget_bytes=None, bytes_per_token=1e6, max_window=16)
-@example(duration=7200.0, family="llava_next_video", source=(720, 1280), context=4096, budget_bytes=None, bytes_per_token=1e6, max_window=16)
-@example(duration=7200.0, family="qwen2_vl", source=(720, 1280), context=32768, budget_bytes=int(1.3 * GIB), bytes_per_token=1e6, max_window=16)
-def test_planned_windows_never_exceed_the_budget(loaded, duration, family, source, context, budget_bytes, bytes_per_token, max_window):
+@example(
+    duration=3.0,
+    family="qwen2_vl",
+    source=(720, 1280),
+    context=32768,
+    budget_bytes=None,
+    bytes_per_token=1e6,
+    max_window=16,
+)
+@example(
+    duration=7200.0,
+    family="llava_next_video",
+    source=(720, 1280),
+    context=4096,
+    budget_bytes=None,
+    bytes_per_token=1e6,
+    max_window=16,
+)
+@example(
+    duration=7200.0,
+    family="qwen2_vl",
+    source=(720, 1280),
+    context=32768,
+    budget_bytes=int(1.3 * GIB),
+    bytes_per_token=1e6,
+    max_window=16,
+)
+def test_planned_windows_never_exceed_the_budget(
+    loaded, duration, family, source, context, budget_bytes, bytes_per_token, max_window
+):
     """For videos from 3 s to 2 h: every planned window, counted exactly with the real tokenizer,
     fits the context and the memory budget, and the windows cover every second."""
     model, processor = loaded[family]
@@ -117,13 +145,18 @@ def test_planned_windows_never_exceed_the_budget(loaded, duration, family, sourc
     options = PlanOptions(max_window_s=max_window, min_window_s=min(8, max_window))
     text = adapter.text_cost(seconds_in(duration), PROMPT)
     try:
-        plan = plan_windows(duration, source, adapter.visual, text, context_limit=context, memory_tokens=memory_tokens, options=options)
+        plan = plan_windows(
+            duration, source, adapter.visual, text, context_limit=context, memory_tokens=memory_tokens, options=options
+        )
     except PlanError:
         # Only when one second at the smallest frame size does not fit (up to the few tokens of
         # slack in the text bounds).
         smallest = adapter.visual.frame_sizes(*source)[0]
         one = adapter.count([seconds_in(duration) - 1], smallest, adapter.visual.min_frames_per_second, PROMPT).total
-        assert one + options.answer_overhead_tokens + options.new_tokens_per_second > min(context, memory_tokens or context) - 8
+        assert (
+            one + options.answer_overhead_tokens + options.new_tokens_per_second
+            > min(context, memory_tokens or context) - 8
+        )
         return
     windows = plan.windows(duration)
     counts = adapter.count_many([list(w) for w in windows], plan.geometry, plan.frames_per_second, PROMPT)

@@ -43,10 +43,15 @@ def test_formats_models_produce(answer, seconds):
 
 
 def test_one_line_per_second_and_several_markers_on_one_line():
-    answer = "[10s] A red car parks.\n[11s] The driver gets out. [12s] She locks the car.\n\n[13s] She walks away from it."
+    answer = (
+        "[10s] A red car parks.\n[11s] The driver gets out. [12s] She locks the car.\n\n[13s] She walks away from it."
+    )
     parsed = parse_answer(answer, W)
     assert parsed.descriptions == {
-        10: "A red car parks.", 11: "The driver gets out.", 12: "She locks the car.", 13: "She walks away from it."
+        10: "A red car parks.",
+        11: "The driver gets out.",
+        12: "She locks the car.",
+        13: "She walks away from it.",
     }
 
 

@@ -34,8 +34,12 @@ def test_qwen_temporal_patch_keeps_frame_order_and_pads_with_last_frame():
     p2 = 14 * 14
     per_patch = patches.reshape(2, 2 * 4, 3, 2, p2)  # time, patch, channel, frame in patch, pixels
     for t, (a, b) in enumerate([(10, 100), (200, 200)]):
-        np.testing.assert_allclose(per_patch[t, :, :, 0, :], np.broadcast_to(_norm(a)[None, :, None], (8, 3, p2)), atol=1e-5)
-        np.testing.assert_allclose(per_patch[t, :, :, 1, :], np.broadcast_to(_norm(b)[None, :, None], (8, 3, p2)), atol=1e-5)
+        np.testing.assert_allclose(
+            per_patch[t, :, :, 0, :], np.broadcast_to(_norm(a)[None, :, None], (8, 3, p2)), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            per_patch[t, :, :, 1, :], np.broadcast_to(_norm(b)[None, :, None], (8, 3, p2)), atol=1e-5
+        )
 
 
 def test_qwen_rejects_frames_not_at_a_planned_size():

@@ -36,7 +36,15 @@ CORPUS = [
     "[0s] [1s] [2s] [10s] [12s] [59s] [120s] 0:00:12 00:13 12-13s seconds 3 to 5",
 ]
 
-QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>", "<|image_pad|>"]
+QWEN_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|video_pad|>",
+    "<|image_pad|>",
+]
 LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>", "<video>"]
 
 # Minimal chat templates with the structure of the families' own (written for these tests).
@@ -64,11 +72,16 @@ def build_tokenizer(specials: list[str], bos: str | None = None, vocab_size: int
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(CORPUS, trainer)
     if bos is not None:
-        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
     return tok
 
 
@@ -110,8 +123,14 @@ def build_qwen(folder: Path, family: str = "qwen2_vl", context: int = 2048, seed
         model = Qwen2VLForConditionalGeneration(config)
     elif family == "qwen2_5_vl":
         vision = dict(
-            depth=2, hidden_size=32, out_hidden_size=32, intermediate_size=64, num_heads=2,
-            window_size=56, fullatt_block_indexes=[1], tokens_per_second=2,
+            depth=2,
+            hidden_size=32,
+            out_hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+            tokens_per_second=2,
         )
         config = Qwen2_5_VLConfig(text_config=_qwen_text(vocab, ids, context), vision_config=vision, **common)
         model = Qwen2_5_VLForConditionalGeneration(config)
@@ -136,11 +155,25 @@ def build_llava(folder: Path, context: int = 2048, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlavaNextVideoConfig(
         vision_config=CLIPVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=56, patch_size=14, projection_dim=32
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=56,
+            patch_size=14,
+            projection_dim=32,
         ).to_dict(),
         text_config=LlamaConfig(
-            vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-            num_key_value_heads=1, max_position_embeddings=context, bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<unk>"],
+            vocab_size=tok.get_vocab_size(),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=context,
+            bos_token_id=ids["<s>"],
+            eos_token_id=ids["</s>"],
+            pad_token_id=ids["<unk>"],
         ).to_dict(),
         video_token_index=ids["<video>"],
         image_token_index=ids["<image>"],
@@ -153,10 +186,19 @@ def build_llava(folder: Path, context: int = 2048, seed: int = 0) -> Path:
     model.generation_config.pad_token_id = ids["<unk>"]
     model.save_pretrained(folder, safe_serialization=True)
     PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<unk>", chat_template=LLAVA_TEMPLATE
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<unk>",
+        chat_template=LLAVA_TEMPLATE,
     ).save_pretrained(folder)
-    LlavaNextImageProcessorPil(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}, image_grid_pinpoints=[[56, 56]]).save_pretrained(folder)
-    (folder / "processor_config.json").write_text(json.dumps({"patch_size": 14, "vision_feature_select_strategy": "default"}))
+    LlavaNextImageProcessorPil(
+        size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}, image_grid_pinpoints=[[56, 56]]
+    ).save_pretrained(folder)
+    (folder / "processor_config.json").write_text(
+        json.dumps({"patch_size": 14, "vision_feature_select_strategy": "default"})
+    )
     (folder / "chat_template.jinja").write_text(LLAVA_TEMPLATE)
     return folder
 
