@@ -1,7 +1,8 @@
 """Faces per second: dlib's HOG frontal-face detector on the sampled frames.
 
 dlib's detector is compiled into the `dlib-bin` wheel (no weights file, no torch). Measured on
-synthetic_clip01 against its ground truth (docs/perception.md): the same exact per-second counts as MTCNN (facenet-pytorch) with about 30% less CPU time and no
+synthetic_clip01 against its ground truth (docs/perception.md): the same exact per-second counts as
+MTCNN (facenet-pytorch) with about 30% less CPU time and no
 torchvision workaround. Frames are scaled to DET_MAX_SIDE and upsampled once inside dlib, which
 finds faces down to about 40 pixels of a 640-pixel frame. Frames showing the same picture as the
 last frame detected reuse its answer (analyzers.frame_models). dlib releases the GIL, so frames

@@ -117,10 +117,10 @@ def analyze_text(frames_path: Path, duration_s: float, engine=None, progress: Sa
             continue
         lines = _distinct(line for f in group for line in f.lines)
         detail = {
-            "boxes": [{"text": l.text, "box": list(l.box), "score": l.score} for l in lines],
+            "boxes": [{"text": line.text, "box": list(line.box), "score": line.score} for line in lines],
             "frames": len(group),
             "frames_read": sum(not f.reused for f in group),
         }
-        confidence = round(min(l.score for l in lines), 4) if lines else None
-        events.append(Event(start, end, "text", [l.text for l in lines], confidence, SOURCE, detail))
+        confidence = round(min(line.score for line in lines), 4) if lines else None
+        events.append(Event(start, end, "text", [line.text for line in lines], confidence, SOURCE, detail))
     return events

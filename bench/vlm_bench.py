@@ -77,8 +77,10 @@ def plan_table(options: PlanOptions, hours: float = 1.0) -> str:
                 continue
             g = plan.geometry
             rows.append(
-                f"{head} {plan.budget_tokens} | {g.width}x{g.height} | {plan.visual_tokens_per_second} | {plan.window_s} | "
-                f"{plan.input_tokens_bound(plan.window_s)} | {plan.max_new_tokens(plan.window_s)} | {len(plan.windows(3600))} |"
+                f"{head} {plan.budget_tokens} | {g.width}x{g.height} | {plan.visual_tokens_per_second} | "
+                f"{plan.window_s} | "
+                f"{plan.input_tokens_bound(plan.window_s)} | {plan.max_new_tokens(plan.window_s)} | "
+                f"{len(plan.windows(3600))} |"
             )
     return "\n".join(rows)
 
@@ -127,13 +129,15 @@ def run_model(args) -> int:
 
     if not torch.cuda.is_available() and not args.allow_cpu:
         print(
-            "No CUDA GPU here: the real-checkpoint benchmark needs one (use --plan-table, or --allow-cpu for a tiny checkpoint)."
+            "No CUDA GPU here: the real-checkpoint benchmark needs one "
+            "(use --plan-table, or --allow-cpu for a tiny checkpoint)."
         )
         return 0
     folder = Path(args.model) if args.model else None
     if folder is None or not (folder / "config.json").is_file():
         print(
-            f"No model folder ({folder}): pass --model with a local checkpoint folder (config.json, safetensors, tokenizer)."
+            f"No model folder ({folder}): pass --model with a local checkpoint folder "
+            "(config.json, safetensors, tokenizer)."
         )
         return 0
     clip = Path(args.clip)

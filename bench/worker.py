@@ -70,7 +70,7 @@ def direct(path: Path, scratch: Path) -> dict:
         "audio": lambda: audio.analyze_audio(audio_path if has_audio else None, probe.duration_s),
     }
     for name, analyse in analyses.items():
-        frames[name] = timed(times, name, lambda: events_frame(analyse(), key))
+        frames[name] = timed(times, name, lambda analyse=analyse: events_frame(analyse(), key))
     import pandas as pd
 
     timed(
@@ -89,7 +89,8 @@ def direct(path: Path, scratch: Path) -> dict:
 
 
 def light_definitions(defs):
-    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's resources and job."""
+    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's
+    resources and job."""
     from dagster import AssetSelection, Definitions, define_asset_job
 
     from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS

@@ -9,7 +9,7 @@ Every heavy asset (vision-language model, speech recognition, detector) runs its
             model = heavy.load_pretrained(AutoModelForObjectDetection)     # transformers models
             # or: model = heavy.load(lambda: WhisperModel(heavy.model_path, device=heavy.device.type))
             events = heavy.shrink_on_oom(lambda batch: detect(model, frames, batch), 16, lambda b: b // 2 or None)
-        context.add_output_metadata(heavy.metadata)                        # model, device, load_s, peak memory, OOM steps
+        context.add_output_metadata(heavy.metadata)  # model, device, load_s, peak memory, OOM steps
 
 At the end of the `with` block the session drops its reference to the model, collects garbage and
 empties the CUDA cache; hold no other reference past it.
@@ -141,7 +141,8 @@ class HeavyModelSession:
             self.metadata["dtype"] = dtype_of(model)
         self.model = model
         self.log.info(
-            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) in {self.metadata['load_s']} s"
+            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) "
+            f"in {self.metadata['load_s']} s"
         )
         return model
 
@@ -153,8 +154,9 @@ class HeavyModelSession:
             p for pattern in ("*.bin", "*.pt", "*.pth") for p in folder.glob(pattern)
         ):
             raise UnsafeWeights(
-                f"model spec [{self.spec.name}]: {folder} holds only pickle weights (*.bin/*.pt), which can run code when "
-                f"loaded; only safetensors are loaded. Convert them (load once in a sandbox, save_pretrained) and point "
+                f"model spec [{self.spec.name}]: {folder} holds only pickle weights (*.bin/*.pt), which can run "
+                "code when loaded; only safetensors are loaded. Convert them (load once in a sandbox, "
+                "save_pretrained) and point "
                 f"[{self.spec.name}] model at the converted folder."
             )
 
@@ -199,7 +201,8 @@ class HeavyModelSession:
                 if smaller is None:
                     self.log.error(f"{self.spec.name}: out of memory at the smallest unit ({step['from']})")
                     raise HeavyOutOfMemory(
-                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device} even at the smallest unit of work "
+                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device} even at the "
+                        "smallest unit of work "
                         f"({step['from']}); use a smaller model, quantization (8bit/4bit) or a device with more memory"
                     ) from exc
                 self.log.warning(f"{self.spec.name}: out of memory, retrying with {step['to']} (was {step['from']})")
@@ -260,7 +263,8 @@ class HeavyModelRuntime(ConfigurableResource):
     def quantization_config(self, spec: ModelSpec, device: torch.device):
         if device.type != "cuda":
             raise ValueError(
-                f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, this runs on {device}"
+                f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, "
+                f"this runs on {device}"
             )
         if spec.quantization == "8bit":
             return BitsAndBytesConfig(load_in_8bit=True)
@@ -271,9 +275,11 @@ class HeavyModelRuntime(ConfigurableResource):
         where = "local folder" if _looks_like_path(spec.model) else "hub id"
         download = f"huggingface-cli download {spec.model}" + (f" --revision {spec.revision}" if spec.revision else "")
         return ModelWeightsMissing(
-            f"model spec [{spec.name}]: the weights of {spec.model!r} ({where}, revision {spec.revision or 'default'}) are not available "
-            f"on this machine ({reason.splitlines()[0][:300] if reason else 'not found'}). Provide them: copy the model folder "
-            f'(config.json, *.safetensors, tokenizer and processor files) to this machine and set model = "/path/to/folder" in '
+            f"model spec [{spec.name}]: the weights of {spec.model!r} ({where}, revision "
+            f"{spec.revision or 'default'}) are not available on this machine "
+            f"({reason.splitlines()[0][:300] if reason else 'not found'}). Provide them: copy the model folder "
+            "(config.json, *.safetensors, tokenizer and processor files) to this machine and set "
+            'model = "/path/to/folder" in '
             f"[{spec.name}] of models.toml, or fill the Hugging Face cache on a connected machine "
             f"(`{download}`) and copy it to $HF_HOME here. See docs/heavy_models.md."
         )

@@ -77,7 +77,7 @@ def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: fl
 
     Stopped with SIGTERM to the whole group, then SIGKILL for whatever is left.
     """
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until it stops
     server = subprocess.Popen(
         [sys.executable, "-m", "video_assets.cli", "ui", "--port", str(port)],
         cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -111,10 +111,8 @@ def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: fl
 def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # children that outlived the leader, too
     process.wait(10)
@@ -206,13 +204,15 @@ class Browser:
 SET_NUX_SEEN = "mutation { setNuxSeen }"  # the first-visit "join the community" dialog would cover the page
 # Opens the "coverage" markdown metadata of the shown materialization.
 OPEN_COVERAGE = """(() => {
-  const row = [...document.querySelectorAll('tr')].find(r => r.querySelector('td') && r.querySelector('td').innerText.trim() === 'coverage');
+  const row = [...document.querySelectorAll('tr')]
+    .find(r => r.querySelector('td') && r.querySelector('td').innerText.trim() === 'coverage');
   const button = row && [...row.querySelectorAll('button, a')].find(b => /markdown/i.test(b.innerText));
   if (button) { button.click(); return true; }
   return false;
 })()"""
 COVERAGE_PICTURE_SHOWN = """(() => {
-  const img = [...document.querySelectorAll('img')].find(i => i.src.startsWith('data:image/png') && i.alt === 'coverage per second');
+  const img = [...document.querySelectorAll('img')]
+    .find(i => i.src.startsWith('data:image/png') && i.alt === 'coverage per second');
   return !!img && img.complete && img.naturalWidth > 0;
 })()"""
 
@@ -223,8 +223,8 @@ def check_ui(port: int, key: str, out: Path, profile: Path) -> list[Path]:
     browser = Browser(profile)
     try:
         browser.call("Page.navigate", url=f"http://127.0.0.1:{port}/assets/timeline?view=partitions&partition={key}")
-        browser.wait_for(f"document.body.innerText.includes('{key}') && document.body.innerText.includes('reconstruction_score')",
-                         "the partition's materialization metadata")  # fmt: skip
+        shown = f"document.body.innerText.includes('{key}') && document.body.innerText.includes('reconstruction_score')"
+        browser.wait_for(shown, "the partition's materialization metadata")
         time.sleep(1)  # let the layout settle
         shots = [out / "timeline_partition.png", out / "timeline_coverage.png"]
         browser.screenshot(shots[0])
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         env = private_instance(root)
         clip = root / "sample.mp4"
         make_sample(str(clip))
-        analysed = subprocess.run([sys.executable, "-m", "video_assets.cli", "analyze", str(clip)], cwd=PROJECT, env=env,
-                                  capture_output=True, text=True, timeout=600)  # fmt: skip
+        command = [sys.executable, "-m", "video_assets.cli", "analyze", str(clip)]
+        analysed = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
         if analysed.returncode:
             sys.exit(f"ui_check: analysing the sample failed: {analysed.stderr[-2000:]}")
         port = free_port()

@@ -143,7 +143,8 @@ def backfill_stale(dry_run: bool) -> int:
         outcome = run_backfill(defs, instance, ANALYZE_JOB, on_start=announce)
     failed = [p for p, ok in outcome.items() if not ok]
     print(
-        f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}"
+        f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed"
+        f"{': ' + ', '.join(failed) if failed else ''}"
     )
     return 1 if failed else 0
 

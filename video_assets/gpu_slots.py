@@ -127,7 +127,8 @@ def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
         if run is not None and run.status not in FINISHED_STATUSES:
             instance.report_run_failed(
                 run,
-                f"run worker (pid {holder.pid}) is gone; its `{GPU_POOL}` pool slots were freed by video_assets.gpu_slots",
+                f"run worker (pid {holder.pid}) is gone; its `{GPU_POOL}` pool slots were freed by "
+                "video_assets.gpu_slots",
             )
         instance.event_log_storage.free_concurrency_slots_for_run(holder.run_id)
     return freed

@@ -84,7 +84,8 @@ def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
     error when the code location loads, not at run time."""
     if spec.prompt_version is not None and spec.prompt_version not in PROMPTS:
         raise ModelSpecError(
-            f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} (known: {', '.join(sorted(PROMPTS))})"
+            f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} "
+            f"(known: {', '.join(sorted(PROMPTS))})"
         )
     unknown = sorted(set(spec.options) - _PLAN_KEYS - _MEMORY_KEYS)
     if unknown:
@@ -199,7 +200,8 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             per_second = frames_in_sparsest_second(times, probe.duration_s)
             if per_second < needed:
                 raise Failure(
-                    description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per second for "
+                    description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per "
+                    "second for "
                     f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
                     f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
                     allow_retries=False,

@@ -146,7 +146,8 @@ def deliberate_failure(instance, run_id: str) -> str | None:
     job_name=ANALYZE_JOB,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Re-runs a video whose latest run failed for a reason other than a bad input, a bounded number of times.",
+    description="Re-runs a video whose latest run failed for a reason other than a bad input, "
+    "a bounded number of times.",
 )
 def retry_failed_sensor(context: SensorEvaluationContext, operations: OperationsSettings):
     after = float(context.cursor) if context.cursor else 0.0

@@ -39,7 +39,10 @@ def coverage_table(per_aspect: dict[str, float], expected: tuple[str, ...]) -> s
 def coverage_markdown(frame: pd.DataFrame, score, expected: tuple[str, ...]) -> str:
     """The picture of which aspect is analysed at which second, the score, and the per-aspect table."""
     picture = markdown_image(render_coverage_png(frame, CONTRACT_ASPECTS, expected, score.score), "coverage per second")
-    summary = f"**Reconstruction score {score.score:.3f}**, {score.seconds} s (green: analysed, grey: not analysed, (off): not configured)"
+    summary = (
+        f"**Reconstruction score {score.score:.3f}**, {score.seconds} s "
+        "(green: analysed, grey: not analysed, (off): not configured)"
+    )
     return f"{summary}\n\n{picture}\n\n{coverage_table(score.per_aspect, expected)}"
 
 

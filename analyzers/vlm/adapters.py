@@ -84,7 +84,8 @@ def _chat_template(path: Path, tokenizer) -> str:
 
 
 def _video_settings(path: Path) -> dict:
-    """Video preprocessing settings: video_preprocessor_config.json, else preprocessor_config.json (older checkpoints)."""
+    """Video preprocessing settings: video_preprocessor_config.json, else preprocessor_config.json
+    (older checkpoints)."""
     settings = _read_json(path / "video_preprocessor_config.json")
     return settings or _read_json(path / "preprocessor_config.json")
 

@@ -194,7 +194,8 @@ class _Describer:
                 )
         except torch.OutOfMemoryError as e:
             raise DescribeOutOfMemory(
-                f"{self.adapter.name}: out of memory on seconds {seconds[0]}-{seconds[-1]} ({count.total} input tokens)",
+                f"{self.adapter.name}: out of memory on seconds {seconds[0]}-{seconds[-1]} "
+                f"({count.total} input tokens)",
                 None,
                 plan,
             ) from e

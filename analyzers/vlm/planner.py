@@ -280,7 +280,8 @@ def plan_windows(
     window = min(fitting_seconds(chosen), longest)
     if window < 1:
         raise PlanError(
-            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs {need(chosen, 1)} tokens "
+            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs "
+            f"{need(chosen, 1)} tokens "
             f"but the budget allows {budget} (context {context_limit}, memory {memory_tokens})"
         )
     overlap = options.overlap_s if window > 2 * options.overlap_s else 0

@@ -15,6 +15,7 @@ these processors only validate the size, normalise and lay out patches.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ def _as_video(video) -> np.ndarray:
 class ArrayVideoProcessor(VideoProcessorMixin):
     """Common part: accepts a list of (T, H, W, 3) uint8 arrays; ignores kwargs meant for torchvision."""
 
-    model_input_names = ["pixel_values_videos"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values_videos"]
 
     def __call__(self, videos, return_tensors=None, fps: float | None = None, **_ignored) -> BatchFeature:
         if isinstance(videos, np.ndarray) and videos.ndim == 4:
@@ -87,7 +88,7 @@ class ArrayVideoProcessor(VideoProcessorMixin):
 class QwenArrayVideoProcessor(ArrayVideoProcessor):
     """Qwen2-VL / Qwen2.5-VL: 2-frame temporal patches of 14x14 pixels, merged 2x2 into one token."""
 
-    model_input_names = ["pixel_values_videos", "video_grid_thw"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values_videos", "video_grid_thw"]
 
     def __init__(
         self,

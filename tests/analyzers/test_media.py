@@ -1,3 +1,4 @@
+import itertools
 import math
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def test_one_decode_pass_yields_signals_and_sampled_frames(clip, tmp_path):
     assert result.decoded == 165 and len(result.signals) == 165
     times = frame_times(tmp_path / "frames.parquet")
     assert result.sampled == len(times) == 22  # 2 per second
-    assert all(0 <= b - a < 0.6 for a, b in zip(times, times[1:]))
+    assert all(0 <= b - a < 0.6 for a, b in itertools.pairwise(times))
     frames = list(iter_frames(tmp_path / "frames.parquet", start_s=3.0, end_s=4.0))
     assert [round(f.t, 2) for f in frames] == [3.0, 3.53]
     assert frames[0].image.shape == (180, 320, 3)
@@ -184,7 +185,8 @@ def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
     from tests.media_factory import ffmpeg
 
     path = tmp_path / "vfr.mp4"  # 30 frames 1/15 s apart, then 60 frames 1/30 s apart
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90", "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90",
+           "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
            "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))  # fmt: skip
     probe = probe_video(path)
     assert probe.duration_s == pytest.approx(4.0)

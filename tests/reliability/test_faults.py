@@ -51,8 +51,8 @@ def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp
         assert run().success
         before = finals(data)
         assert {
-            "timeline/video=%s/timeline.parquet" % key,
-            "sampled_frames/video=%s/sampled_frames.parquet" % key,
+            f"timeline/video={key}/timeline.parquet",
+            f"sampled_frames/video={key}/sampled_frames.parquet",
         } <= set(before)
 
         # 1. A table written through the IO manager: half the bytes reach the temp file, then the disk is full.

@@ -96,7 +96,8 @@ VFR_TIMES = [i * 2 / 30 for i in range(30)] + [(i + 30) / 30 for i in range(30, 
 def variable_rate(folder: Path) -> Path:
     target = folder / "variable rate.mp4"
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=30", "-frames:v", "90", "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
+        "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=30", "-frames:v", "90",
+        "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
         "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(target),
     )  # fmt: skip
     return target

@@ -81,7 +81,10 @@ def shell_uses(text: str) -> list[str]:
 
 
 def test_the_shell_scanner_finds_what_it_looks_for():
-    planted = "subprocess.run(cmd, shell=True)\nos.system('ls')\nos.popen ('x')\nsubprocess.getoutput('y')\nsafe = run([exe, arg])"
+    planted = (
+        "subprocess.run(cmd, shell=True)\nos.system('ls')\nos.popen ('x')\nsubprocess.getoutput('y')\n"
+        "safe = run([exe, arg])"
+    )
     assert len(shell_uses(planted)) == 4
 
 

@@ -98,9 +98,11 @@ def test_quantization_builds_bitsandbytes_configs_for_cuda_and_is_refused_on_cpu
     four = runtime.quantization_config(spec_for(tiny_qwen, quantization="4bit", dtype="bfloat16"), cuda)
     assert eight.load_in_8bit and not eight.load_in_4bit
     assert four.load_in_4bit and four.bnb_4bit_quant_type == "nf4" and four.bnb_4bit_compute_dtype == torch.bfloat16
-    with runtime.session(spec_for(tiny_qwen, quantization="4bit")) as heavy:
-        with pytest.raises(ValueError, match="4bit quantization .* needs a CUDA device"):
-            heavy.load_pretrained(AutoModelForImageTextToText)
+    with (
+        runtime.session(spec_for(tiny_qwen, quantization="4bit")) as heavy,
+        pytest.raises(ValueError, match=r"4bit quantization .* needs a CUDA device"),
+    ):
+        heavy.load_pretrained(AutoModelForImageTextToText)
 
 
 def test_device_choice():
@@ -126,9 +128,11 @@ def test_a_folder_without_weights_fails_clearly(tmp_path, tiny_qwen):
     folder = tmp_path / "config_only"
     folder.mkdir()
     (folder / "config.json").write_text((tiny_qwen / "config.json").read_text())
-    with HeavyModelRuntime().session(spec_for(folder)) as heavy:
-        with pytest.raises(ModelWeightsMissing, match="config_only"):
-            heavy.load_pretrained(AutoModelForImageTextToText)
+    with (
+        HeavyModelRuntime().session(spec_for(folder)) as heavy,
+        pytest.raises(ModelWeightsMissing, match="config_only"),
+    ):
+        heavy.load_pretrained(AutoModelForImageTextToText)
 
 
 def test_pickle_weights_are_refused(tmp_path, tiny_qwen):
@@ -137,9 +141,11 @@ def test_pickle_weights_are_refused(tmp_path, tiny_qwen):
     model = AutoModelForImageTextToText.from_pretrained(tiny_qwen)
     model.config.save_pretrained(folder)
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    with HeavyModelRuntime().session(spec_for(folder)) as heavy:
-        with pytest.raises(UnsafeWeights, match="only pickle weights"):
-            heavy.load_pretrained(AutoModelForImageTextToText)
+    with (
+        HeavyModelRuntime().session(spec_for(folder)) as heavy,
+        pytest.raises(UnsafeWeights, match="only pickle weights"),
+    ):
+        heavy.load_pretrained(AutoModelForImageTextToText)
 
 
 def test_out_of_memory_shrinks_the_work_and_records_each_step(tiny_qwen, caplog):

@@ -34,7 +34,7 @@ def instance_with_pool_limit(tmp_path: Path, limit: int) -> dict[str, str]:
 
 
 def start_run(env, log: Path, hold_s: float) -> subprocess.Popen:
-    errors = open(log.with_suffix(f".{time.time_ns()}.err"), "w")
+    errors = open(log.with_suffix(f".{time.time_ns()}.err"), "w")  # noqa: SIM115 - the run writes to it
     return subprocess.Popen(
         [sys.executable, "-m", "tests.video_assets.gpu_pool_job", str(log), str(hold_s)],
         cwd=PROJECT,
@@ -48,7 +48,7 @@ def start_run(env, log: Path, hold_s: float) -> subprocess.Popen:
 def intervals(log: Path) -> dict[str, list[float]]:
     spans: dict[str, list[float]] = {}
     for line in log.read_text().splitlines() if log.exists() else []:
-        kind, run_id, t, _pid = line.split()
+        _kind, run_id, t, _pid = line.split()
         spans.setdefault(run_id, []).append(float(t))
     return spans
 

@@ -84,7 +84,7 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
 
 
 def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):
-    assets, aspects = build_perception_assets({})
+    _assets, aspects = build_perception_assets({})
     assert aspects == {TEXT_ASSET: ("text",), FACES_ASSET: ("faces",), TRANSCRIPT_ASSET: ("transcript",)}
     defs = build_definitions(data_root=str(tmp_path), model_specs={})
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}

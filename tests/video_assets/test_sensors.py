@@ -131,7 +131,8 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         reason = failures[0].dagster_event.step_failure_data.user_failure_data.description
         assert reason.startswith(f"{corrupt.resolve()}: not a readable media file")
 
-        # A run marked failed without a step failure (its worker died, it never started) is retried, a bounded number of times.
+        # A run marked failed without a step failure (its worker died, it never started) is retried,
+        # a bounded number of times.
         died = instance.create_run_for_job(
             job, tags={PARTITION_TAG: partition_key(good)}, status=DagsterRunStatus.STARTED
         )

@@ -40,7 +40,8 @@ query Results($key: String!) {
       }
     }
   }
-  score: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "reconstruction_score", partition: $key, limit: 5) {
+  score: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "reconstruction_score",
+                              partition: $key, limit: 5) {
     runId status evaluation { success }
   }
   dense: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "timeline_dense", partition: $key, limit: 5) {
