@@ -46,9 +46,14 @@ class Event:
     detail: dict | None = field(default=None, compare=False)
 
 
+def seconds_in(duration_s: float) -> int:
+    """Number of per-second slots of a video: every started second counts (the last may be partial)."""
+    return max(1, math.ceil(duration_s - 1e-9))
+
+
 def per_second_spans(duration_s: float) -> list[tuple[int, float, float]]:
     """(second, start, end) for every second of a video; the last one may be partial."""
-    n = max(1, math.ceil(duration_s - 1e-9))
+    n = seconds_in(duration_s)
     return [(s, float(s), float(s + 1) if duration_s < s + 1e-9 else float(min(s + 1, duration_s))) for s in range(n)]
 
 

@@ -57,7 +57,7 @@ def run_cli(env: BenchEnv, clip: Path, output: Path) -> dict:
         "stderr_tail": proc.stderr.strip().splitlines()[-3:] if proc.returncode else [],
     }
     if out["success"]:
-        from analyzers.media import probe_video
+        from analyzers.probe import probe_video
 
         out.update(
             wall_s=float(took.group(2)),

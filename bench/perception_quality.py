@@ -24,8 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzers import faces, media, ocr, transcript  # noqa: E402
+from analyzers import faces, ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
+from analyzers.decode import decode_audio, decode_video  # noqa: E402
+from analyzers.probe import probe_video  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 SYNTHETIC = CORPUS / "synthetic" / "synthetic_clip01.mp4"
@@ -85,13 +87,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 
 def _decode(clip: Path, folder: Path):
-    probe = media.probe_video(clip)
+    probe = probe_video(clip)
     frames = folder / f"{clip.stem}_frames.parquet"
-    media.decode_video(probe, frames, sample_fps=2.0, max_side=1280)
+    decode_video(probe, frames, sample_fps=2.0, max_side=1280)
     audio = None
     if probe.audio_streams:
         audio = folder / f"{clip.stem}_audio.parquet"
-        media.decode_audio(probe, audio)
+        decode_audio(probe, audio)
     return probe, frames, audio
 
 

@@ -522,13 +522,13 @@ def findings(results: dict, scaling: dict) -> list[str]:
             f"- **Cut speed: target missed** on {len(slower)} of {len(ratios)} clips (ours takes"
             f" {1 / max(slower.values()):.1f}-{1 / min(slower.values()):.1f}x PySceneDetect's time). Why: the shots"
             " analyzer itself takes milliseconds; the time is the decode pass, and bare decoding is only"
-            f" {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/media.py` that"
-            " every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV"
+            f" {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/frame_signals.py`"
+            " that every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV"
             " histogram, channel means and a Laplacian variance, plus global motion 4x/s and 2 fps JPEG frames for"
             " the frame models. PySceneDetect computes one metric per downscaled frame. Profiled with cProfile: on"
             " 25-30 fps clips the per-frame downscale and conversions dominate; on low-rate clips (janus, 8 fps) the"
             " fixed-rate side work does (motion 4x/s, 2 fps JPEGs), which PySceneDetect does not do at all. The"
-            " remaining levers are in media.py, not in the cut detector."
+            " remaining levers are in the decode pass, not in the cut detector."
         )
     d, g = (
         clips.get("synthetic_clip01.mp4", {}).get("direct", {}),

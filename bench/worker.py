@@ -45,16 +45,18 @@ def direct(path: Path, scratch: Path) -> dict:
     import silero_vad  # noqa: F401
     import torch  # noqa: F401
 
-    from analyzers import audio, camera_motion, media, shots, visual_stats
+    from analyzers import audio, camera_motion, shots, visual_stats
+    from analyzers.decode import decode_audio, decode_video
+    from analyzers.probe import probe_video
     from analyzers.records import events_frame
     from analyzers.timeline import build_timeline
 
     imported, cpu_start = time.perf_counter() - STARTED, cpu_s()
     times: dict[str, float] = {}
-    probe = timed(times, "probe", media.probe_video, path)
-    decoded = timed(times, "decode_video", media.decode_video, probe, scratch / "frames.parquet")
+    probe = timed(times, "probe", probe_video, path)
+    decoded = timed(times, "decode_video", decode_video, probe, scratch / "frames.parquet")
     audio_path = scratch / "audio.parquet"
-    has_audio = timed(times, "decode_audio", media.decode_audio, probe, audio_path) > 0
+    has_audio = timed(times, "decode_audio", decode_audio, probe, audio_path) > 0
     signals, key = decoded.signals, "bench"
 
     def analyse_shots():
@@ -105,17 +107,18 @@ def light_definitions(defs):
 
 
 def graph(path: Path, data_root: Path, which: str) -> dict:
+    import av
     from dagster import DagsterInstance
 
-    from analyzers import media
+    from analyzers.probe import probe_video
     from video_assets.definitions import ANALYZE_JOB, build_definitions
 
     imported = time.perf_counter() - STARTED
-    probe = media.probe_video(path)  # before counting: the run's own opens and frames are counted
+    probe = probe_video(path)  # before counting: the run's own opens and frames are counted
     from tests.decode_counter import DecodeCounts, counting_open
 
     counts = DecodeCounts()
-    media.av.open = counting_open(media.av.open, counts)
+    av.open = counting_open(av.open, counts)
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)

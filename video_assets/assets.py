@@ -7,9 +7,10 @@ from dagster import AssetExecutionContext, AssetOut, Failure, Output, asset, mul
 
 from analyzers import audio as audio_analyzer
 from analyzers import camera_motion as camera_analyzer
-from analyzers import media
 from analyzers import shots as shots_analyzer
 from analyzers import visual_stats as visual_analyzer
+from analyzers.decode import decode_audio, decode_video
+from analyzers.probe import MediaError, VideoProbe, probe_video
 from analyzers.records import events_frame, frame_events
 from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage, UnknownVideoError
@@ -19,11 +20,11 @@ from video_assets.partitions import videos
 DECODE_GROUP, ANALYSIS_GROUP = "decode", "analysis"
 
 
-def probe_of(video_probe: pd.DataFrame) -> media.VideoProbe:
-    return media.VideoProbe.from_row(video_probe.iloc[0].to_dict())
+def probe_of(video_probe: pd.DataFrame) -> VideoProbe:
+    return VideoProbe.from_row(video_probe.iloc[0].to_dict())
 
 
-def events_output(context: AssetExecutionContext, events, probe: media.VideoProbe, started: float) -> Output:
+def events_output(context: AssetExecutionContext, events, probe: VideoProbe, started: float) -> Output:
     frame = events_frame(events, context.partition_key)
     seconds = frame["start_s"].floordiv(1).nunique() if len(frame) else 0
     return Output(
@@ -42,8 +43,8 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage) -> pd.
     """Container facts of the source video; fails clearly when the file is not a decodable video."""
     try:
         path = storage.source_path(context.partition_key)
-        probe = media.probe_video(path)
-    except (media.MediaError, UnknownVideoError) as exc:
+        probe = probe_video(path)
+    except (MediaError, UnknownVideoError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     context.add_output_metadata(
         {
@@ -78,14 +79,14 @@ def video_decode(
     probe = probe_of(video_probe)
     frames_tmp = storage.temp_path("sampled_frames", context.partition_key)
     try:
-        result = media.decode_video(
+        result = decode_video(
             probe,
             frames_tmp,
             sample_fps=settings.sample_fps,
             max_side=settings.frame_max_side,
             progress=context.log.info,
         )
-    except media.MediaError as exc:
+    except MediaError as exc:
         frames_tmp.unlink(missing_ok=True)
         raise Failure(description=str(exc), allow_retries=False) from exc
     except BaseException:
@@ -115,8 +116,8 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
     started = time.perf_counter()
     tmp = storage.temp_path("audio_pcm", context.partition_key)
     try:
-        seconds = media.decode_audio(probe, tmp)
-    except media.MediaError as exc:
+        seconds = decode_audio(probe, tmp)
+    except MediaError as exc:
         tmp.unlink(missing_ok=True)
         raise Failure(description=str(exc), allow_retries=False) from exc
     except BaseException:

@@ -18,16 +18,13 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from analyzers.records import seconds_in
+
 GIB = 1024**3
 
 
 class PlanError(ValueError):
     """The budget cannot hold even one second of video at the smallest frame size."""
-
-
-def seconds_in(duration_s: float) -> int:
-    """Number of per-second slots of a video (the last one may be partial), as in analyzers.records."""
-    return max(1, math.ceil(duration_s - 1e-9))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 import pytest
 
 from analyzers.camera_motion import LABELS, analyze_camera_motion, classify
-from analyzers.media import decode_video, probe_video
+from analyzers.decode import decode_video
+from analyzers.probe import probe_video
 from tests.conftest import CLIP_CAMERA, CLIP_CUTS
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from analyzers.audio_store import AUDIO_RATE, read_audio
+from analyzers.decode import decode_audio, decode_video
 from analyzers.frames import frame_times, iter_frames
-from analyzers.media import MediaError, decode_audio, decode_video, probe_video
+from analyzers.probe import MediaError, probe_video
 from tests.media_factory import Shot, render_shots, tone, write_video
 
 
@@ -222,7 +223,7 @@ def test_the_probe_row_keeps_any_file_name_exactly(tmp_path, silent_clip, name):
 
     import pandas as pd
 
-    from analyzers.media import VideoProbe
+    from analyzers.probe import VideoProbe
 
     path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name))
     path.write_bytes(silent_clip.read_bytes())

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzers.media import decode_video, probe_video
+from analyzers.decode import decode_video
+from analyzers.probe import probe_video
 from analyzers.shots import analyze_shots, boundaries, detect_cuts
 from tests.conftest import CLIP_CUTS
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from analyzers.media import decode_video, probe_video
+from analyzers.decode import decode_video
+from analyzers.probe import probe_video
 from analyzers.visual_stats import analyze_visual_stats
 from tests.media_factory import ffmpeg
 

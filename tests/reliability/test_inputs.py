@@ -267,11 +267,13 @@ def test_shell_metacharacters_in_names_run_nothing(batch):
 MEMORY_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from analyzers import camera_motion, media, shots, visual_stats
+from analyzers import camera_motion, shots, visual_stats
+from analyzers.decode import decode_audio, decode_video
+from analyzers.probe import probe_video
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
-probe = media.probe_video(src)
-result = media.decode_video(probe, out / "frames.parquet")
-seconds = media.decode_audio(probe, out / "audio.parquet")
+probe = probe_video(src)
+result = decode_video(probe, out / "frames.parquet")
+seconds = decode_audio(probe, out / "audio.parquet")
 events = shots.analyze_shots(result.signals, probe.fps, probe.duration_s)
 camera = camera_motion.analyze_camera_motion(result.signals, probe.duration_s, shots.boundaries(events))
 stats = visual_stats.analyze_visual_stats(result.signals, probe.duration_s)

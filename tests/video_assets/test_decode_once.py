@@ -4,7 +4,7 @@ import av
 import pytest
 from dagster import DagsterInstance
 
-from analyzers import media
+from analyzers.probe import probe_video
 from tests.decode_counter import DecodeCounts, counting_open
 from video_assets.definitions import ANALYZE_JOB, build_definitions
 
@@ -12,9 +12,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_whole_graph_opens_the_source_three_times_and_decodes_each_stream_once(clip, instance_home, monkeypatch):
-    frame_count = media.probe_video(clip).frame_count
+    frame_count = probe_video(clip).frame_count
     counts = DecodeCounts()
-    monkeypatch.setattr(media.av, "open", counting_open(av.open, counts))
+    monkeypatch.setattr(av, "open", counting_open(av.open, counts))
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"])
     storage = defs.resources["storage"]
     key = storage.register_source(clip)

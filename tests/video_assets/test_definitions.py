@@ -1,7 +1,7 @@
 import pandas as pd
 from dagster import AssetKey
 
-from analyzers.media import probe_video
+from analyzers.probe import probe_video
 from video_assets.definitions import ANALYZE_JOB, defs
 
 

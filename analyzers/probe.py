@@ -1,0 +1,183 @@
+"""Probing: the container facts of a video, read before anything is decoded.
+
+A file that is not a decodable video fails here with a `MediaError` naming the file and the reason;
+the source file is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from analyzers.records import seconds_in
+
+
+class MediaError(ValueError):
+    """A file that cannot be analysed; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    path: str
+    duration_s: float
+    fps: float
+    frame_count: int
+    width: int  # as displayed (after rotation)
+    height: int
+    rotation: int  # degrees clockwise the frames are turned for display
+    video_codec: str
+    container: str
+    audio_streams: list[dict] = field(default_factory=list)
+    # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
+    # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
+    timing: str = "container"
+
+    @property
+    def seconds(self) -> int:
+        return seconds_in(self.duration_s)
+
+    def as_row(self) -> dict:
+        """A flat record (audio streams as JSON) for a one-row table."""
+        row = asdict(self)
+        row["audio_streams"] = json.dumps(self.audio_streams)
+        row["path"] = _path_as_text(self.path)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> VideoProbe:
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}  # rows stored before a field existed
+        fields["audio_streams"] = json.loads(fields["audio_streams"])
+        fields["path"] = _path_from_text(fields["path"])
+        for name in ("frame_count", "width", "height", "rotation"):
+            fields[name] = int(fields[name])
+        for name in ("duration_s", "fps"):
+            fields[name] = float(fields[name])
+        return cls(**fields)
+
+
+_ESCAPED = "json:"  # marks a path stored JSON-escaped
+
+
+def _path_as_text(path: str) -> str:
+    """The path as valid UTF-8 text (Parquet strings must be): a name holding bytes that are not
+    UTF-8 (surrogate-escaped by Python) is stored JSON-escaped, so it still round-trips exactly."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED + json.dumps(path)
+    return _ESCAPED + json.dumps(path) if path.startswith(_ESCAPED) else path
+
+
+def _path_from_text(text: str) -> str:
+    return json.loads(text[len(_ESCAPED) :]) if text.startswith(_ESCAPED) else text
+
+
+def open_media(path: Path):
+    """The file opened for reading with PyAV; MediaError naming the file when it cannot be."""
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes)")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"{path}: not a readable media file ({exc})") from exc
+
+
+def probe_video(path: str | Path) -> VideoProbe:
+    """Container facts. Raises MediaError for anything that is not a decodable video."""
+    path = Path(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            raise MediaError(f"{path}: no video stream (the file holds {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = _duration(container, stream)
+        frames = int(stream.frames or 0)
+        timing = "container"
+        # The first frame proves the stream decodes and carries the display rotation.
+        stream.thread_type = "AUTO"
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc
+        if first is None:
+            raise MediaError(f"{path}: the video stream holds no decodable frame")
+        rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        audio = [
+            {"index": a.index, "codec": a.codec_context.name, "channels": a.channels, "rate": a.rate}
+            for a in container.streams.audio
+        ]
+        video_codec, container_name = stream.codec_context.name, container.format.name
+    if duration <= 0:
+        frames, duration, fps, timing = _measure_untimed(path)
+    if duration <= 0:
+        raise MediaError(f"{path}: the video has no measurable duration")
+    return VideoProbe(
+        path=str(path),
+        duration_s=duration,
+        fps=fps,
+        frame_count=frames or (int(round(duration * fps)) if fps else 0),
+        width=width,
+        height=height,
+        rotation=rotation,
+        video_codec=video_codec,
+        container=container_name,
+        audio_streams=audio,
+        timing=timing,
+    )
+
+
+def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
+    """Frames, duration, fps and timing of a raw elementary stream (.h264, .mjpeg), whose container
+    declares no duration: counted from the packets (demuxed, not decoded).
+
+    Packet durations come from the stream's own timing (H.264/HEVC VUI), which beats the demuxer's
+    nominal rate; a stream without timing gets ffmpeg's 25 fps convention.
+    """
+    with open_media(path) as container:
+        stream = container.streams.video[0]
+        count, seconds = 0, Fraction(0)
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.duration and packet.time_base:
+                    seconds += packet.duration * packet.time_base
+        nominal = float(stream.guessed_rate or 25)
+    if not count:
+        return 0, 0.0, 0.0, "stream"
+    fps = count / float(seconds) if seconds else nominal
+    return count, count / fps, fps, "stream"
+
+
+def _duration(container, stream) -> float:
+    """The presentation length over all streams (what a player shows), else the video stream's."""
+    if container.duration:
+        return container.duration / av.time_base
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def declared_end(container, stream) -> float | None:
+    """Where the video stream says it ends, in seconds on the container's clock; None when it does not say."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time * stream.time_base if stream.start_time is not None else 0
+        return float(start + stream.duration * stream.time_base) - clock_origin(container)
+    if container.duration and len(container.streams) == 1:  # e.g. Matroska: only the container's length
+        return container.duration / av.time_base
+    return None
+
+
+def clock_origin(container) -> float:
+    """Time zero of the timeline: the container's start, so video and audio share one clock."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0

@@ -1,0 +1,94 @@
+"""The per-frame signals on plain arrays: no video, no decoder."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from analyzers.frame_signals import METRIC_KEYS, FrameSignals, global_motion
+from tests.media_factory import texture
+
+
+def uniform(value: tuple[int, int, int], h: int = 90, w: int = 160) -> np.ndarray:
+    return np.full((h, w, 3), value, np.uint8)
+
+
+def test_every_row_has_the_declared_keys_and_the_table_one_row_per_frame():
+    signals = FrameSignals()
+    rows = [signals.process_frame(i / 10, uniform((i * 20, 0, 0))) for i in range(5)]
+    assert all(tuple(row) == METRIC_KEYS for row in rows)
+    table = signals.table()
+    assert list(table.columns) == list(METRIC_KEYS) and len(table) == 5 == signals.frames
+    assert table["t"].tolist() == pytest.approx([0, 0.1, 0.2, 0.3, 0.4]) and signals.last_t == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    ("colour", "brightness", "saturation", "rgb"),
+    [
+        ((0, 0, 0), 0.0, 0.0, (0, 0, 0)),
+        ((255, 255, 255), 1.0, 0.0, (1, 1, 1)),
+        ((255, 0, 0), 0.299, 1.0, (1, 0, 0)),
+        ((0, 0, 255), 0.114, 1.0, (0, 0, 1)),
+        ((128, 128, 128), 0.502, 0.0, (0.502, 0.502, 0.502)),
+    ],
+)
+def test_colour_signals_of_a_uniform_frame(colour, brightness, saturation, rgb):
+    row = FrameSignals().process_frame(0.0, uniform(colour))
+    assert row["brightness"] == pytest.approx(brightness, abs=0.01)
+    assert row["saturation"] == pytest.approx(saturation, abs=0.01)
+    assert (row["red"], row["green"], row["blue"]) == pytest.approx(rgb, abs=0.01)
+    assert row["sharpness"] == 0.0
+
+
+def test_the_first_frame_has_no_difference_and_a_cut_is_a_large_one():
+    a, b = texture(1, 160, 90), texture(2, 160, 90)
+    signals = FrameSignals()
+    first = signals.process_frame(0.0, a)
+    same = signals.process_frame(0.04, a)
+    cut = signals.process_frame(0.08, b)
+    assert math.isnan(first["diff"]) and math.isnan(first["hist_diff"])
+    assert same["diff"] == 0.0 and same["hist_diff"] == 0.0
+    assert cut["diff"] > 0.1 and cut["hist_diff"] > 0.2
+
+
+def test_a_sharp_frame_scores_higher_than_its_blurred_copy():
+    sharp = texture(3, 160, 90)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3)
+    assert (
+        FrameSignals().process_frame(0, sharp)["sharpness"] > 4 * FrameSignals().process_frame(0, blurred)["sharpness"]
+    )
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(6, 0), (-6, 0), (0, 4), (0, -4), (5, 3)])
+def test_global_motion_of_a_shifted_picture(dx, dy):
+    canvas = cv2.cvtColor(texture(4, 480, 320), cv2.COLOR_RGB2GRAY)
+    prev = np.ascontiguousarray(canvas[20:110, 20:180])
+    # Content moves by (dx, dy): the window onto the canvas moves the other way.
+    cur = np.ascontiguousarray(canvas[20 - dy : 110 - dy, 20 - dx : 180 - dx])
+    mx, my, scale, inliers = global_motion(prev, cur)
+    assert (mx, my) == pytest.approx((dx, dy), abs=0.5)
+    assert scale == pytest.approx(1.0, abs=0.01) and inliers > 0.8
+
+
+def test_motion_is_estimated_about_motion_rate_times_a_second_over_whole_frames():
+    canvas = texture(5, 640, 360)
+    signals = FrameSignals(motion_rate=4.0)
+    rows = []
+    for i in range(25):  # 1 s at 25 fps, content moving right 40 px/s
+        x = 80 - int(round(i * 40 / 25))
+        rows.append(signals.process_frame(i / 25, np.ascontiguousarray(canvas[90:270, x : x + 320])))
+    estimates = [r for r in rows if not math.isnan(r["motion_span"])]
+    # At 25 fps the first frame at least 0.25 s after the last estimate is 7 frames (0.28 s) later.
+    assert [round(r["t"], 2) for r in estimates] == [0.28, 0.56, 0.84]
+    for r in estimates:
+        assert r["motion_span"] == pytest.approx(0.28)
+        assert r["motion_dx"] == pytest.approx(40 / 320, rel=0.15)  # an eighth of the width per second
+        assert abs(r["motion_dy"]) < 0.02 and r["motion_scale"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_black_frames_have_no_motion():
+    signals = FrameSignals()
+    rows = [signals.process_frame(i / 10, uniform((0, 0, 0))) for i in range(6)]
+    assert all(math.isnan(r["motion_dx"]) for r in rows)
+    assert any(not math.isnan(r["motion_span"]) for r in rows)  # estimated, found nothing to track
