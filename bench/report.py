@@ -363,10 +363,10 @@ def scaling_section(scaling: list[dict]) -> tuple[list[str], dict]:
     ), summary
 
 
-def issue2_section(checks: dict) -> list[str]:
+def acceptance_section(checks: dict) -> list[str]:
     cli = checks.get("cli", {})
     lines = [
-        "## Foundation acceptance (issue 2)",
+        "## Acceptance through the CLI",
         "",
         f"`{cli.get('command')}`: exit {cli.get('returncode')}, "
         f"{_f(cli.get('wall_s'))} s in-process, {_f(cli.get('process_s'))} s with interpreter start.",
@@ -425,14 +425,14 @@ def issue2_section(checks: dict) -> list[str]:
 
 def summary_table(results: dict, scaling: dict) -> list[str]:
     """The README's few headline figures."""
-    clips, issue2 = results["clips"], results.get("issue2", {})
+    clips, acceptance = results["clips"], results.get("acceptance", {})
     syn = clips.get("synthetic_clip01.mp4", {})
     rows = []
-    if "speed" in issue2:
+    if "speed" in acceptance:
         rows.append(
             [
                 "light graph, synthetic_clip01 (48 s 720p25)",
-                f"{issue2['speed']['realtime_factor']:.1f}x real time ({issue2['speed']['wall_s']:.1f} s)",
+                f"{acceptance['speed']['realtime_factor']:.1f}x real time ({acceptance['speed']['wall_s']:.1f} s)",
             ]
         )
     d, g = syn.get("direct", {}), syn.get("graph", {})
@@ -587,7 +587,7 @@ def write(results: dict, readme: bool = True) -> None:
         "",
     ]
     lines += findings(results, scaling)
-    lines += issue2_section(results.get("issue2", {}))
+    lines += acceptance_section(results.get("acceptance", {}))
     lines += speed_section(results["clips"])
     lines += peer_section(results["clips"])
     lines += scaling_lines

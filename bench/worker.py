@@ -95,15 +95,17 @@ def light_definitions(defs):
     resources and job."""
     from dagster import AssetSelection, Definitions, define_asset_job
 
-    from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
-    from video_assets.definitions import ANALYZE_JOB
+    from video_assets import audio, decode, visual
+    from video_assets.events import aspects_by_asset
+    from video_assets.names import ANALYZE_JOB
     from video_assets.timeline import build_timeline_assets
 
-    timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
+    light = [*decode.stage_assets({}), *visual.stage_assets({}), audio.audio]
+    timeline, checks = build_timeline_assets(aspects_by_asset(light))
     job = define_asset_job(
         ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
     )
-    return Definitions(assets=[*LIGHT_ASSETS, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
+    return Definitions(assets=[*light, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
 
 
 def graph(path: Path, data_root: Path, which: str) -> dict:
@@ -111,27 +113,24 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
     from dagster import DagsterInstance
 
     from analyzers.probe import probe_video
-    from video_assets.definitions import ANALYZE_JOB, build_definitions
+    from video_assets.definitions import build_definitions
+    from video_assets.runs import analyze_file
 
     imported = time.perf_counter() - STARTED
     probe = probe_video(path)  # before counting: the run's own opens and frames are counted
-    from tests.decode_counter import DecodeCounts, counting_open
+    from support.decode_counter import DecodeCounts, counting_open
 
     counts = DecodeCounts()
     av.open = counting_open(av.open, counts)
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)
-    storage = defs.resources["storage"]
-    job = defs.resolve_job_def(ANALYZE_JOB)
     with DagsterInstance.get() as instance:
-        key = storage.register_source(path)
-        instance.add_dynamic_partitions("videos", [key])
         started, cpu_start = time.perf_counter(), cpu_s()
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        run = analyze_file(defs, instance, path, run_config={})
         wall, cpu = time.perf_counter() - started, cpu_s() - cpu_start
-    steps, decode_passes, failure = {}, {}, None
-    for event in result.all_events:
+    steps, decode_passes = {}, {}
+    for event in run.result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 4)
         elif event.is_step_materialization:
@@ -140,16 +139,9 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
                 decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata[
                     "decode_passes"
                 ].value
-        elif event.is_step_failure and failure is None:
-            data = event.step_failure_data
-            failure = f"{event.step_key}: " + (
-                data.user_failure_data.description
-                if data.user_failure_data and data.user_failure_data.description
-                else data.error.message.strip()
-            )
     return {
-        "success": result.success,
-        "failure": failure,
+        "success": run.success,
+        "failure": run.failure,
         "duration_s": probe.duration_s,
         "frame_count": probe.frame_count,
         "wall_s": round(wall, 4),
@@ -161,9 +153,9 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
             "video_frames": counts.video_frames,
             "audio_frames": counts.audio_frames,
         },
-        "partition": key,
-        "timeline": str(storage.asset_path("timeline", key)),
-        "shots": str(storage.asset_path("shots", key)),
+        "partition": run.key,
+        "timeline": str(defs.resources["storage"].asset_path("timeline", run.key)),
+        "shots": str(defs.resources["storage"].asset_path("shots", run.key)),
         "import_s": round(imported, 3),
     }
 

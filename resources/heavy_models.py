@@ -22,18 +22,20 @@ import logging
 import os
 import resource
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
 from dagster import ConfigurableResource
 from pydantic import Field
-from transformers import BitsAndBytesConfig
 
 from resources.model_specs import ModelSpec
+
+if TYPE_CHECKING:  # torch is imported where a model runs, not when the code location loads
+    import torch
 
 GPU_POOL = "gpu"
 # Op tags of every heavy asset: on Kubernetes (k8s_job_executor) its step pod requests one GPU;
@@ -60,7 +62,8 @@ class HeavyOutOfMemory(RuntimeError):
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch's OOM, or an OOM reported by another runtime (CTranslate2, cuDNN) as a RuntimeError."""
-    return isinstance(exc, torch.OutOfMemoryError) or (
+    torch = sys.modules.get("torch")  # a model that ran on torch has imported it
+    return (torch is not None and isinstance(exc, torch.OutOfMemoryError)) or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
     )
 
@@ -172,6 +175,8 @@ class HeavyModelSession:
     def free_cache(self) -> None:
         gc.collect()
         if self.device.type == "cuda":
+            import torch
+
             torch.cuda.empty_cache()
 
     def shrink_on_oom(
@@ -211,6 +216,8 @@ class HeavyModelSession:
     # -- lifetime -----------------------------------------------------------------------------
     def _start(self) -> None:
         if self.device.type == "cuda":
+            import torch
+
             torch.cuda.reset_peak_memory_stats(self.device)
             if self.spec.memory_budget_bytes:
                 total = torch.cuda.get_device_properties(self.device).total_memory
@@ -222,6 +229,8 @@ class HeavyModelSession:
         self.model = None
         self.free_cache()
         if self.device.type == "cuda":
+            import torch
+
             self.metadata["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(self.device))
             self.metadata["peak_memory_kind"] = "cuda_max_allocated"
             torch.cuda.set_per_process_memory_fraction(1.0, self.device)
@@ -242,6 +251,8 @@ class HeavyModelRuntime(ConfigurableResource):
     )
 
     def resolve_device(self) -> torch.device:
+        import torch
+
         if self.device == "auto":
             return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
@@ -254,6 +265,8 @@ class HeavyModelRuntime(ConfigurableResource):
     @staticmethod
     def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
         """The spec's dtype; 'auto' is bfloat16 on CUDA that supports it, float16 on older CUDA, float32 on CPU."""
+        import torch
+
         if spec.dtype != "auto":
             return getattr(torch, spec.dtype)
         if device.type == "cuda":
@@ -261,6 +274,8 @@ class HeavyModelRuntime(ConfigurableResource):
         return torch.float32
 
     def quantization_config(self, spec: ModelSpec, device: torch.device):
+        from transformers import BitsAndBytesConfig
+
         if device.type != "cuda":
             raise ValueError(
                 f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, "

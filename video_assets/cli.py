@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -33,29 +32,17 @@ def _write_atomically(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _failure_reason(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            data = event.step_failure_data
-            if data.user_failure_data and data.user_failure_data.description:
-                return f"{data.user_failure_data.description} (step {event.step_key})"
-            if data.error:
-                return f"step {event.step_key}: {data.error.message.strip()}"
-    return "the run failed (see the run in the Dagster UI)"
-
-
 def analyze(files: list[str], output: str | None) -> int:
     _use_local_instance()
-    from analyzers.timeline import reconstruction_score
-    from video_assets.backfill import CONSOLE_INFO
-    from video_assets.definitions import ANALYZE_JOB, defs
+    import pyarrow.parquet as pq
+
+    from video_assets.definitions import defs
     from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
-    from video_assets.timeline import expected_aspects
+    from video_assets.runs import recorded_score, register_video, run_partition
 
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
     storage = defs.resources["storage"]
-    job = defs.resolve_job_def(ANALYZE_JOB)
     failures = 0
     with open_local_instance() as instance:
         # No daemon runs here: free the gpu slots of runs killed earlier before running.
@@ -68,29 +55,18 @@ def analyze(files: list[str], output: str | None) -> int:
                 print(f"error: {path}: {problem}", file=sys.stderr)
                 failures += 1
                 continue
-            key = storage.register_source(path)
-            instance.add_dynamic_partitions("videos", [key])
+            key = register_video(defs, instance, path)
             print(f"analysing {path} as partition {key} ...", flush=True)
-            started = time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=key,
-                raise_on_error=False,
-                run_config=CONSOLE_INFO,
-            )
-            took = time.perf_counter() - started
-            if not result.success:
-                print(f"error: {_failure_reason(result)}; run {result.run_id}", file=sys.stderr)
+            run = run_partition(defs, instance, key)
+            if not run.success:
+                print(f"error: {run.failure}; run {run.run_id}", file=sys.stderr)
                 failures += 1
                 continue
-            import pandas as pd
-
-            table_path = storage.asset_path("timeline", key)
-            timeline = pd.read_parquet(table_path)
-            from video_assets.assets import LIGHT_EVENT_ASSETS
-
-            score = reconstruction_score(timeline, expected_aspects(LIGHT_EVENT_ASSETS))
-            print(f"{path}: {len(timeline)} seconds in {took:.1f} s, reconstruction score {score.score:.3f}")
+            table_path = storage.asset_path("timeline", run.key)
+            seconds = pq.ParquetFile(table_path).metadata.num_rows
+            # The score the reconstruction_score check recorded: the number the UI shows.
+            score = recorded_score(instance, run.key)
+            print(f"{path}: {seconds} seconds in {run.seconds:.1f} s, reconstruction score {score:.3f}")
             print(f"timeline: {table_path}")
             if output:
                 _write_atomically(table_path, Path(output))
@@ -128,7 +104,7 @@ def backfill_stale(dry_run: bool) -> int:
 
     from video_assets.backfill import backfill_stale as run_backfill
     from video_assets.backfill import stale_assets_by_partition
-    from video_assets.definitions import ANALYZE_JOB, defs
+    from video_assets.definitions import defs
 
     def announce(partition, keys):
         print(f"{partition}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
@@ -140,7 +116,7 @@ def backfill_stale(dry_run: bool) -> int:
                 announce(partition, keys)
             print(f"{len(stale)} video(s) with stale assets")
             return 0
-        outcome = run_backfill(defs, instance, ANALYZE_JOB, on_start=announce)
+        outcome = run_backfill(defs, instance, on_start=announce)
     failed = [p for p, ok in outcome.items() if not ok]
     print(
         f"rebuilt {len(outcome) - len(failed)} video(s), {len(failed)} failed"

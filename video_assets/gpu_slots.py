@@ -22,9 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from resources.heavy_models import GPU_POOL
+from video_assets.dagster_private import (
+    FINISHED_STATUSES,
+    free_pool_slots_of_run,
+    init_pool_to_default_limit,
+    pool_holders,
+)
 
 RECOVERY_INTERVAL_S = 15
 # A waiting step re-tries its slot claim at growing intervals, at most this far apart (Dagster 1.13).
@@ -66,10 +71,8 @@ def _worker_pids(instance: DagsterInstance, run_id: str) -> set[int]:
 
 def dead_gpu_slot_holders(instance: DagsterInstance) -> list[DeadHolder]:
     """Runs holding or waiting for a `gpu` slot whose worker process is gone (or that already ended)."""
-    info = instance.event_log_storage.get_concurrency_info(GPU_POOL)
-    run_ids = {s.run_id for s in info.claimed_slots} | {s.run_id for s in info.pending_steps}
     dead = []
-    for run_id in sorted(run_ids):
+    for run_id in sorted(pool_holders(instance, GPU_POOL)):
         run = instance.get_run_by_id(run_id)
         if run is None or run.status in FINISHED_STATUSES:
             dead.append(DeadHolder(run_id, None, "missing" if run is None else run.status.value))
@@ -89,7 +92,7 @@ def _instance_lock(home: str | Path):
 
 def _create_gpu_pool(instance: DagsterInstance) -> None:
     if is_local_instance(instance):
-        instance.event_log_storage.initialize_concurrency_limit_to_default(GPU_POOL)
+        init_pool_to_default_limit(instance, GPU_POOL)
 
 
 def ensure_gpu_pool(instance: DagsterInstance) -> None:
@@ -130,7 +133,7 @@ def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
                 f"run worker (pid {holder.pid}) is gone; its `{GPU_POOL}` pool slots were freed by "
                 "video_assets.gpu_slots",
             )
-        instance.event_log_storage.free_concurrency_slots_for_run(holder.run_id)
+        free_pool_slots_of_run(instance, holder.run_id)
     return freed
 
 

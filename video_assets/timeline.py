@@ -1,4 +1,8 @@
-"""The per-second timeline asset and its checks."""
+"""Timeline stage: one row per second from every event asset, with its reconstruction-score and density checks.
+
+Which contract columns each event asset fills comes from the assets themselves (`ASPECTS_KEY` in their
+metadata, read by `video_assets.events.aspects_by_asset`), so the score covers exactly the configured graph.
+"""
 
 import time
 
@@ -18,7 +22,8 @@ from dagster import (
 from analyzers.coverage_picture import markdown_image, render_coverage_png
 from analyzers.timeline import CONTRACT_ASPECTS, build_timeline, density_problems, reconstruction_score
 from resources.settings import AnalysisSettings
-from video_assets.assets import probe_of
+from video_assets.events import probe_of
+from video_assets.names import DENSITY_CHECK, SCORE_CHECK, TIMELINE_ASSET, TIMELINE_GROUP
 from video_assets.partitions import videos
 
 TIMELINE_VERSION = "2"  # 2: files keep the contract types (list<string>, not list<null>)
@@ -52,7 +57,8 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
 
     @asset(
         partitions_def=videos,
-        group_name="timeline",
+        name=TIMELINE_ASSET,
+        group_name=TIMELINE_GROUP,
         code_version=TIMELINE_VERSION,
         ins={"video_probe": AssetIn(), **{name: AssetIn() for name in event_assets}},
         description="One row per second of the video; every aspect a column (null = not analysed).",
@@ -77,7 +83,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
 
     @asset_check(
         asset=timeline,
-        name="reconstruction_score",
+        name=SCORE_CHECK,
         partitions_def=videos,
         description="Share of (second, aspect) cells analysed, over the configured aspects.",
     )
@@ -101,6 +107,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
 
     @asset_check(
         asset=timeline,
+        name=DENSITY_CHECK,
         blocking=True,
         partitions_def=videos,
         additional_ins={"video_probe": AssetIn()},

@@ -3,8 +3,8 @@ import pytest
 from analyzers.audio import SILENCE_DB, analyze_audio
 from analyzers.decode import decode_audio
 from analyzers.probe import probe_video
-from tests.conftest import SPEECH_AT, TONE_AT
-from tests.media_factory import place, speech, write_audio_store
+from support.clips import SPEECH_AT, TONE_AT
+from support.media_factory import place, speech, write_audio_store
 
 
 def per_second(events, aspect):

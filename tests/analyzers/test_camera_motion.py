@@ -3,7 +3,7 @@ import pytest
 from analyzers.camera_motion import LABELS, analyze_camera_motion, classify
 from analyzers.decode import decode_video
 from analyzers.probe import probe_video
-from tests.conftest import CLIP_CAMERA, CLIP_CUTS
+from support.clips import CLIP_CAMERA, CLIP_CUTS
 
 
 def test_labels_per_second_follow_the_camera(clip, tmp_path):

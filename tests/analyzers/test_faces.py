@@ -1,7 +1,7 @@
-"""Faces on tiny generated frames with a real face photo pasted in (tests.media_factory.face_photo)."""
+"""Faces on tiny generated frames with a real face photo pasted in (support.media_factory.face_photo)."""
 
 from analyzers import faces
-from tests.media_factory import face_photo, paste, texture, write_frame_store
+from support.media_factory import face_photo, paste, texture, write_frame_store
 
 
 def test_a_pasted_face_is_counted_and_boxed_per_second(tmp_path):

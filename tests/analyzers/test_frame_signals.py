@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analyzers.frame_signals import METRIC_KEYS, FrameSignals, global_motion
-from tests.media_factory import texture
+from support.media_factory import texture
 
 
 def uniform(value: tuple[int, int, int], h: int = 90, w: int = 160) -> np.ndarray:

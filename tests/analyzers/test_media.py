@@ -8,7 +8,7 @@ from analyzers.audio_store import AUDIO_RATE, read_audio
 from analyzers.decode import decode_audio, decode_video
 from analyzers.frames import frame_times, iter_frames
 from analyzers.probe import MediaError, probe_video
-from tests.media_factory import Shot, render_shots, tone, write_video
+from support.media_factory import Shot, render_shots, tone, write_video
 
 
 def test_probe_reports_container_facts(clip):
@@ -114,7 +114,7 @@ def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
     import cv2
     import numpy as np
 
-    from tests.media_factory import ffmpeg, phone_video, portrait_picture
+    from support.media_factory import ffmpeg, phone_video, portrait_picture
 
     picture = portrait_picture()
     path = phone_video(tmp_path / "phone.mp4", picture, degrees, tag=tag)
@@ -131,7 +131,7 @@ def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
 
 
 def test_raw_h264_takes_its_rate_from_the_bitstream(tmp_path):
-    from tests.media_factory import pattern_video, remux
+    from support.media_factory import pattern_video, remux
 
     raw = remux(pattern_video(tmp_path / "ten.mp4", 3, 160, 96, 10), tmp_path / "ten.h264")
     probe = probe_video(raw)  # the raw demuxer alone would say 25 fps and no duration
@@ -142,7 +142,7 @@ def test_raw_h264_takes_its_rate_from_the_bitstream(tmp_path):
 
 
 def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
-    from tests.media_factory import ffmpeg
+    from support.media_factory import ffmpeg
 
     raw = tmp_path / "frames.mjpeg"
     ffmpeg(
@@ -165,7 +165,7 @@ def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
-    from tests.media_factory import pattern_video, truncated_copy
+    from support.media_factory import pattern_video, truncated_copy
 
     # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
     whole = pattern_video(
@@ -183,7 +183,7 @@ def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
 
 
 def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
-    from tests.media_factory import ffmpeg
+    from support.media_factory import ffmpeg
 
     path = tmp_path / "vfr.mp4"  # 30 frames 1/15 s apart, then 60 frames 1/30 s apart
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90",

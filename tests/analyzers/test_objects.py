@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoModelForObjectDetection
 
 from analyzers import objects
-from tests.media_factory import DETECTOR_LABELS, texture, tiny_object_detector, write_frame_store
+from support.media_factory import DETECTOR_LABELS, texture, tiny_object_detector, write_frame_store
 
 QUERIES = 6
 

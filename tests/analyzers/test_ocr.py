@@ -4,7 +4,7 @@ import numpy as np
 
 from analyzers import ocr
 from analyzers.frame_models import block_difference, same_picture, thumbnail
-from tests.media_factory import caption, texture, write_frame_store
+from support.media_factory import caption, texture, write_frame_store
 
 
 def _key(text: str) -> str:

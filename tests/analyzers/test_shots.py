@@ -5,7 +5,7 @@ import pytest
 from analyzers.decode import decode_video
 from analyzers.probe import probe_video
 from analyzers.shots import analyze_shots, boundaries, detect_cuts
-from tests.conftest import CLIP_CUTS
+from support.clips import CLIP_CUTS
 
 
 @pytest.fixture(scope="module")

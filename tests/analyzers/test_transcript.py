@@ -7,7 +7,7 @@ import pytest
 
 from analyzers import transcript
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
-from tests.media_factory import place, speech, write_audio_store
+from support.media_factory import place, speech, write_audio_store
 
 SENTENCE = "Please open the red door and close the window."
 

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from analyzers.keys import partition_key
-from tests.media_factory import (
+from support.instance import Workspace, digest, error_lines, run_cli
+from support.media_factory import (
     Shot,
     ffmpeg,
     pattern_video,
@@ -30,7 +31,6 @@ from tests.media_factory import (
     truncated_copy,
     write_video,
 )
-from tests.reliability.conftest import Workspace, digest, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from resources.heavy_models import (
     is_out_of_memory,
 )
 from resources.model_specs import ModelSpec
-from tests.analyzers.vlm.tiny import build
+from support.tiny_vlm import build
 
 MIB = 2**20
 

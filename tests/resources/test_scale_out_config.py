@@ -7,15 +7,13 @@ storage and run-launcher sections against the config schemas of the classes they
 from pathlib import Path
 
 import pytest
-from dagster._config import process_config
-from dagster._config.field_utils import convert_potential_field
-from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.job import get_user_defined_k8s_config
 from dagster_postgres import DagsterPostgresStorage
 
 from resources.model_specs import ModelSpec
-from video_assets.heavy_assets import build_description_asset
+from video_assets.dagster_private import dagster_instance_config, validate_config
+from video_assets.descriptions import build_description_asset
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 
@@ -33,7 +31,7 @@ def cluster_env(monkeypatch):
 
 
 def validated(config_type, value) -> dict:
-    result = process_config(convert_potential_field(config_type).config_type, value)
+    result = validate_config(config_type, value)
     assert result.success, [e.message for e in result.errors]
     return result.value
 

@@ -13,10 +13,12 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from tests.conftest import PROJECT
+from support.instance import private_instance
 from video_assets import cli, definitions
-from video_assets.backfill import BACKFILL_TAG, stale_assets_by_partition, with_auto_backfill
-from video_assets.definitions import ANALYZE_JOB, build_definitions
+from video_assets.backfill import stale_assets_by_partition, with_auto_backfill
+from video_assets.definitions import build_definitions
+from video_assets.names import BACKFILL_TAG
+from video_assets.runs import analyze_file, run_partition
 from video_assets.sensors import rebuild_stale_sensor
 
 pytestmark = pytest.mark.slow
@@ -32,25 +34,18 @@ def with_new_code_version(defs, asset: str, version: str):
         )
 
 
-def analyse(defs, instance, path) -> str:
-    key = defs.resources["storage"].register_source(path)
-    instance.add_dynamic_partitions("videos", [key])
-    assert defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key).success
-    return key
-
-
 @pytest.fixture(scope="module")
 def analysed(silent_clip, tmp_path_factory) -> tuple:
     """An instance and data root holding one fully analysed video (made once: the whole graph takes a while)."""
     root = tmp_path_factory.mktemp("analysed")
-    (root / "dagster_home").mkdir()
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        env.setenv("VIDEO_TIMELINE_DATA", str(root / "data"))
+    env = private_instance(root)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("DAGSTER_HOME", "VIDEO_TIMELINE_DATA"):
+            patch.setenv(name, env[name])
         with DagsterInstance.get() as instance:
-            key = analyse(build_definitions(model_specs={}), instance, silent_clip)
-    return root, key
+            run = analyze_file(build_definitions(model_specs={}), instance, silent_clip)
+            assert run.success, run.failure
+    return root, run.key
 
 
 @pytest.fixture
@@ -124,10 +119,7 @@ def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(
         assert second.total_requested == 3
         assert all(second.get_requested_partitions(k) == {key} for k in SHOTS_AND_DOWNSTREAM)
 
-        job = changed.resolve_job_def(ANALYZE_JOB)
-        assert job.execute_in_process(
-            instance=instance, partition_key=key, asset_selection=SHOTS_AND_DOWNSTREAM
-        ).success
+        assert run_partition(changed, instance, key, asset_selection=SHOTS_AND_DOWNSTREAM).success
         third = evaluate_automation_conditions(changed, instance, cursor=second.cursor)
         assert third.total_requested == 0  # rebuilt: no loop
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {}

@@ -1,5 +1,6 @@
 """The CLI end to end against a private instance: the real graph, in-process, on generated media."""
 
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,10 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from analyzers.keys import partition_key
 from analyzers.timeline import TIMELINE_SCHEMA
-from tests.conftest import CLIP_CUTS, file_digest
+from support.clips import CLIP_CUTS
+from support.instance import digest as file_digest
+from support.media_factory import tiny_object_detector
+from video_assets.runs import recorded_score
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +89,33 @@ def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_
     assert f"error: {broken}: not a readable media file" in proc.stderr and "(step video_probe)" in proc.stderr
     assert file_digest(broken) == before
     assert good_timeline.read_bytes() == good_bytes
+
+
+def printed_score(stdout: str) -> float:
+    return float(re.search(r"reconstruction score (\d\.\d{3})", stdout).group(1))
+
+
+@pytest.mark.parametrize("heavy_objects", [False, True], ids=["default graph", "objects detector configured"])
+def test_the_printed_score_is_the_score_the_check_recorded(silent_clip, instance_home, tmp_path, heavy_objects):
+    models = tmp_path / "models.toml"
+    if heavy_objects:
+        detector = tiny_object_detector(tmp_path / "detector")
+        models.write_text(f'[objects]\nmodel = "{detector}"\n[objects.options]\nthreshold = 0.0\n')
+    else:
+        models.write_text("# nothing configured: the default graph\n")
+    proc = run_cli({**instance_home, "VIDEO_TIMELINE_MODELS": str(models)}, "analyze", str(silent_clip))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    key = partition_key(silent_clip)
+    with DagsterInstance.get() as instance:
+        run = instance.get_runs(RunsFilter(tags={"dagster/partition": key}))[0]
+        checks = {
+            e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        }
+        materialized = {
+            e.dagster_event.event_specific_data.materialization.asset_key.to_user_string()
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        }
+        assert recorded_score(instance, key) == checks["reconstruction_score"].metadata["score"].value
+    assert ("objects" in materialized) is heavy_objects
+    assert printed_score(proc.stdout) == round(checks["reconstruction_score"].metadata["score"].value, 3)

@@ -5,8 +5,9 @@ import pytest
 from dagster import DagsterInstance
 
 from analyzers.probe import probe_video
-from tests.decode_counter import DecodeCounts, counting_open
-from video_assets.definitions import ANALYZE_JOB, build_definitions
+from support.decode_counter import DecodeCounts, counting_open
+from video_assets.definitions import build_definitions
+from video_assets.runs import analyze_file
 
 pytestmark = pytest.mark.slow
 
@@ -16,12 +17,9 @@ def test_the_whole_graph_opens_the_source_three_times_and_decodes_each_stream_on
     counts = DecodeCounts()
     monkeypatch.setattr(av, "open", counting_open(av.open, counts))
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"])
-    storage = defs.resources["storage"]
-    key = storage.register_source(clip)
     with DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions("videos", [key])
-        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key)
-    assert result.success
+        run = analyze_file(defs, instance, clip)
+    assert run.success, run.failure
     assert counts.opened == [str(clip)] * 3  # probe, video pass, audio pass
     # the video pass decodes every frame once; the probe decodes only the first
     assert counts.video_frames == frame_count + 1

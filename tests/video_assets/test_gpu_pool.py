@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 
+from resources.heavy_models import GPU_POOL
+from video_assets.dagster_private import claimed_pool_slots, pending_pool_steps
 from video_assets.gpu_slots import CLAIM_POLL_MAX_S, dead_gpu_slot_holders, gpu_slot_recovery
 
 pytestmark = pytest.mark.slow
@@ -90,7 +92,7 @@ def test_a_run_killed_in_a_heavy_step_blocks_the_pool_only_until_its_slots_are_r
     with DagsterInstance.get() as instance:
         # the dead run still holds the slot: the next heavy step waits for it
         wait_for(
-            lambda: len(instance.event_log_storage.get_concurrency_info("gpu").pending_steps) == 1,
+            lambda: len(pending_pool_steps(instance, GPU_POOL)) == 1,
             60,
             "the second run to queue for the slot",
         )
@@ -104,7 +106,7 @@ def test_a_run_killed_in_a_heavy_step_blocks_the_pool_only_until_its_slots_are_r
         started_after = time.monotonic() - recovered
         assert waiting.wait(timeout=60) == 0
         assert instance.get_run_by_id(first).status == DagsterRunStatus.FAILURE
-        assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
+        assert claimed_pool_slots(instance, GPU_POOL) == set()
     # once freed, the waiting step starts within its claim poll (the rest of the documented bound,
     # DEAD_RUN_BLOCK_BOUND_S, is the sensor's schedule)
     assert started_after < CLAIM_POLL_MAX_S

@@ -9,8 +9,9 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_
 from analyzers.keys import partition_key
 from resources.settings import OperationsSettings
 from resources.storage import TimelineStorage
-from tests.conftest import file_digest
+from support.instance import digest as file_digest
 from video_assets.definitions import ANALYZE_JOB, build_definitions
+from video_assets.runs import run_partition
 from video_assets.sensors import ATTEMPT_TAG, PARTITION_TAG, RETRY_OF_TAG, inbox_sensor, retry_failed_sensor, scan_inbox
 
 
@@ -99,7 +100,7 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
     silent_clip, instance_home, tmp_path
 ):
     inbox, data = tmp_path / "inbox", tmp_path / "data"
-    inbox.mkdir()
+    inbox.mkdir(exist_ok=True)  # instance_home made it empty
     good, corrupt = inbox / "good.mp4", inbox / "corrupt.mp4"
     good.write_bytes(silent_clip.read_bytes())
     corrupt.write_bytes(silent_clip.read_bytes()[:2000])  # a truncated upload
@@ -111,9 +112,7 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         tick = inbox_tick(instance, inbox, data, inbox_tick(instance, inbox, data, None).cursor)
         assert inbox_tick(instance, inbox, data, tick.cursor).run_requests == []
         for request in tick.run_requests:  # launched as the daemon would: the job, the partition, the tags
-            job.execute_in_process(
-                instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
-            )
+            run_partition(defs, instance, request.partition_key, tags=request.tags)
 
         runs = {
             key: instance.get_runs(RunsFilter(tags={PARTITION_TAG: key})) for key in map(partition_key, (good, corrupt))

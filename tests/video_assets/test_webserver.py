@@ -12,7 +12,8 @@ import pytest
 
 from analyzers.timeline import CONTRACT_ASPECTS
 from resources.storage import TimelineStorage
-from scripts.ui_check import free_port, graphql, listening_addresses, private_instance, running_ui
+from support.instance import private_instance
+from support.ui import free_port, graphql, listening_addresses, running_ui
 
 pytestmark = pytest.mark.slow
 

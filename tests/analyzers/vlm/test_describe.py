@@ -13,7 +13,7 @@ import torch
 from analyzers import progress
 from analyzers.records import events_frame, per_second_spans
 from analyzers.vlm import DescribeOutOfMemory, PlanOptions, describe_video
-from tests.analyzers.vlm.conftest import frame_store, load, sampled_frames
+from support.tiny_vlm import frame_store, load, sampled_frames
 
 OPTIONS = PlanOptions(max_window_s=4, min_window_s=2, overlap_s=1, new_tokens_per_second=32)
 

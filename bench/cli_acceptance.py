@@ -1,4 +1,4 @@
-"""The foundation issue's acceptance figures, measured through the CLI as a user runs it.
+"""Acceptance figures of the whole pipeline, measured through the CLI as a user runs it.
 
 The CLI run is also the whole default graph's run on the synthetic clip: its step times come from
 the bench instance's event log.
@@ -25,9 +25,8 @@ MIN_SPEECH_AGREEMENT, MIN_CAMERA_AGREEMENT, MIN_REALTIME = 0.9, 0.7, 4.0
 def _step_seconds(env: BenchEnv) -> dict[str, float]:
     """Step durations of the latest run on the bench instance."""
     from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
 
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(env.home))) as instance:
+    with DagsterInstance.from_config(str(env.home)) as instance:
         run = instance.get_runs(limit=1)[0]
         return {
             e.dagster_event.step_key: round(e.dagster_event.event_specific_data.duration_ms / 1000, 4)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
+    AutoModelForImageTextToText,
     CLIPVisionConfig,
     LlamaConfig,
     LlavaNextImageProcessorPil,
@@ -25,6 +28,9 @@ from transformers import (
     Qwen2VLForConditionalGeneration,
     Qwen2VLImageProcessorPil,
 )
+
+from analyzers.frames import FrameStoreWriter, SampledFrame
+from analyzers.vlm import load_processor
 
 CORPUS = [
     "A man in a red coat walks across the street while cars pass behind him.",
@@ -208,3 +214,34 @@ def build_llava(folder: Path, context: int = 2048, seed: int = 0) -> Path:
 def build(folder: Path, family: str, **kwargs) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return build_llava(folder, **kwargs) if family == "llava_next_video" else build_qwen(folder, family, **kwargs)
+
+
+def load(folder: Path):
+    """A fresh (model, processor) pair from a saved tiny checkpoint."""
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    model.eval()
+    return model, load_processor(folder)
+
+
+def scene(t: float, height: int = 90, width: int = 160) -> np.ndarray:
+    """A frame whose content changes every second: a coloured square moving across a gradient."""
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:] = np.linspace(0, 255, width, dtype=np.uint8)[None, :, None]
+    s = int(t)
+    colour = tuple(int(c) for c in ((s * 67) % 256, (s * 131) % 256, (s * 29 + 80) % 256))
+    x = int((t * 23) % (width - 20))
+    cv2.rectangle(img, (x, height // 3), (x + 20, height // 3 + 20), colour, -1)
+    return img
+
+
+def sampled_frames(duration_s: float, fps: float = 2.0, height: int = 90, width: int = 160) -> list[SampledFrame]:
+    n = int(np.ceil(duration_s * fps - 1e-9))
+    return [SampledFrame(t=i / fps, frame_index=i, image=scene(i / fps, height, width)) for i in range(n)]
+
+
+def frame_store(path: Path, frames: list[SampledFrame]) -> Path:
+    writer = FrameStoreWriter(path)
+    for f in frames:
+        writer.add(f)
+    writer.close()
+    return path

@@ -1,82 +1,39 @@
-"""Heavy-model assets of the VLM analyzer: `video_descriptions`, one description per second.
+"""Descriptions stage: `video_descriptions`, one sentence per second from a vision-language model.
 
-Present only when models.toml has a [describe] section (no weights ship with the project); without
-it the timeline's description stays composed from the other aspects. Runs in the `gpu` pool
-through the heavy-model runtime, which loads the model, measures it and owns the OOM backoff.
+Present only when models.toml has a [describe] section (no weights ship with the project); without it
+the timeline's description stays composed from the other aspects. Runs in the `gpu` pool through the
+heavy-model runtime, which loads the model, measures it and owns the OOM backoff. torch and
+transformers are imported when the asset runs, not when the code location loads.
 """
 
 import time
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
-from transformers import AutoConfig, AutoModelForImageTextToText
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
 
 from analyzers.frames import frame_times, iter_frames
-from analyzers.records import events_frame
-from analyzers.vlm import (
-    DescribeOutOfMemory,
-    DescriptionResult,
-    MemoryModel,
-    PlanError,
-    PlanOptions,
-    WindowPlan,
-    describe_video,
-    load_processor,
-    plan_for,
-)
-from analyzers.vlm.adapters import adapter_class
+from analyzers.vlm.planner import MemoryModel, PlanError, PlanOptions, WindowPlan
 from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
-from resources.heavy_models import (
-    GPU_OP_TAGS,
-    GPU_POOL,
-    HeavyModelRuntime,
-    HeavyModelSession,
-    HeavyOutOfMemory,
-    ModelWeightsMissing,
-    UnsafeWeights,
-)
+from resources.heavy_models import HeavyModelRuntime, HeavyModelSession
 from resources.model_specs import ModelSpec, ModelSpecError
-from video_assets.assets import ANALYSIS_GROUP, probe_of
-from video_assets.partitions import videos
+from video_assets.events import events_output, frames_path, probe_of
+from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
+from video_assets.names import DESCRIPTIONS_GROUP
 
-DESCRIBE = "describe"
+if TYPE_CHECKING:
+    from analyzers.vlm.describe import DescriptionResult
+
+DESCRIBE = "describe"  # models.toml section
 DESCRIPTIONS_ASSET = "video_descriptions"
 # Bumped when the asset's own logic changes; the spec's hash covers the model side.
 DESCRIPTIONS_VERSION = "1"
 _PLAN_KEYS = {f.name for f in fields(PlanOptions)}
 _MEMORY_KEYS = {"bytes_per_token"}
-
-
-@contextmanager
-def model_errors_are_final(spec: ModelSpec):
-    """Missing or unsafe weights, and out of memory at the smallest unit, fail the step as a
-    deliberate `Failure`: a retry would meet the same model and the same memory, so the retry
-    sensor leaves it alone (no retry storm) until the spec changes."""
-    try:
-        yield
-    except (ModelWeightsMissing, UnsafeWeights, HeavyOutOfMemory) as exc:
-        raise Failure(description=f"models.toml [{spec.name}]: {exc}", allow_retries=False) from exc
-
-
-def heavy_asset(spec: ModelSpec, name: str, version: str, description: str):
-    """The decorator of every heavy-model asset: partitioned by video, in the `gpu` pool with a GPU
-    request for Kubernetes, its code_version the asset's own version plus the spec's hash (so a
-    model change marks exactly its asset stale)."""
-    return asset(
-        name=name,
-        partitions_def=videos,
-        group_name=ANALYSIS_GROUP,
-        pool=GPU_POOL,
-        op_tags=GPU_OP_TAGS,
-        code_version=f"{version}-{spec.code_version()}",
-        tags={"video_timeline/heavy": spec.name},
-        metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
-        description=description,
-    )
 
 
 def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
@@ -87,12 +44,7 @@ def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
             f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} "
             f"(known: {', '.join(sorted(PROMPTS))})"
         )
-    unknown = sorted(set(spec.options) - _PLAN_KEYS - _MEMORY_KEYS)
-    if unknown:
-        raise ModelSpecError(
-            f"models.toml [{spec.name}.options]: unknown keys {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_PLAN_KEYS | _MEMORY_KEYS))})"
-        )
+    check_options(spec, _PLAN_KEYS | _MEMORY_KEYS)
     plan = PlanOptions(**{k: v for k, v in spec.options.items() if k in _PLAN_KEYS})
     memory = MemoryModel(**{k: v for k, v in spec.options.items() if k in _MEMORY_KEYS})
     return plan, memory
@@ -109,7 +61,7 @@ def frames_in_sparsest_second(times: list[float], duration_s: float) -> int:
 @dataclass(frozen=True)
 class _Attempt:
     plan: WindowPlan
-    partial: DescriptionResult | None  # what earlier attempts described
+    partial: "DescriptionResult | None"  # what earlier attempts described
 
 
 def _attempt_label(attempt: _Attempt) -> str:
@@ -128,8 +80,10 @@ def describe_with_backoff(
     processor,
     options: PlanOptions,
     memory: MemoryModel,
-) -> DescriptionResult:
+) -> "DescriptionResult":
     """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
+    from analyzers.vlm.describe import DescribeOutOfMemory, describe_video, plan_for
+
     spec = heavy.spec
     prompt = spec.prompt_version or DEFAULT_PROMPT_VERSION
     plan = plan_for(
@@ -143,7 +97,7 @@ def describe_with_backoff(
         memory_model=memory,
     )
 
-    def run(attempt: _Attempt) -> DescriptionResult:
+    def run(attempt: _Attempt) -> "DescriptionResult":
         return describe_video(
             frames,
             duration_s,
@@ -176,21 +130,18 @@ def _frame_size(frames: Path) -> tuple[int, int]:
 def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
     options, memory = plan_options(spec)
 
-    @heavy_asset(
-        spec,
-        DESCRIPTIONS_ASSET,
-        DESCRIPTIONS_VERSION,
-        f"One sentence per second of video from {spec.model} (vision-language model).",
-    )
+    @heavy_asset(spec, DESCRIPTIONS_ASSET, DESCRIPTIONS_VERSION, ("description",), group=DESCRIPTIONS_GROUP)
     def video_descriptions(
         context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames
-    ) -> Output:
+    ):
+        """One sentence per second of video from a vision-language model."""
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        from analyzers.vlm.adapters import adapter_class, load_processor
+
         started, probe = time.perf_counter(), probe_of(video_probe)
-        if sampled_frames is None or not Path(sampled_frames).is_file():
-            raise Failure(
-                description=f"{DESCRIPTIONS_ASSET}: no sampled frames for {context.partition_key}", allow_retries=False
-            )
-        times = frame_times(Path(sampled_frames))
+        frames = frames_path(sampled_frames, context)
+        times = frame_times(frames)
         with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             # Family and processor first (small files): a video sampled too sparsely fails before the load.
             config = AutoConfig.from_pretrained(heavy.model_path, trust_remote_code=spec.trust_remote_code)
@@ -201,50 +152,43 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             if per_second < needed:
                 raise Failure(
                     description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per "
-                    "second for "
-                    f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
-                    f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
+                    f"second for per-second grounding, a second of {context.partition_key} has only {per_second} "
+                    f"sampled frames; set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
                     allow_retries=False,
                 )
             model = heavy.load_pretrained(AutoModelForImageTextToText)
             describing = time.perf_counter()
-            result = describe_with_backoff(
-                heavy, Path(sampled_frames), probe.duration_s, model, processor, options, memory
-            )
+            result = describe_with_backoff(heavy, frames, probe.duration_s, model, processor, options, memory)
             describe_s = time.perf_counter() - describing
             del model  # the session frees the model at exit only if nothing else holds it
-        frame = events_frame(result.events, context.partition_key)
         meta = result.metadata
         context.log.info(
             f"{DESCRIPTIONS_ASSET}: {meta['described_seconds']}/{meta['seconds']} seconds described, "
             f"{meta['windows']} windows, {meta['reasks']} re-asks"
         )
-        return Output(
-            frame,
-            metadata={
-                **{k: v for k, v in heavy.metadata.items() if k != "oom_steps"},
-                "oom_steps": MetadataValue.json(heavy.metadata["oom_steps"]),
-                "windows": meta["windows"],
-                "reasks": meta["reasks"],
-                "tokens_per_window": MetadataValue.json(meta["tokens_per_window"]),
-                "coverage": meta["coverage"],
-                "described_seconds": meta["described_seconds"],
-                "failed_seconds": MetadataValue.json(meta["failed_seconds"]),
-                # All attempts together (OOM retries included), model load excluded.
-                "video_s_per_compute_s": round(probe.duration_s / describe_s, 4) if describe_s > 0 else None,
-                "generated_tokens": meta["generated_tokens"],
-                "plan": MetadataValue.json(meta["plan"]),
-                "prompt_version": meta["prompt_version"],
-                "frames_in_sparsest_second": per_second,
-                "seconds_taken": round(time.perf_counter() - started, 3),
-            },
+        return events_output(
+            context,
+            result.events,
+            probe,
+            started,
+            model=spec.model,
+            **session_metadata(heavy),
+            windows=meta["windows"],
+            reasks=meta["reasks"],
+            tokens_per_window=MetadataValue.json(meta["tokens_per_window"]),
+            coverage=meta["coverage"],
+            described_seconds=meta["described_seconds"],
+            failed_seconds=MetadataValue.json(meta["failed_seconds"]),
+            # All attempts together (OOM retries included), model load excluded.
+            video_s_per_compute_s=round(probe.duration_s / describe_s, 4) if describe_s > 0 else None,
+            generated_tokens=meta["generated_tokens"],
+            plan=MetadataValue.json(meta["plan"]),
+            prompt_version=meta["prompt_version"],
+            frames_in_sparsest_second=per_second,
         )
 
     return video_descriptions
 
 
-def build_heavy_assets(specs: dict[str, ModelSpec]) -> tuple[list[AssetsDefinition], dict[str, tuple[str, ...]]]:
-    """Heavy assets of the configured specs, and the timeline aspects each event asset fills."""
-    if DESCRIBE not in specs:
-        return [], {}
-    return [build_description_asset(specs[DESCRIBE])], {DESCRIPTIONS_ASSET: ("description",)}
+def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
+    return [build_description_asset(specs[DESCRIBE])] if DESCRIBE in specs else []

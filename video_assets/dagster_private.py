@@ -1,0 +1,80 @@
+"""Every use of Dagster's private API (`dagster._...`), in one place.
+
+Pinned release: dagster 1.13.27 (constraints.txt). Each of these has no public equivalent in that
+release; on an upgrade, this module is the one to check.
+"""
+
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
+from dagster._config import process_config
+from dagster._config.field_utils import convert_potential_field
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.storage.dagster_run import FINISHED_STATUSES
+from dagster._time import get_current_datetime
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "BaseAssetGraph",
+    "StaleStatus",
+    "claimed_pool_slots",
+    "dagster_instance_config",
+    "free_pool_slots_of_run",
+    "init_pool_to_default_limit",
+    "latest_check_evaluation",
+    "pending_pool_steps",
+    "pool_holders",
+    "stale_status_resolver",
+    "validate_config",
+]
+
+
+def stale_status_resolver(instance: DagsterInstance, graph: BaseAssetGraph) -> CachingStaleStatusResolver:
+    """The resolver behind the UI's stale/unsynced status (`get_status(asset_key, partition)`)."""
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=graph,
+    )
+    return CachingStaleStatusResolver(instance, graph, loading_context=view)
+
+
+def latest_check_evaluation(instance: DagsterInstance, asset: str, check: str, partition: str):
+    """The newest evaluation (`AssetCheckEvaluation`) of an asset check for one partition, or None."""
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey(asset), check), limit=1, partition_filter=PartitionKeyFilter(key=partition)
+    )
+    if not records or records[0].event is None or records[0].event.dagster_event is None:
+        return None
+    return records[0].event.dagster_event.event_specific_data
+
+
+def claimed_pool_slots(instance: DagsterInstance, pool: str) -> set[tuple[str, str]]:
+    """(run id, step key) of every claimed slot of a concurrency pool."""
+    return {(s.run_id, s.step_key) for s in instance.event_log_storage.get_concurrency_info(pool).claimed_slots}
+
+
+def pending_pool_steps(instance: DagsterInstance, pool: str) -> set[tuple[str, str]]:
+    """(run id, step key) of every step waiting for a slot of a concurrency pool."""
+    return {(s.run_id, s.step_key) for s in instance.event_log_storage.get_concurrency_info(pool).pending_steps}
+
+
+def pool_holders(instance: DagsterInstance, pool: str) -> set[str]:
+    """Run ids that hold or wait for a slot of a concurrency pool."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return {s.run_id for s in info.claimed_slots} | {s.run_id for s in info.pending_steps}
+
+
+def init_pool_to_default_limit(instance: DagsterInstance, pool: str) -> None:
+    instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+
+
+def free_pool_slots_of_run(instance: DagsterInstance, run_id: str) -> None:
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def validate_config(schema, config: dict):
+    """Validates `config` against a Dagster config schema (as the instance and executors do)."""
+    return process_config(convert_potential_field(schema).config_type, config)
