@@ -84,20 +84,36 @@ class TimelineStorage(ConfigurableResource):
         """Records which file a partition key stands for; returns the key."""
         source = Path(path).expanduser().resolve()
         key = partition_key(source)
-        registry = self.root / "sources"
-        registry.mkdir(parents=True, exist_ok=True)
-        record = registry / f"{key}.json"
-        tmp = registry / f".{key}.{uuid.uuid4().hex}.tmp"
-        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped bytes) round-trips too.
-        tmp.write_text(json.dumps({"key": key, "path": str(source)}))
-        os.replace(tmp, record)
+        if not self._record_path(key).is_file() or self.source_path(key) != source:
+            self._write_record(key, {"key": key, "path": str(source)})
         return key
 
     def source_path(self, key: str) -> Path:
-        record = self.root / "sources" / f"{check_key(key)}.json"
+        return Path(self._read_record(key)["path"])
+
+    def source_fingerprint(self, key: str) -> dict | None:
+        """The content fingerprint last recorded for the source (analyzers.fingerprint), None before any."""
+        return self._read_record(key).get("fingerprint")
+
+    def record_fingerprint(self, key: str, fingerprint: dict) -> None:
+        self._write_record(key, {**self._read_record(key), "fingerprint": fingerprint})
+
+    def _record_path(self, key: str) -> Path:
+        return self.root / "sources" / f"{check_key(key)}.json"
+
+    def _read_record(self, key: str) -> dict:
+        record = self._record_path(key)
         if not record.is_file():
             raise UnknownVideoError(
                 f"partition {key!r} has no registered source file under {record.parent}; "
                 "add videos with `video-timeline analyze FILE` or the inbox sensor"
             )
-        return Path(json.loads(record.read_text())["path"])
+        return json.loads(record.read_text())
+
+    def _write_record(self, key: str, content: dict) -> None:
+        record = self._record_path(key)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
+        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped bytes) round-trips too.
+        tmp.write_text(json.dumps(content))
+        os.replace(tmp, record)

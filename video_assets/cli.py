@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -32,13 +33,13 @@ def _write_atomically(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def analyze(files: list[str], output: str | None) -> int:
+def analyze(files: list[str], output: str | None, force: bool = False) -> int:
     _use_local_instance()
     import pyarrow.parquet as pq
 
     from video_assets.definitions import defs
     from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
-    from video_assets.runs import recorded_score, register_video, run_partition
+    from video_assets.runs import analysis_is_current, recorded_score, register_video, run_partition
 
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
@@ -55,18 +56,27 @@ def analyze(files: list[str], output: str | None) -> int:
                 print(f"error: {path}: {problem}", file=sys.stderr)
                 failures += 1
                 continue
+            started = time.perf_counter()
             key = register_video(defs, instance, path)
-            print(f"analysing {path} as partition {key} ...", flush=True)
-            run = run_partition(defs, instance, key)
-            if not run.success:
-                print(f"error: {run.failure}; run {run.run_id}", file=sys.stderr)
-                failures += 1
-                continue
-            table_path = storage.asset_path("timeline", run.key)
-            seconds = pq.ParquetFile(table_path).metadata.num_rows
-            # The score the reconstruction_score check recorded: the number the UI shows.
-            score = recorded_score(instance, run.key)
-            print(f"{path}: {seconds} seconds in {run.seconds:.1f} s, reconstruction score {score:.3f}")
+            table_path = storage.asset_path("timeline", key)
+            if not force and analysis_is_current(defs, instance, key):
+                seconds = pq.ParquetFile(table_path).metadata.num_rows
+                print(
+                    f"{path}: unchanged since its last analysis ({seconds} seconds, partition {key}), "
+                    f"stored reconstruction score {recorded_score(instance, key):.3f}; --force analyses it again"
+                )
+            else:
+                print(f"analysing {path} as partition {key} ...", flush=True)
+                run = run_partition(defs, instance, key)
+                if not run.success:
+                    print(f"error: {run.failure}; run {run.run_id}", file=sys.stderr)
+                    failures += 1
+                    continue
+                seconds = pq.ParquetFile(table_path).metadata.num_rows
+                # The score the reconstruction_score check recorded: the number the UI shows.
+                score = recorded_score(instance, key)
+                took = time.perf_counter() - started
+                print(f"{path}: {seconds} seconds in {took:.1f} s, reconstruction score {score:.3f}")
             print(f"timeline: {table_path}")
             if output:
                 _write_atomically(table_path, Path(output))
@@ -166,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("analyze", help="register files as partitions and materialize the whole graph for each")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--output", metavar="PATH", help="also write the timeline Parquet here (one input file)")
+    p.add_argument("--force", action="store_true", help="analyse again even when the file and the graph are unchanged")
     p = sub.add_parser("show", help="print a timeline as a table")
     p.add_argument("target", metavar="FILE_OR_KEY")
     p.add_argument("--rows", type=_positive, default=None, help="only the first N seconds")
@@ -178,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     if args.command == "analyze":
-        return analyze(args.files, args.output)
+        return analyze(args.files, args.output, args.force)
     if args.command == "show":
         return show(args.target, args.rows)
     if args.command == "backfill-stale":

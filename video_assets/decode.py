@@ -5,38 +5,46 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, Failure, Output, asset, multi_asset
+from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, DataVersion, Failure, Output, asset, multi_asset
 
 from analyzers.decode import decode_audio, decode_video
+from analyzers.fingerprint import content_fingerprint
 from analyzers.probe import MediaError, probe_video
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage, UnknownVideoError
 from video_assets.events import probe_of
-from video_assets.names import DECODE_GROUP, FILE_STORAGE
+from video_assets.names import CONTENT_SHA256, DECODE_GROUP, FILE_STORAGE
 from video_assets.partitions import videos
 
 
 @asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="1")
-def video_probe(context: AssetExecutionContext, storage: TimelineStorage) -> pd.DataFrame:
-    """Container facts of the source video; fails clearly when the file is not a decodable video."""
+def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
+    """Container facts of the source video; fails clearly when the file is not a decodable video. Its data
+    version is the file's content fingerprint, so a changed file is told from an unchanged one."""
+    key = context.partition_key
     try:
-        path = storage.source_path(context.partition_key)
+        path = storage.source_path(key)
         probe = probe_video(path)
     except (MediaError, UnknownVideoError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
-    context.add_output_metadata(
-        {
+    # An OSError here (the file changed while hashed) is not the input's fault: a retry may succeed.
+    fingerprint = content_fingerprint(path, known=storage.source_fingerprint(key))
+    storage.record_fingerprint(key, fingerprint)
+    return Output(
+        pd.DataFrame([probe.as_row()]),
+        data_version=DataVersion(fingerprint["sha256"]),
+        metadata={
             "file": str(path),
+            CONTENT_SHA256: fingerprint["sha256"],
             "duration_s": round(probe.duration_s, 3),
             "fps": round(probe.fps, 3),
             "size": f"{probe.width}x{probe.height}",
             "rotation": probe.rotation,
             "codec": probe.video_codec,
             "audio_streams": len(probe.audio_streams),
-        }
+        },
     )
-    return pd.DataFrame([probe.as_row()])
 
 
 def _into_temp_file(write, tmp: Path):

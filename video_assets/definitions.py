@@ -7,7 +7,7 @@ analyzers that models.toml configures.
 
 import warnings
 
-from dagster import AssetSelection, Definitions, PreviewWarning, define_asset_job, in_process_executor
+from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job, in_process_executor
 
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, load_model_specs
@@ -27,6 +27,8 @@ STAGES = (decode, visual, audio, text_faces, descriptions)
 
 # Per-partition asset checks are "preview" in Dagster 1.13; a timeline is checked per video.
 warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
+# The probe's data version (the file's content hash) is "beta" in Dagster 1.13.
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*`data_version` of initializer `Output.__init__`.*")
 
 
 def build_definitions(data_root: str | None = None, model_specs: dict[str, ModelSpec] | None = None) -> Definitions:

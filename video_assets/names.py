@@ -14,6 +14,8 @@ TIMELINE_GROUP = "timeline"
 ASPECTS_KEY = "video_timeline/aspects"
 # Asset metadata: the asset's value is a file it streamed itself; the IO manager moves it into place.
 FILE_STORAGE = "video_timeline/file"
+# video_probe's metadata: the SHA-256 of the source file's content it analysed.
+CONTENT_SHA256 = "content_sha256"
 
 # Tags.
 HEAVY_TAG = "video_timeline/heavy"  # on heavy-model assets: the models.toml section they run

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, DagsterEvent, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, AssetRecordsFilter, DagsterEvent, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from video_assets.dagster_private import latest_check_evaluation
-from video_assets.names import ANALYZE_JOB, SCORE_CHECK, TIMELINE_ASSET
+from analyzers.fingerprint import content_fingerprint
+from video_assets.dagster_private import StaleStatus, latest_check_evaluation, stale_status_resolver
+from video_assets.names import ANALYZE_JOB, CONTENT_SHA256, SCORE_CHECK, TIMELINE_ASSET
 from video_assets.partitions import videos
 
 # In-process runs print the step log (INFO), not every Dagster event.
@@ -64,6 +65,28 @@ def run_partition(
 def analyze_file(defs: Definitions, instance: DagsterInstance, path: str | Path, **run_options) -> VideoRun:
     """`register_video` then `run_partition`: the whole graph for one file."""
     return run_partition(defs, instance, register_video(defs, instance, path), **run_options)
+
+
+def analysis_is_current(defs: Definitions, instance: DagsterInstance, key: str) -> bool:
+    """True when the video's file holds the content its last analysis read and every asset of the graph is
+    materialized for it and fresh (no code or model change since): analysing it again would repeat the work.
+    Costs a hash of the file only when its size, mtime or inode changed since it was last fingerprinted."""
+    storage = defs.resources["storage"]
+    probed = instance.fetch_materializations(
+        AssetRecordsFilter(AssetKey("video_probe"), asset_partitions=[key]), limit=1
+    ).records
+    if not probed:
+        return False
+    analysed = probed[0].asset_materialization.metadata.get(CONTENT_SHA256)
+    try:
+        current = content_fingerprint(storage.source_path(key), known=storage.source_fingerprint(key))
+    except OSError:
+        return False
+    if analysed is None or analysed.value != current["sha256"]:
+        return False
+    graph = defs.resolve_asset_graph()
+    resolver = stale_status_resolver(instance, graph)
+    return all(resolver.get_status(k, key) == StaleStatus.FRESH for k in graph.materializable_asset_keys)
 
 
 def deliberate_failure(events: Iterable[DagsterEvent]) -> str | None:

@@ -1,5 +1,6 @@
 """The CLI end to end against a private instance: the real graph, in-process, on generated media."""
 
+import os
 import re
 import subprocess
 import sys
@@ -119,3 +120,46 @@ def test_the_printed_score_is_the_score_the_check_recorded(silent_clip, instance
         assert recorded_score(instance, key) == checks["reconstruction_score"].metadata["score"].value
     assert ("objects" in materialized) is heavy_objects
     assert printed_score(proc.stdout) == round(checks["reconstruction_score"].metadata["score"].value, 3)
+
+
+def test_an_unchanged_file_is_not_analysed_again_a_changed_one_is(silent_clip, instance_home, tmp_path, capsys):
+    import av
+
+    from support.decode_counter import DecodeCounts, counting_open
+    from support.media_factory import Shot, render_shots, write_video
+    from video_assets import cli
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(silent_clip.read_bytes())
+    assert cli.main(["analyze", str(video)]) == 0
+    analysed = capsys.readouterr().out
+    score = printed_score(analysed)
+
+    def analyse_again(*args):
+        counts = DecodeCounts()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(av, "open", counting_open(av.open, counts))
+            assert cli.main(["analyze", *args, str(video)]) == 0
+        return capsys.readouterr().out, counts
+
+    def runs():
+        with DagsterInstance.get() as instance:
+            return len(instance.get_runs(RunsFilter(tags={"dagster/partition": partition_key(video)})))
+
+    out, counts = analyse_again()
+    assert "unchanged since its last analysis" in out and printed_score(out) == score
+    assert counts.opened == [] and counts.video_frames == 0 and runs() == 1  # no run, nothing decoded
+
+    os.utime(video)  # touched: a new mtime, the same bytes
+    out, counts = analyse_again()
+    assert "unchanged since its last analysis" in out and counts.video_frames == 0 and runs() == 1
+
+    out, counts = analyse_again("--force")
+    assert "analysing" in out and counts.video_frames > 0 and runs() == 2
+
+    write_video(video, render_shots([Shot(2.0, 9)], 160, 96, 10), 10)  # new content under the same path
+    out, counts = analyse_again()
+    assert "analysing" in out and counts.video_frames > 0 and runs() == 3
+    assert pd.read_parquet(tmp_path / "data" / "timeline" / f"video={partition_key(video)}" / "timeline.parquet")[
+        "second"
+    ].tolist() == [0, 1]
