@@ -334,7 +334,8 @@ def measure(aspects: tuple[str, ...] = ASPECTS, only: list[str] | None = None) -
 
 def markdown(results: dict) -> str:
     lines = [
-        "| clip | cut F1 (found/true) | camera accuracy (seconds) | exact faces (seconds) | text recall / precision (strings) | overall | reconstruction score |",
+        "| clip | cut F1 (found/true) | camera accuracy (seconds) | exact faces (seconds) "
+        "| text recall / precision (strings) | overall | reconstruction score |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, c in results["clips"].items():
