@@ -74,6 +74,8 @@ def detect_cuts(
     score = content_change(signals)
     lasting = lasting_change(signals, score)
     hist = np.nan_to_num(signals["hist_diff"].to_numpy(float), nan=0.0)
+    sat = signals["saturation"].to_numpy(float) if "saturation" in signals else np.ones(len(t))
+    coloured = np.minimum(sat, np.roll(sat, 1)) >= 0.05
     half = max(2, int(round(window_s * (fps or 25.0))))
     edge = 2.5 / (fps or 25.0)
     runs = black_runs(signals, black_level)
@@ -90,8 +92,9 @@ def detect_cuts(
         # The margin: how far the peak stands above the threshold its neighbourhood sets (0 at the threshold).
         threshold = max(ratio * max(base, 0.01), min_change)
         gone = lasting[i] < min_lasting * score[i]
-        # Fast motion and blur move pixels but keep the colours: a cut changes the colour histogram too.
-        gone = gone or hist[i] < min_hist
+        # Fast motion and blur move pixels but keep the colours: a cut changes the colour histogram too
+        # (only where there are colours: grey frames all fall in one hue-saturation bin).
+        gone = gone or (hist[i] < min_hist and coloured[i])
         if score[i] >= threshold and score[i] >= score[max(1, i - 1) : i + 2].max() and not spread and not gone:
             candidates.append((float(t[i]), float(min(1.0, (score[i] - threshold) / score[i] * 2)), "cut"))
     for a, b in runs:
