@@ -5,9 +5,11 @@ previous frame) stands out against its neighbourhood, so steady motion does not 
 but a single-frame jump does. A cut replaces the picture within one frame (two when the encoder
 spreads it); when the frames on both sides of a peak also change by more than half as much, the
 change is spread over three or more frames (a whip pan, a handheld jolt, an exposure swing), so
-it is no cut. Black runs: a short one between two scenes (a fade out and in, a
-dip to black) is one transition, placed at its middle; a long one is a shot of its own; black
-at the very start or end of the video is no boundary.
+it is no cut. A change that does not last is no cut either: when the frame after a peak is about as
+close to the frame before it as neighbouring frames are (one motion-blurred frame in a fast hand-held
+swing, a flash), the picture came back, so the peak was no new shot. Black runs: a short one between
+two scenes (a fade out and in, a dip to black) is one transition, placed at its middle; a long one
+is a shot of its own; black at the very start or end of the video is no boundary.
 """
 
 from __future__ import annotations
@@ -17,14 +19,26 @@ import pandas as pd
 
 from analyzers.records import Event, per_second_spans
 
-VERSION = "2"
+VERSION = "3"
 SOURCE = "shots:adaptive-content+fade"
 
 
-def content_change(signals: pd.DataFrame) -> np.ndarray:
-    diff = np.clip(signals["diff"].to_numpy(float) * 4.0, 0.0, 1.0)
-    hist = signals["hist_diff"].to_numpy(float)
-    return np.nan_to_num(0.5 * (diff + hist), nan=0.0)
+def content_change(signals: pd.DataFrame, diff: str = "diff", hist: str = "hist_diff") -> np.ndarray:
+    """Per frame the change of content (0..1) from the previous frame (or, with the `_2` columns, two before)."""
+    pixels = np.clip(signals[diff].to_numpy(float) * 4.0, 0.0, 1.0)
+    return np.nan_to_num(0.5 * (pixels + signals[hist].to_numpy(float)), nan=0.0)
+
+
+def lasting_change(signals: pd.DataFrame, score: np.ndarray) -> np.ndarray:
+    """Per frame i, the change from frame i-1 to frame i+1: how much of frame i's change is still there one
+    frame later. Signals without the two-frame columns count every change as lasting."""
+    if "diff_2" not in signals or "hist_diff_2" not in signals:
+        return score.copy()
+    skip = content_change(signals, "diff_2", "hist_diff_2")
+    out = np.empty_like(score)
+    out[:-1] = skip[1:]
+    out[-1] = score[-1]  # the last frame: nothing after it to compare
+    return out
 
 
 def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int]]:
@@ -48,6 +62,8 @@ def detect_cuts(
     window_s: float = 0.5,
     min_shot_s: float = 0.4,
     max_spread: float = 0.5,
+    min_lasting: float = 0.5,
+    min_hist: float = 0.1,
     black_level: float = 0.06,
     black_shot_s: float = 2.0,
 ) -> list[tuple[float, float, str]]:
@@ -56,6 +72,10 @@ def detect_cuts(
     if len(t) < 2:
         return []
     score = content_change(signals)
+    lasting = lasting_change(signals, score)
+    hist = np.nan_to_num(signals["hist_diff"].to_numpy(float), nan=0.0)
+    sat = signals["saturation"].to_numpy(float) if "saturation" in signals else np.ones(len(t))
+    coloured = np.minimum(sat, np.roll(sat, 1)) >= 0.05
     half = max(2, int(round(window_s * (fps or 25.0))))
     edge = 2.5 / (fps or 25.0)
     runs = black_runs(signals, black_level)
@@ -69,8 +89,14 @@ def detect_cuts(
         neighbours = np.concatenate([score[lo : i - 1], score[i + 2 : hi]]) if hi > lo else np.zeros(0)
         base = float(np.median(neighbours)) if len(neighbours) else 0.0
         spread = min(score[i - 1], score[i + 1] if i + 1 < len(t) else 0.0) > max_spread * score[i]
-        if score[i] >= ratio * max(base, 0.01) and score[i] >= score[max(1, i - 1) : i + 2].max() and not spread:
-            candidates.append((float(t[i]), float(score[i]), "cut"))
+        # The margin: how far the peak stands above the threshold its neighbourhood sets (0 at the threshold).
+        threshold = max(ratio * max(base, 0.01), min_change)
+        gone = lasting[i] < min_lasting * score[i]
+        # Fast motion and blur move pixels but keep the colours: a cut changes the colour histogram too
+        # (only where there are colours: grey frames all fall in one hue-saturation bin).
+        gone = gone or (hist[i] < min_hist and coloured[i])
+        if score[i] >= threshold and score[i] >= score[max(1, i - 1) : i + 2].max() and not spread and not gone:
+            candidates.append((float(t[i]), float(min(1.0, (score[i] - threshold) / score[i] * 2)), "cut"))
     for a, b in runs:
         if a == 0 or b == len(t) - 1:
             continue  # leading or trailing black

@@ -92,3 +92,46 @@ def test_black_frames_have_no_motion():
     rows = [signals.process_frame(i / 10, uniform((0, 0, 0))) for i in range(6)]
     assert all(math.isnan(r["motion_dx"]) for r in rows)
     assert any(not math.isnan(r["motion_span"]) for r in rows)  # estimated, found nothing to track
+
+
+def _scene(x_object: int, background_shift: int = 0) -> np.ndarray:
+    """A 320x180 grey frame: a plain background with sparse marks, shifted by `background_shift` px, and a
+    detailed object (a fourteenth of the frame, with several times the background's corners) at x_object."""
+    rng = np.random.default_rng(3)
+    canvas = np.full((200, 480), 120, np.uint8)
+    for x, y in rng.integers(0, (480, 200), (60, 2)):
+        cv2.circle(canvas, (int(x), int(y)), 3, 40, -1)
+    frame = np.ascontiguousarray(canvas[10:190, 40 - background_shift : 360 - background_shift])
+    obj = rng.integers(0, 2, (14, 12), dtype=np.uint8) * 255
+    frame[50:120, x_object : x_object + 60] = cv2.resize(obj, (60, 70), interpolation=cv2.INTER_NEAREST)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("object_dx", "background_dx", "expect_dx"),
+    [
+        (12, 0, 0.0),  # a detailed object crossing a fixed camera: the background does not move
+        (-12, 0, 0.0),
+        (0, 6, 6.0),  # the camera pans while the object stays in the frame (followed): the background moves
+    ],
+)
+def test_global_motion_is_the_backgrounds_not_a_foreground_objects(object_dx, background_dx, expect_dx):
+    prev = _scene(100)
+    cur = _scene(100 + object_dx, background_dx)
+    mx, my, scale, share = global_motion(prev, cur)
+    assert mx == pytest.approx(expect_dx, abs=0.6) and my == pytest.approx(0.0, abs=0.6)
+    assert scale == pytest.approx(1.0, abs=0.01)
+    assert 0.5 <= share <= 1.0  # the background is most of the frame
+
+
+def test_the_share_of_the_frame_the_motion_explains_drops_as_movers_cover_more_of_it():
+    canvas = cv2.cvtColor(texture(9, 480, 260), cv2.COLOR_RGB2GRAY)
+    prev = np.ascontiguousarray(canvas[40:220, 80:400])
+    shares = []
+    for covered in (0, 1, 2):  # columns of the 6-column grid whose content moves its own way
+        cur = prev.copy()
+        width = covered * 320 // 6
+        if width:
+            cur[:, :width] = canvas[40:220, 80 + 9 : 80 + 9 + width]  # those columns move 9 px left
+        shares.append(global_motion(prev, cur)[3])
+    assert shares[0] > shares[1] > shares[2] and shares[0] > 0.95

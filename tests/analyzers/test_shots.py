@@ -77,3 +77,28 @@ def test_a_change_spread_over_three_frames_is_no_cut_but_one_spread_over_two_is(
     assert [(round(t, 2), kind) for t, _, kind in detect_cuts(signals_with_change(two_frame_cut, fps), fps)] == [
         (0.8, "cut")
     ]
+
+
+@pytest.mark.parametrize(
+    ("peak_hist", "after_vs_before", "is_cut"),
+    [
+        (0.6, 0.8, True),  # colours change and the new picture stays: a cut
+        (0.05, 0.8, False),  # pixels jump but colours stay (a fast swing, motion blur): no cut
+        (0.6, 0.05, False),  # the frame after the peak is the frame before it again (a flash, a glitch)
+    ],
+)
+def test_a_cut_changes_the_colours_and_lasts(peak_hist, after_vs_before, is_cut):
+    fps, calm = 25.0, [0.03] * 20
+    score = calm + [0.8] + calm
+    sig = signals_with_change(score, fps)
+    sig.loc[20, "hist_diff"] = peak_hist
+    sig["diff_2"], sig["hist_diff_2"] = sig["diff"], sig["hist_diff"]
+    sig.loc[21, ["diff_2", "hist_diff_2"]] = (after_vs_before / 4, after_vs_before)
+    assert [kind for _, _, kind in detect_cuts(sig, fps)] == (["cut"] if is_cut else [])
+
+
+def test_cut_confidence_is_its_margin_over_the_local_threshold():
+    fps, calm = 25.0, [0.05] * 20
+    strong = detect_cuts(signals_with_change(calm + [0.9] + calm, fps), fps)[0][1]
+    weak = detect_cuts(signals_with_change(calm + [0.3] + calm, fps), fps)[0][1]
+    assert 0 < weak < strong <= 1.0
