@@ -160,6 +160,5 @@ def test_an_unchanged_file_is_not_analysed_again_a_changed_one_is(silent_clip, i
     write_video(video, render_shots([Shot(2.0, 9)], 160, 96, 10), 10)  # new content under the same path
     out, counts = analyse_again()
     assert "analysing" in out and counts.video_frames > 0 and runs() == 3
-    assert pd.read_parquet(tmp_path / "data" / "timeline" / f"video={partition_key(video)}" / "timeline.parquet")[
-        "second"
-    ].tolist() == [0, 1]
+    timeline = re.search(r"^timeline: (.+)$", out, re.MULTILINE).group(1)
+    assert pd.read_parquet(timeline)["second"].tolist() == [0, 1]
