@@ -25,6 +25,16 @@ def default_data_root() -> str:
     return os.environ.get("VIDEO_TIMELINE_DATA", str(PROJECT_ROOT / "data"))
 
 
+REPORT_URL_ENV = "VIDEO_TIMELINE_REPORT_URL"
+DEFAULT_REPORT_PORT = 3001
+
+
+def report_url(key: str) -> str:
+    """Where `video-timeline ui` serves the video's report ($VIDEO_TIMELINE_REPORT_URL, else its default port)."""
+    base = os.environ.get(REPORT_URL_ENV) or f"http://127.0.0.1:{DEFAULT_REPORT_PORT}"
+    return f"{base.rstrip('/')}/{check_key(key)}/report.html"
+
+
 class UnknownVideoError(LookupError):
     pass
 
@@ -68,6 +78,10 @@ class TimelineStorage(ConfigurableResource):
         if self.root not in path.resolve().parents:
             raise ValueError(f"{path} escapes the data root {self.root}")
         return path
+
+    def report_path(self, key: str) -> Path:
+        """The video's HTML report: <data_root>/report/video=<key>/report.html."""
+        return self.asset_path("report", key).with_name("report.html")
 
     def temp_path(self, asset: str, key: str) -> Path:
         """A fresh file beside the final one (same file system, so the final rename is atomic).

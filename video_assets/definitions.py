@@ -15,8 +15,9 @@ from video_assets.gpu_slots import gpu_slot_recovery
 from video_assets.heavy_assets import build_heavy_assets
 from video_assets.io_manager import ParquetIOManager
 from video_assets.perception_assets import build_perception_assets
+from video_assets.report import build_report_asset
 from video_assets.sensors import OPERATIONS_SENSORS
-from video_assets.timeline import build_timeline_assets
+from video_assets.timeline import build_timeline_assets, expected_aspects
 
 ANALYZE_JOB = "analyze_video"
 
@@ -30,11 +31,13 @@ def build_definitions(data_root: str | None = None, model_specs: dict[str, Model
     specs = load_model_specs() if model_specs is None else model_specs
     heavy_assets, heavy_events = build_heavy_assets(specs)
     perception_assets, perception_events = build_perception_assets(specs)
-    timeline, checks = build_timeline_assets({**LIGHT_EVENT_ASSETS, **perception_events, **heavy_events})
+    event_assets = {**LIGHT_EVENT_ASSETS, **perception_events, **heavy_events}
+    timeline, checks = build_timeline_assets(event_assets)
+    report = build_report_asset(expected_aspects(event_assets))
     # In-process: on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
     analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=in_process_executor)
     defs = Definitions(
-        assets=[*LIGHT_ASSETS, *perception_assets, *heavy_assets, timeline],
+        assets=[*LIGHT_ASSETS, *perception_assets, *heavy_assets, timeline, report],
         asset_checks=checks,
         jobs=[analyze],
         sensors=[*OPERATIONS_SENSORS, gpu_slot_recovery],
