@@ -8,9 +8,19 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
 from analyzers import report as report_renderer
+from analyzers.timeline import CONTRACT_ASPECTS
 from resources.storage import TimelineStorage, report_url
 from video_assets.assets import probe_of
 from video_assets.partitions import videos
+
+EXPECTED_ASPECTS = "video_timeline/expected_aspects"  # definition metadata: what the report's score counts
+
+
+def report_expected_aspects(defs) -> tuple[str, ...]:
+    """The aspects the configured graph produces, as its report asset records them."""
+    spec = next(iter(defs.resolve_assets_def("report").specs))
+    recorded = spec.metadata.get(EXPECTED_ASPECTS)
+    return tuple(str(recorded).split(",")) if recorded else CONTRACT_ASPECTS
 
 
 def build_report_asset(expected: tuple[str, ...]):
@@ -21,6 +31,7 @@ def build_report_asset(expected: tuple[str, ...]):
         group_name="timeline",
         code_version=report_renderer.VERSION,
         ins={"timeline": AssetIn(), "sampled_frames": AssetIn(), "video_probe": AssetIn()},
+        metadata={EXPECTED_ASPECTS: ",".join(expected)},
         description="One HTML page per video: a thumbnail per second, a lane per aspect, the source video "
         "seeking to a clicked second. Self-contained (opens offline); the video is referenced, not copied.",
     )
