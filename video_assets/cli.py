@@ -230,16 +230,19 @@ def backfill_stale(dry_run: bool) -> int:
     _use_local_instance()
     from dagster import DagsterInstance
 
+    from video_assets.backfill import backfill_plan
     from video_assets.backfill import backfill_stale as run_backfill
-    from video_assets.backfill import stale_assets_by_partition
     from video_assets.definitions import ANALYZE_JOB, defs
 
     def announce(partition, keys):
         print(f"{partition}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
 
     with DagsterInstance.get() as instance:
+        stale, skipped = backfill_plan(defs.resolve_asset_graph(), instance)
+        for partition, lacking in skipped.items():
+            names = ", ".join(k.to_user_string() for k in lacking)
+            print(f"skipped {partition}: its analysis never stored {names} (run `video-timeline analyze` on it)")
         if dry_run:
-            stale = stale_assets_by_partition(defs.resolve_asset_graph(), instance)
             for partition, keys in stale.items():
                 announce(partition, keys)
             print(f"{len(stale)} video(s) with stale assets")
