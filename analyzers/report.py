@@ -148,14 +148,13 @@ def video_sources(video_path: Path | None, page_path: Path) -> list[str]:
 
     1. The path relative to the page's folder: works wherever the page and the video are opened or
        copied together (same relative layout), over file:// or a web server.
-    2. `source-video` beside the page: where the report server (`video-timeline ui`) serves it.
-    3. The absolute file URL: works for a page opened from disk on the machine holding the video.
+    2. The absolute file URL: works for a page opened from disk on the machine holding the video.
     """
     if video_path is None:
         return []
     video = Path(video_path).expanduser().resolve()
     relative = Path(os.path.relpath(video, Path(page_path).expanduser().resolve().parent))
-    return [quote(relative.as_posix()), "source-video", video.as_uri()]
+    return [quote(relative.as_posix()), video.as_uri()]
 
 
 def _cell(value):

@@ -25,16 +25,6 @@ def default_data_root() -> str:
     return os.environ.get("VIDEO_TIMELINE_DATA", str(PROJECT_ROOT / "data"))
 
 
-REPORT_URL_ENV = "VIDEO_TIMELINE_REPORT_URL"
-DEFAULT_REPORT_PORT = 3001
-
-
-def report_url(key: str) -> str:
-    """Where `video-timeline ui` serves the video's report ($VIDEO_TIMELINE_REPORT_URL, else its default port)."""
-    base = os.environ.get(REPORT_URL_ENV) or f"http://127.0.0.1:{DEFAULT_REPORT_PORT}"
-    return f"{base.rstrip('/')}/{check_key(key)}/report.html"
-
-
 class UnknownVideoError(LookupError):
     pass
 

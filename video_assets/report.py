@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataV
 
 from analyzers import report as report_renderer
 from analyzers.timeline import CONTRACT_ASPECTS
-from resources.storage import TimelineStorage, report_url
+from resources.storage import TimelineStorage
 from video_assets.assets import probe_of
 from video_assets.partitions import videos
 
@@ -56,7 +56,7 @@ def build_report_asset(expected: tuple[str, ...]):
         return MaterializeResult(
             metadata={
                 "path": MetadataValue.path(str(summary.path)),
-                "link": MetadataValue.url(report_url(key)),
+                "link": MetadataValue.url(summary.path.as_uri()),
                 "bytes": summary.bytes,
                 "thumbnails": summary.thumbnails,
                 "seconds": summary.seconds,

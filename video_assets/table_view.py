@@ -27,7 +27,7 @@ SHOW_COLUMNS = (
     "description",
 )
 NOT_ANALYSED = "n/a"
-MIN_WIDTH = 6  # a shrunk column keeps at least this many characters (or its header's)
+MIN_WIDTH = 6  # a shrunk column keeps at least this many characters
 
 
 def choose_columns(frame: pd.DataFrame, wanted: str | None, default=SHOW_COLUMNS) -> list[str]:
@@ -97,7 +97,7 @@ def _clip(text: str, width: int) -> str:
 def format_table(frame: pd.DataFrame, columns: list[str], width: int | None) -> str:
     cells = [[_text(v) for v in frame[c].tolist()] for c in columns]
     natural = [max([len(c), *map(len, col)]) for c, col in zip(columns, cells)]
-    minimum = [min(n, max(MIN_WIDTH, len(c))) for c, n in zip(columns, natural)]
+    minimum = [min(n, MIN_WIDTH) for n in natural]  # on a narrow terminal headers are cut too
     widths = fit_widths(natural, minimum, width)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns]
 

@@ -19,7 +19,7 @@ from analyzers.coverage_picture import markdown_image, render_coverage_png
 from analyzers.report import per_aspect_line, preview_markdown
 from analyzers.timeline import CONTRACT_ASPECTS, build_timeline, density_problems, reconstruction_score
 from resources.settings import AnalysisSettings
-from resources.storage import TimelineStorage, report_url
+from resources.storage import TimelineStorage
 from video_assets.assets import probe_of
 from video_assets.partitions import videos
 
@@ -76,7 +76,7 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
                 # Content, not only status: the aspects' scores inline, the first rows, the report's link.
                 "score_by_aspect": MetadataValue.text(per_aspect_line(score.per_aspect, expected)),
                 "preview": MetadataValue.md(preview_markdown(frame)),
-                "report": MetadataValue.url(report_url(context.partition_key)),
+                "report": MetadataValue.url(storage.report_path(context.partition_key).as_uri()),
                 "report_file": MetadataValue.path(str(storage.report_path(context.partition_key))),
             },
         )

@@ -106,9 +106,8 @@ def test_the_page_is_self_contained_and_carries_every_row(tmp_path):
     assert data["columns"]["text"] == [["EXIT | 3"], [], None]  # [] analysed, nothing found; None not analysed
     assert data["columns"]["end_s"] == [1.0, 2.0, 2.5]
 
-    relative, served, absolute = data["sources"]
-    assert (out.parent / unquote(relative)).resolve() == video.resolve()
-    assert served == "source-video" and absolute == video.resolve().as_uri()
+    relative, absolute = data["sources"]
+    assert (out.parent / unquote(relative)).resolve() == video.resolve() and absolute == video.resolve().as_uri()
     assert video.read_bytes() == b"not opened by the renderer"
 
 
