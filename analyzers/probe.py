@@ -85,7 +85,54 @@ def open_media(path: Path):
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"{path}: not a readable media file ({exc})") from exc
+        raise MediaError(f"{path}: not a readable media file: {_why_unreadable(path, exc)}") from exc
+
+
+# How common containers start: a file that starts like one but cannot be opened was most likely cut short.
+_SIGNATURES = ((4, b"ftyp", "MP4/MOV"), (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
+               (0, b"OggS", "Ogg"), (0, b"FLV", "FLV"), (0, b"\x00\x00\x01\xba", "MPEG-PS"))  # fmt: skip
+
+
+def _iso_boxes_overrun(path: Path) -> str | None:
+    """For an MP4/MOV: the top-level box that runs past the end of the file, or the missing index."""
+    size, offset, names = path.stat().st_size, 0, []
+    with open(path, "rb") as f:
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(16)
+            length, name = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                return None  # not a box structure we can follow
+            if offset + length > size:
+                return f"its '{name}' box needs {offset + length} bytes but the file ends at {size}"
+            names.append(name)
+            offset += length
+    if "moov" not in names:
+        return f"it has no 'moov' index box (it ends at {size} bytes; players write that index last)"
+    return None
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """The reason in words: a file that starts like a video but breaks off says it looks truncated;
+    otherwise ffmpeg's reason without its errno ("[Errno 1094995529] ...")."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    kind = next((name for at, magic, name in _SIGNATURES if head[at : at + len(magic)] == magic), None)
+    if kind is None and head[:1] == b"\x47" and path.stat().st_size % 188 != 0:  # MPEG-TS sync byte, a cut packet
+        kind = "MPEG-TS"
+    if kind is None:
+        return f"ffmpeg: {reason}"
+    detail = _iso_boxes_overrun(path) if kind == "MP4/MOV" else None
+    article = "a" if kind.startswith("Matroska") else "an"
+    return (
+        f"it looks truncated (a copy or download that stopped early?): it starts like {article} {kind} file, "
+        f"but {detail or 'ffmpeg cannot read it'} (ffmpeg: {reason})"
+    )
 
 
 def probe_video(path: str | Path) -> VideoProbe:

@@ -54,11 +54,15 @@ def _process_exists(pid: int) -> bool:
 class TimelineStorage(ConfigurableResource):
     """The data root; every path below it is built from a checked partition key."""
 
-    data_root: str = Field(default_factory=default_data_root, description="Folder for all outputs.")
+    data_root: str | None = Field(
+        default=None,
+        description="Folder for all outputs; unset: $VIDEO_TIMELINE_DATA, else <project>/data, read when used "
+        "(so a process that sets the variable after loading the code location still writes where it says).",
+    )
 
     @property
     def root(self) -> Path:
-        return Path(self.data_root).expanduser().resolve()
+        return Path(self.data_root or default_data_root()).expanduser().resolve()
 
     def asset_path(self, asset: str, key: str) -> Path:
         check_key(key)
@@ -68,6 +72,10 @@ class TimelineStorage(ConfigurableResource):
         if self.root not in path.resolve().parents:
             raise ValueError(f"{path} escapes the data root {self.root}")
         return path
+
+    def report_path(self, key: str) -> Path:
+        """The video's HTML report: <data_root>/report/video=<key>/report.html."""
+        return self.asset_path("report", key).with_name("report.html")
 
     def temp_path(self, asset: str, key: str) -> Path:
         """A fresh file beside the final one (same file system, so the final rename is atomic).

@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 
 # espeak-ng synthesizes real speech for the tests and the sample video; decoding needs no system
 # ffmpeg (PyAV wheels carry their own), but the CLI tools are handy for users and bench scripts.
+# chromium: the report's browser test and make ui-check (Playwright drives it; no browser download).
 need=()
-for pkg in espeak-ng ffmpeg; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in espeak-ng ffmpeg chromium; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${need[*]} (apt)"

@@ -42,9 +42,9 @@ REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { na
 
 
 @contextlib.contextmanager
-def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: float = 240):
+def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: float = 240, preexec=None):
     """`video-timeline ui` (dagster dev: webserver + daemon) in its own process group; yields the code location
-    and the `video-timeline ui` process.
+    and the `video-timeline ui` process. `preexec` (default: default signal handling) runs in the child.
 
     Stopped with SIGTERM to the whole group, then SIGKILL for whatever is left.
     """
@@ -52,7 +52,7 @@ def running_ui(env: dict[str, str], port: int, log_path: Path, ready_timeout: fl
     server = subprocess.Popen(
         [sys.executable, "-m", "video_assets.cli", "ui", "--port", str(port)],
         cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=default_signals, start_new_session=True,
+        preexec_fn=preexec or default_signals, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + ready_timeout

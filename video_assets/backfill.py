@@ -60,24 +60,49 @@ def with_auto_backfill(defs: Definitions) -> Definitions:
     return Definitions.merge(mapped, Definitions(sensors=[sensor], executor=in_process_executor))
 
 
-def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) -> dict[str, list[AssetKey]]:
-    """{partition key: asset keys to rebuild, in graph order} over every `videos` partition; fresh videos are left out.
+def backfill_plan(
+    graph: BaseAssetGraph, instance: DagsterInstance
+) -> tuple[dict[str, list[AssetKey]], dict[str, list[AssetKey]]]:
+    """({partition: asset keys to rebuild, in graph order}, {partition: inputs it lacks}) over every `videos`
+    partition; fresh videos are in neither.
 
     Dagster calls only the changed asset stale until it is rebuilt; its dependents then become stale
     (their input has a new data version). They are included at once, so one run per video suffices.
+    A video is rebuilt only when every input the rebuild reads from outside it is stored: one whose analysis
+    failed part-way (some assets never materialized) would fail again loading them, so it is left out, with
+    the inputs it lacks (it needs `analyze`, not a backfill).
     """
     resolver = stale_status_resolver(instance, graph)
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    stored: dict[AssetKey, set[str]] = {}  # asset -> partitions with a materialization, read once per asset
+
+    def missing_inputs(partition: str, selected: set[AssetKey]) -> list[AssetKey]:
+        inputs = {parent for key in selected for parent in graph.get(key).parent_keys} - selected
+        for key in inputs - stored.keys():
+            stored[key] = instance.get_materialized_partitions(key)
+        return [k for k in keys if k in inputs and partition not in stored[k]]
+
     rebuild: dict[str, list[AssetKey]] = {}
+    skipped: dict[str, list[AssetKey]] = {}
     for partition in instance.get_dynamic_partitions(videos.name):
         selected: set[AssetKey] = set()
         for key in keys:  # graph order: parents are decided before their children
             if key in selected or resolver.get_status(key, partition) == StaleStatus.STALE:
                 selected.add(key)
                 selected.update(graph.get(key).child_keys)
-        if selected:
+        if not selected:
+            continue
+        lacking = missing_inputs(partition, selected)
+        if lacking:
+            skipped[partition] = lacking
+        else:
             rebuild[partition] = [k for k in keys if k in selected]
-    return rebuild
+    return rebuild, skipped
+
+
+def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) -> dict[str, list[AssetKey]]:
+    """{partition key: asset keys to rebuild, in graph order}: the videos a backfill rebuilds (backfill_plan)."""
+    return backfill_plan(graph, instance)[0]
 
 
 def backfill_stale(

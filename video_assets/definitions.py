@@ -20,8 +20,9 @@ from video_assets.events import aspects_by_asset
 from video_assets.gpu_slots import gpu_slot_recovery
 from video_assets.io_manager import ParquetIOManager
 from video_assets.names import ANALYZE_JOB
+from video_assets.report import build_report_asset
 from video_assets.sensors import OPERATIONS_SENSORS
-from video_assets.timeline import build_timeline_assets
+from video_assets.timeline import build_timeline_assets, expected_aspects
 
 STAGES = (decode, visual, audio, text_faces, descriptions)
 
@@ -36,11 +37,13 @@ def build_definitions(data_root: str | None = None, model_specs: dict[str, Model
     storage = TimelineStorage(data_root=data_root) if data_root else TimelineStorage()
     specs = load_model_specs() if model_specs is None else model_specs
     assets = [definition for stage in STAGES for definition in stage.stage_assets(specs)]
-    timeline, checks = build_timeline_assets(aspects_by_asset(assets))
+    event_assets = aspects_by_asset(assets)
+    timeline, checks = build_timeline_assets(event_assets)
+    report = build_report_asset(expected_aspects(event_assets))
     # In-process: on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
     analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=in_process_executor)
     defs = Definitions(
-        assets=[*assets, timeline],
+        assets=[*assets, timeline, report],
         asset_checks=checks,
         jobs=[analyze],
         sensors=[*OPERATIONS_SENSORS, gpu_slot_recovery],

@@ -111,8 +111,11 @@ def failure_reason(events: Iterable[DagsterEvent]) -> str:
             error = event.step_failure_data.error
             while error.cause is not None:  # Dagster wraps the user's error: the innermost one says what broke
                 error = error.cause
-            return f"step {event.step_key}: {error.message.strip()}"
-    return "the run failed (see the run in the Dagster UI)"
+            return f"step {event.step_key}: {error.message.strip().splitlines()[0]}"
+    for event in events:  # no step failed: the run itself did (its worker died, it never started)
+        if event.is_run_failure and event.message:
+            return event.message
+    return "the run failed without a step error (see the run in the Dagster UI)"
 
 
 def run_events(instance: DagsterInstance, run_id: str) -> list[DagsterEvent]:

@@ -20,8 +20,10 @@ from dagster import (
 )
 
 from analyzers.coverage_picture import markdown_image, render_coverage_png
+from analyzers.report import per_aspect_line, preview_markdown
 from analyzers.timeline import CONTRACT_ASPECTS, build_timeline, density_problems, reconstruction_score
 from resources.settings import AnalysisSettings
+from resources.storage import TimelineStorage
 from video_assets.events import probe_of
 from video_assets.names import DENSITY_CHECK, SCORE_CHECK, TIMELINE_ASSET, TIMELINE_GROUP
 from video_assets.partitions import videos
@@ -63,7 +65,9 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
         ins={"video_probe": AssetIn(), **{name: AssetIn() for name in event_assets}},
         description="One row per second of the video; every aspect a column (null = not analysed).",
     )
-    def timeline(context: AssetExecutionContext, video_probe: pd.DataFrame, **events: pd.DataFrame) -> Output:
+    def timeline(
+        context: AssetExecutionContext, storage: TimelineStorage, video_probe: pd.DataFrame, **events: pd.DataFrame
+    ) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
         frame = build_timeline(
             context.partition_key, probe.duration_s, pd.concat(list(events.values()), ignore_index=True)
@@ -78,6 +82,11 @@ def build_timeline_assets(event_assets: dict[str, tuple[str, ...]]):
                 "seconds_taken": round(time.perf_counter() - started, 3),
                 "reconstruction_score": score.score,
                 "coverage": MetadataValue.md(coverage_markdown(frame, score, expected)),
+                # Content, not only status: the aspects' scores inline, the first rows, the report's link.
+                "score_by_aspect": MetadataValue.text(per_aspect_line(score.per_aspect, expected)),
+                "preview": MetadataValue.md(preview_markdown(frame)),
+                "report": MetadataValue.url(storage.report_path(context.partition_key).as_uri()),
+                "report_file": MetadataValue.path(str(storage.report_path(context.partition_key))),
             },
         )
 

@@ -95,6 +95,23 @@ def test_bad_files_raise_a_clear_error_naming_the_file(tmp_path, content, reason
     assert path.read_bytes() == content
 
 
+@pytest.mark.parametrize("fraction", [0.5, 0.02])
+def test_a_file_cut_before_its_index_is_called_truncated_not_an_errno(tmp_path, fraction):
+    from support.media_factory import pattern_video, truncated_copy
+
+    cut = truncated_copy(pattern_video(tmp_path / "whole.mp4", 2, 160, 96, 10), tmp_path / "cut.mp4", fraction)
+    with pytest.raises(MediaError) as err:
+        probe_video(cut)
+    message = str(err.value)
+    assert message.startswith(f"{cut}: not a readable media file: it looks truncated")
+    assert f"the file ends at {cut.stat().st_size}" in message and "Errno" not in message
+    text = tmp_path / "notes.mp4"
+    text.write_bytes(b"plain text\n" * 50)
+    with pytest.raises(MediaError, match="not a readable media file: ffmpeg: Invalid data") as err:
+        probe_video(text)
+    assert "truncated" not in str(err.value) and "Errno" not in str(err.value)
+
+
 def test_audio_only_file_is_refused(tmp_path):
     import av
 
