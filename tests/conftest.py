@@ -37,6 +37,22 @@ SPEECH_AT = (1.0, "Hello there, this is a test of the speech detector.")
 TONE_AT = (6.0, 2.0)  # start, seconds of a 440 Hz tone (sound, not speech)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """A private cache for joined models (bundled:whisper-base is joined there once per test session),
+    set in the environment so the CLI's child processes use it too."""
+    from analyzers.whisper_models import CACHE_ENV
+
+    cache = tmp_path_factory.mktemp("model_cache")
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous
+
+
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory) -> Path:
     """11 s, 320x180 at 15 fps, H.264 + AAC: known cuts, camera motion, speech and a tone."""

