@@ -49,15 +49,33 @@ def _with_metadata(output: Output, **extra) -> Output:
     return Output(output.value, metadata={**output.metadata, **extra})
 
 
-@asset(name=TEXT_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=ocr_analyzer.VERSION)
+def _ocr_version() -> str:
+    """The OCR code version with its languages, so configuring other languages marks screen_text stale."""
+    try:
+        return f"{ocr_analyzer.VERSION}-{ocr_analyzer.ocr_languages()}"
+    except ocr_analyzer.OcrSetupError:
+        return f"{ocr_analyzer.VERSION}-invalid-languages"  # the step fails with the reason
+
+
+@asset(name=TEXT_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=_ocr_version())
 def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
-    """On-screen text per second (PP-OCRv4 from the rapidocr wheel); boxes in each event's detail."""
+    """On-screen text per second: PP-OCRv4 detection (rapidocr wheel), Tesseract recognition in the
+    configured languages ($VIDEO_TIMELINE_OCR_LANGUAGES, default deu+eng); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
+    try:
+        reader = ocr_analyzer.default_recognizer()
+    except ocr_analyzer.OcrSetupError as exc:
+        raise Failure(description=f"{TEXT_ASSET}: {exc}", allow_retries=False) from exc
     events = ocr_analyzer.analyze_text(
-        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info
+        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info, recognizer=reader
     )
     read = sum(e.detail["frames_read"] for e in events)
-    return _with_metadata(events_output(context, events, probe, started), frames_read=read, source=ocr_analyzer.SOURCE)
+    return _with_metadata(
+        events_output(context, events, probe, started),
+        frames_read=read,
+        source=reader.source,
+        languages=reader.languages,
+    )
 
 
 @asset(name=FACES_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=faces_analyzer.VERSION)
