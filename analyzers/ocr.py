@@ -3,11 +3,13 @@
 - Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
   on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
   a 1280 px frame, 11 px at the detector, are still found).
-- Recognition: Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside) on each
-  detected line, cut from the full-size frame, with the language data of Debian's tesseract-ocr-<lang>
-  packages (default German + English, `VIDEO_TIMELINE_OCR_LANGUAGES`). PP-OCRv4's own recognizer, the
-  earlier choice, drops most German letters ("GroBte Ubersicht fur Bäcker"); measured comparison in
-  docs/perception.md. `recognizer="ppocr"` still selects it.
+- Recognition: PP-OCRv4's recognizer (same wheel) reads each detected line from the full-size frame;
+  it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
+  Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
+  language data of Debian's tesseract-ocr-<lang> packages (default German + English,
+  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line and gives back the marked letters (ä ö ü ß é
+  ...; analyzers.letters). Tesseract alone writes the letters right but reads band edges and texture
+  as characters; the measured comparison of the three is in docs/perception.md.
 - A frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
   result instead of being read again: slides, titles and static shots cost one read.
 - Readings of one string that differ by a letter or two ("Casteliano", "Castellano") are merged into
@@ -29,6 +31,7 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.letters import agreement, restore_letters
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
@@ -36,6 +39,7 @@ from analyzers.text_merge import merge_near_duplicates
 VERSION = "2"  # 2: Tesseract reads the lines (German letters), near-duplicate readings merged
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
 PPOCR_SOURCE = "rapidocr:PP-OCRv4"
+RECOGNIZERS = ("combined", "ppocr", "tesseract")
 DET_MAX_SIDE = 480  # measured: same or better recall than 640 on the corpus at 60% of the CPU time
 MIN_SCORE = 0.8  # PP-OCR recognizer confidence below this is mostly texture read as letters
 MIN_TESSERACT_SCORE = 0.6  # Tesseract's mean word confidence (0..1) below this: mostly texture, see docs
@@ -109,10 +113,6 @@ class TesseractReader:
             raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
         self._local = threading.local()
 
-    @property
-    def source(self) -> str:
-        return f"{DET_SOURCE}+tesseract:{self.languages}"
-
     def _api(self):
         api = getattr(self._local, "api", None)
         if api is None:
@@ -168,7 +168,8 @@ def tesseract_reader(languages: str) -> TesseractReader:
     return TesseractReader(languages)
 
 
-def default_recognizer() -> TesseractReader:
+def default_reader() -> TesseractReader:
+    """The Tesseract reader of the configured languages (one per process and language set)."""
     return tesseract_reader(ocr_languages())
 
 
@@ -186,14 +187,20 @@ def read_text(
     engine=None,
     det_max_side: int = DET_MAX_SIDE,
     min_score: float | None = None,
-    recognizer: TesseractReader | str | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
-    frame by `recognizer` (default Tesseract in the configured languages; "ppocr": PP-OCRv4's own
-    recognizer). rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
+    frame. recognizer "combined" (default): PP-OCRv4's reading with the marked letters Tesseract reads
+    (analyzers.letters), score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
+    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score.
+    rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
+    if recognizer not in RECOGNIZERS:
+        raise ValueError(f"OCR recognizer {recognizer!r} is not one of {', '.join(RECOGNIZERS)}")
     engine = engine or ocr_engine()
-    recognizer = default_recognizer() if recognizer is None else recognizer
+    if recognizer != "ppocr":
+        reader = reader or default_reader()
     scale = min(1.0, det_max_side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     quads, _ = engine.text_det(small)
@@ -201,25 +208,35 @@ def read_text(
         return []
     quads = [(q / scale).astype(np.float32) for q in engine.sorted_boxes(quads)]
     crops = engine.get_crop_img_list(image, quads)
-    if recognizer == "ppocr":
+    if recognizer == "tesseract":
+        recognized = [reader.read(crop) for crop in crops]
+        min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
+    else:
         recognized, _ = engine.text_rec(crops)
         min_score = MIN_SCORE if min_score is None else min_score
-    else:
-        recognized = [recognizer.read(crop) for crop in crops]
-        min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
     lines = []
-    for quad, (text, score) in zip(quads, recognized):
+    for quad, crop, (text, score) in zip(quads, crops, recognized):
+        if score < min_score or not text.strip():
+            continue
+        if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
+            lettered = reader.read(crop)[0]
+            text = restore_letters(text, lettered)
+            score *= agreement(text, lettered)  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)
-        if text and score >= min_score:
+        if text:
             x0, y0 = np.floor(quad.min(axis=0)).astype(int)
             x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
             lines.append(TextLine(text, round(float(score), 4), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
     return lines
 
 
-def source_of(recognizer: TesseractReader | str | None) -> str:
-    recognizer = default_recognizer() if recognizer is None else recognizer
-    return PPOCR_SOURCE if recognizer == "ppocr" else recognizer.source
+def source_of(recognizer: str = "combined", reader: TesseractReader | None = None) -> str:
+    if recognizer == "ppocr":
+        return PPOCR_SOURCE
+    languages = (reader or default_reader()).languages
+    return (
+        f"{DET_SOURCE}+tesseract:{languages}" if recognizer == "tesseract" else f"{PPOCR_SOURCE}+tesseract:{languages}"
+    )
 
 
 @dataclass(frozen=True)
@@ -230,12 +247,18 @@ class FrameText:
 
 
 def read_frames(
-    frames_path: Path, engine=None, progress: Progress | None = None, recognizer: TesseractReader | str | None = None
+    frames_path: Path,
+    engine=None,
+    progress: Progress | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
 ) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
-    recognizer = default_recognizer() if recognizer is None else recognizer
     for frame, lines, reused in answers_for_changed_frames(
-        frames_path, lambda images: [read_text(image, engine, recognizer=recognizer) for image in images], 1, progress
+        frames_path,
+        lambda images: [read_text(image, engine, recognizer=recognizer, reader=reader) for image in images],
+        1,
+        progress,
     ):
         yield FrameText(frame.t, lines, reused=reused)
 
@@ -245,15 +268,18 @@ def analyze_text(
     duration_s: float,
     engine=None,
     progress: Say | None = None,
-    recognizer: TesseractReader | str | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
 ) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, near-duplicate
     readings merged (within the second and across neighbouring seconds); boxes and scores in detail."""
-    recognizer = default_recognizer() if recognizer is None else recognizer
-    frames = list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s), recognizer))
+    if recognizer != "ppocr":
+        reader = reader or default_reader()
+    frames = list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader))
     grouped = frames_by_second(frames, duration_s)
     spans = per_second_spans(duration_s)
     merged = merge_near_duplicates([[line for f in grouped[s] for line in f.lines] for s, _, _ in spans])
+    source = source_of(recognizer, reader)
     events = []
     for (s, start, end), lines in zip(spans, merged):
         group = grouped[s]
@@ -265,5 +291,5 @@ def analyze_text(
             "frames_read": sum(not f.reused for f in group),
         }
         confidence = round(min(m.score for m in lines), 4) if lines else None
-        events.append(Event(start, end, "text", [m.text for m in lines], confidence, source_of(recognizer), detail))
+        events.append(Event(start, end, "text", [m.text for m in lines], confidence, source, detail))
     return events

@@ -196,8 +196,8 @@ def analyze_transcript(
 
     transcript: the understood words whose midpoint falls in the second ("" when none); confidence the
     mean probability of those words; when all its words were left out, the mean probability of their
-    segments (below min_segment_p by construction); None when nothing was heard. detail: `words` (word, start, end, p, language) and
-    `unclear` (the same, for words left out).
+    segments (below min_segment_p by construction); None when nothing was heard. detail: `words` (word,
+    start, end, p, language) and `unclear` (the same, for words left out).
     language: the ISO 639-1 code most of the second's understood words were decoded in, "" when it has
     none; confidence the probability of that language's detection.
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.

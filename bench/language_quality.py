@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from analyzers import ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
 from bench import perception_quality as pq  # noqa: E402
+from bench.corpus import CORPUS  # noqa: E402
 from tests.media_factory import caption_lines, latin_font, place, speech, texture, write_audio_store  # noqa: E402
 
 STRINGS = [
@@ -112,7 +113,7 @@ def ocr_on_frames(recognizer) -> dict:
     }
 
 
-def ocr_on_corpus(recognizer, corpus: Path = pq.CORPUS) -> dict:
+def ocr_on_corpus(recognizer, corpus: Path = CORPUS) -> dict:
     synthetic, mwe = corpus / pq.SYNTHETIC.relative_to(pq.CORPUS), corpus / pq.MWE.relative_to(pq.CORPUS)
     if not (synthetic.is_file() and mwe.is_file()):
         return {"skipped": "corpus not found"}
@@ -170,7 +171,7 @@ def speech_figures(name: str) -> dict:
                     round(pq.word_error_rate(text, said), 4) if lang == "en" else round(_wer_de(text, said), 4)
                 )
             out["cases"].append(case)
-    jfk = pq.CORPUS / pq.JFK.relative_to(pq.CORPUS)
+    jfk = CORPUS / pq.JFK.relative_to(pq.CORPUS)
     if jfk.is_file():
         pcm = pq._read_wav(jfk)
         with tempfile.TemporaryDirectory() as tmp:
@@ -199,9 +200,11 @@ def _wer_de(reference: str, hypothesis: str) -> float:
 
 def language_figures() -> dict:
     figures: dict = {"ocr": {}, "speech": {}}
-    tesseract = ocr.default_recognizer()
-    for label, recognizer in (("ppocr", "ppocr"), (f"tesseract:{tesseract.languages}", tesseract)):
-        figures["ocr"][label] = {"german_frames": ocr_on_frames(recognizer), **ocr_on_corpus(recognizer)}
+    for recognizer in ocr.RECOGNIZERS:
+        figures["ocr"][ocr.source_of(recognizer)] = {
+            "german_frames": ocr_on_frames(recognizer),
+            **ocr_on_corpus(recognizer),
+        }
     for name in (transcript.DEFAULT_MODEL, transcript.BUNDLED_MODEL):
         figures["speech"][name] = speech_figures(name)
     return figures

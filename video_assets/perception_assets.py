@@ -59,21 +59,21 @@ def _ocr_version() -> str:
 
 @asset(name=TEXT_ASSET, partitions_def=videos, group_name=ANALYSIS_GROUP, code_version=_ocr_version())
 def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames) -> Output:
-    """On-screen text per second: PP-OCRv4 detection (rapidocr wheel), Tesseract recognition in the
+    """On-screen text per second: PP-OCRv4 (rapidocr wheel) with the marked letters Tesseract reads in the
     configured languages ($VIDEO_TIMELINE_OCR_LANGUAGES, default deu+eng); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     try:
-        reader = ocr_analyzer.default_recognizer()
+        reader = ocr_analyzer.default_reader()
     except ocr_analyzer.OcrSetupError as exc:
         raise Failure(description=f"{TEXT_ASSET}: {exc}", allow_retries=False) from exc
     events = ocr_analyzer.analyze_text(
-        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info, recognizer=reader
+        _frames_path(sampled_frames, context), probe.duration_s, progress=context.log.info, reader=reader
     )
     read = sum(e.detail["frames_read"] for e in events)
     return _with_metadata(
         events_output(context, events, probe, started),
         frames_read=read,
-        source=reader.source,
+        source=ocr_analyzer.source_of("combined", reader),
         languages=reader.languages,
     )
 

@@ -64,15 +64,16 @@ def test_german_letters_are_kept(tmp_path):
     store = write_frame_store(tmp_path / "frames.parquet", frames, fps=1.0)
     events = ocr.analyze_text(store, 2.0)
     assert [e.value for e in events] == [GERMAN[:2], GERMAN[2:]]
-    assert events[0].source == "rapidocr:PP-OCRv4-det+tesseract:deu+eng"
+    assert events[0].source == "rapidocr:PP-OCRv4+tesseract:deu+eng"
     assert all(0.8 <= b["score"] <= 1 for e in events for b in e.detail["boxes"])
 
 
-def test_the_score_drops_when_the_text_is_harder_to_read():
+@pytest.mark.parametrize("recognizer", ["combined", "tesseract"])
+def test_the_score_drops_when_the_text_is_harder_to_read(recognizer):
     clean = caption_lines(GERMAN[:1], 640, 360, 26, font=latin_font("Sans"))
     # the same caption more and more out of focus: misread ("Bacher"), then garbled, and less and less sure
     read = [
-        ocr.read_text(cv2.GaussianBlur(clean, (0, 0), sigma) if sigma else clean, min_score=0.0)
+        ocr.read_text(cv2.GaussianBlur(clean, (0, 0), sigma) if sigma else clean, min_score=0.0, recognizer=recognizer)
         for sigma in (0, 3.0, 3.3)
     ]
     assert [len(lines) for lines in read] == [1, 1, 1] and read[0][0].text == GERMAN[0] != read[1][0].text
@@ -87,7 +88,7 @@ def test_the_languages_are_configurable_and_missing_language_data_is_named(monke
     with pytest.raises(ocr.OcrSetupError, match=r"VIDEO_TIMELINE_OCR_LANGUAGES='German'.*deu\+eng"):
         ocr.ocr_languages()
     monkeypatch.setenv(ocr.LANGUAGES_ENV, "eng")
-    assert ocr.TesseractReader().source.endswith("tesseract:eng")
+    assert ocr.source_of("combined", ocr.TesseractReader()) == "rapidocr:PP-OCRv4+tesseract:eng"
 
 
 def test_pp_ocr_recognizer_stays_selectable(tmp_path):
