@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,7 @@ MIN_TESSERACT_SCORE = 0.6  # Tesseract's mean word confidence (0..1) below this:
 LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
 TESSDATA_ENV = "TESSDATA_PREFIX"
 DEFAULT_LANGUAGES = "deu+eng"
+REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
 LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (measured: 32 and 48 read no better)
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -112,6 +114,18 @@ class TesseractReader:
         except ImportError as exc:
             raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
         self._local = threading.local()
+        self._lettered: OrderedDict[str, str] = OrderedDict()  # recent readings of the combined recognizer
+
+    def lettered(self, reading: str, crop: np.ndarray) -> str:
+        """Tesseract's reading of a line PP-OCR read as `reading`. A caption stays on screen for many
+        frames and comes back: a line PP-OCR read the same way recently is not read again."""
+        known = self._lettered.get(reading)
+        if known is None:
+            known = self.read(crop)[0]
+            self._lettered[reading] = known
+            while len(self._lettered) > REMEMBERED_LINES:
+                self._lettered.popitem(last=False)
+        return known
 
     def _api(self):
         api = getattr(self._local, "api", None)
@@ -219,7 +233,7 @@ def read_text(
         if score < min_score or not text.strip():
             continue
         if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
-            lettered = reader.read(crop)[0]
+            lettered = reader.lettered(text, crop)
             text = restore_letters(text, lettered)
             score *= agreement(text, lettered)  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)

