@@ -48,6 +48,7 @@ LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
 TESSDATA_ENV = "TESSDATA_PREFIX"
 DEFAULT_LANGUAGES = "deu+eng"
 REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
+REMEMBER_AGREEMENT = 0.9  # only a Tesseract reading that agrees with PP-OCR's this well is reused
 LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (measured: 32 and 48 read no better)
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -116,16 +117,16 @@ class TesseractReader:
         self._local = threading.local()
         self._lettered: OrderedDict[str, str] = OrderedDict()  # recent readings of the combined recognizer
 
-    def lettered(self, reading: str, crop: np.ndarray) -> str:
-        """Tesseract's reading of a line PP-OCR read as `reading`. A caption stays on screen for many
-        frames and comes back: a line PP-OCR read the same way recently is not read again."""
-        known = self._lettered.get(reading)
-        if known is None:
-            known = self.read(crop)[0]
-            self._lettered[reading] = known
-            while len(self._lettered) > REMEMBERED_LINES:
-                self._lettered.popitem(last=False)
-        return known
+    def remembered(self, reading: str) -> str | None:
+        """Tesseract's earlier reading of a line PP-OCR read as `reading` (see `remember`)."""
+        return self._lettered.get(reading)
+
+    def remember(self, reading: str, lettered: str) -> None:
+        """Keeps Tesseract's reading of a line for PP-OCR's `reading` of it: a caption stays on screen
+        for many frames and comes back, and is then read by Tesseract once."""
+        self._lettered[reading] = lettered
+        while len(self._lettered) > REMEMBERED_LINES:
+            self._lettered.popitem(last=False)
 
     def _api(self):
         api = getattr(self._local, "api", None)
@@ -233,9 +234,13 @@ def read_text(
         if score < min_score or not text.strip():
             continue
         if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
-            lettered = reader.lettered(text, crop)
-            text = restore_letters(text, lettered)
-            score *= agreement(text, lettered)  # two recognizers that disagree: a doubtful reading
+            known = reader.remembered(text)
+            lettered = known if known is not None else reader.read(crop)[0]
+            reading, text = text, restore_letters(text, lettered)
+            agreed = agreement(text, lettered)
+            if known is None and agreed >= REMEMBER_AGREEMENT:  # a reading of junk is not reused
+                reader.remember(reading, lettered)
+            score *= agreed  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)
         if text:
             x0, y0 = np.floor(quad.min(axis=0)).astype(int)
