@@ -1,4 +1,4 @@
-"""On-screen text per second: PP-OCR finds the lines, Tesseract reads them, in the languages configured.
+"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back their marked letters.
 
 - Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
   on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
@@ -43,13 +43,13 @@ PPOCR_SOURCE = "rapidocr:PP-OCRv4"
 RECOGNIZERS = ("combined", "ppocr", "tesseract")
 DET_MAX_SIDE = 480  # measured: same or better recall than 640 on the corpus at 60% of the CPU time
 MIN_SCORE = 0.8  # PP-OCR recognizer confidence below this is mostly texture read as letters
-MIN_TESSERACT_SCORE = 0.6  # Tesseract's mean word confidence (0..1) below this: mostly texture, see docs
+MIN_TESSERACT_SCORE = 0.6  # the Tesseract-alone recognizer: mean word confidence (0..1) kept (not tuned)
 LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
 TESSDATA_ENV = "TESSDATA_PREFIX"
 DEFAULT_LANGUAGES = "deu+eng"
 REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
 REMEMBER_AGREEMENT = 0.9  # only a Tesseract reading that agrees with PP-OCR's this well is reused
-LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (measured: 32 and 48 read no better)
+LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (only 40 was measured)
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
     "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -164,8 +164,9 @@ class TesseractReader:
 
 
 def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Drops a one-character word at either end that is a mark or unsure: the edge of a caption band or
-    a box read as "|", "!", "J" (measured: such readings sit at the ends of lines, confidence mostly < 0.8)."""
+    """Drops a one-character word at either end that is a mark, or a letter below 0.8: the edge of a
+    caption band or of texture read as a character (seen on generated captions: "|" at 0.45-0.96, "!"
+    at 0.0, "J" at 0.23, "B" at 0.69)."""
 
     def mark(word: tuple[str, float]) -> bool:
         text, confidence = word
