@@ -76,7 +76,7 @@ def _norm(text: str) -> str:
     return " ".join(text.replace("–", "-").split())
 
 
-def german_frames() -> list[tuple[list[str], np.ndarray]]:
+def german_frames() -> list[tuple[list[str], np.ndarray, str]]:
     frames = []
     for f, style in enumerate(("Sans", "Sans-Bold", "Serif")):
         for size, width, height in ((40, 1280, 720), (22, 640, 360)):
@@ -85,7 +85,7 @@ def german_frames() -> list[tuple[list[str], np.ndarray]]:
                     lines = STRINGS[k : k + 3]
                     back = texture(k + f, width, height) if look.startswith("texture") else None
                     image = caption_lines(lines, width, height, size, back, latin_font(style), band=look != "texture")
-                    frames.append((lines, image))
+                    frames.append((lines, image, look))
     return frames
 
 
@@ -95,11 +95,15 @@ def ocr_on_frames(recognizer) -> dict:
     cpu, wall = _cpu(), time.perf_counter()
     hits = total = 0
     misses = []
-    for lines, image in frames:
+    german: dict[str, list[int]] = {}  # look -> [exact German strings read, German strings]
+    for lines, image, look in frames:
         read = {_norm(line.text) for line in ocr.read_text(image, recognizer=recognizer)}
         for s in lines:
             total += 1
             hits += _norm(s) in read
+            if any(c in s for c in "äöüßÄÖÜ"):
+                german.setdefault(look, [0, 0])[0] += _norm(s) in read
+                german[look][1] += 1
             if _norm(s) not in read and len(misses) < 12:
                 misses.append({"truth": s, "read": sorted(read)})
     cpu, wall = _cpu() - cpu, time.perf_counter() - wall
@@ -107,6 +111,7 @@ def ocr_on_frames(recognizer) -> dict:
         "frames": len(frames),
         "strings": total,
         "exact_recall": round(hits / total, 4),
+        "german_exact_recall_by_look": {look: round(h / n, 4) for look, (h, n) in german.items()},
         "cpu_s_per_frame": round(cpu / len(frames), 4),
         "wall_s_per_frame": round(wall / len(frames), 4),
         "first_misses": misses,
