@@ -21,7 +21,9 @@ from analyzers.records import per_second_spans
 CONTRACT_ASPECTS = (
     "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript", "loudness_db", "description",
 )  # fmt: skip
-EXTRA_ASPECTS = ("brightness", "saturation", "sharpness", "motion_energy", "colour")
+# Columns filled from events but not counted in coverage: the visual statistics, and the language of
+# the transcript (the same analysis as `transcript`, which coverage already counts).
+EXTRA_ASPECTS = ("language", "brightness", "saturation", "sharpness", "motion_energy", "colour")
 
 TIMELINE_SCHEMA = pa.schema(
     [
@@ -37,6 +39,7 @@ TIMELINE_SCHEMA = pa.schema(
         ("text", pa.list_(pa.string())),
         ("speech", pa.float64()),
         ("transcript", pa.string()),
+        ("language", pa.string()),
         ("loudness_db", pa.float64()),
         ("description", pa.string()),
         ("description_source", pa.string()),

@@ -134,12 +134,14 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
             "frames_detected": sum(e.detail["frames_detected"] for e in events),
         }
         model, load = _timed(
-            lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL))
+            lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
         )
         events, cost = _timed(lambda: transcript.analyze_transcript(model, audio, probe.duration_s, "bench"))
         spoken = " ".join(u["text"] for u in json.loads(synthetic.with_suffix(".gt.json").read_text())["utterances"])
+        heard = " ".join(e.value for e in events if e.aspect == "transcript")
         figures["transcript_synthetic"] = {
-            "wer": round(word_error_rate(spoken, " ".join(e.value for e in events)), 4),
+            "wer": round(word_error_rate(spoken, heard), 4),
+            "languages": transcript.languages_heard(events),
             **cost,
         }
 
@@ -156,12 +158,12 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
         }
 
     pcm = _read_wav(jfk)
-    heard, cost = _timed(lambda: " ".join(w.text for w in transcript.transcribe_words(model, pcm)))
+    heard, cost = _timed(lambda: " ".join(w.text for w in transcript.transcribe_words(model, pcm) if w.understood))
     figures["transcript_jfk"] = {
         "wer": round(word_error_rate(JFK_TEXT, heard), 4),
         "heard": heard,
         "audio_s": round(len(pcm) / AUDIO_RATE, 2),
-        "model": transcript.BUNDLED_MODEL,
+        "model": transcript.DEFAULT_MODEL,
         "load": load,
         **cost,
     }

@@ -190,20 +190,53 @@ def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
     return Path(target)
 
 
-def caption(
-    text: str, width: int = 320, height: int = 180, size: int = 28, background: np.ndarray | None = None
+def latin_font(style: str = "Sans") -> Path:
+    """A TrueType font with every Latin letter (ä ö ü ß é ñ ...): DejaVu <style> ("Sans", "Sans-Bold",
+    "Serif"), shipped in matplotlib's wheel. Pillow's bundled default font has no umlauts."""
+    from matplotlib import get_data_path
+
+    return Path(get_data_path()) / "fonts" / "ttf" / f"DejaVu{style}.ttf"
+
+
+def caption_lines(
+    lines: list[str],
+    width: int = 320,
+    height: int = 180,
+    size: int = 28,
+    background: np.ndarray | None = None,
+    font: Path | None = None,
+    band: bool = True,
+    top: int | None = None,
 ) -> np.ndarray:
-    """An RGB frame with `text` rendered in white (Pillow's bundled font) on a dark band."""
+    """An RGB frame with each of `lines` rendered in white, centred, one under the other, each on a dark
+    band (band=False: straight on the background); Pillow's bundled font unless `font` is given."""
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.fromarray(background if background is not None else np.full((height, width, 3), 40, np.uint8))
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=size)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x, y = (width - (right - left)) // 2, height // 2 - (bottom - top) // 2
-    draw.rectangle((x - 8, y - 8, x + right - left + 8, y + bottom - top + 16), fill=(20, 20, 20))
-    draw.text((x - left, y - top), text, font=font, fill=(255, 255, 255))
+    face = ImageFont.load_default(size=size) if font is None else ImageFont.truetype(str(font), size)
+    boxes = [draw.textbbox((0, 0), text, font=face) for text in lines]
+    step = max(b[3] - b[1] for b in boxes) * 2
+    y = height // 2 - (step * (len(lines) - 1) + boxes[0][3] - boxes[0][1]) // 2 if top is None else top
+    for text, (left, up, right, bottom) in zip(lines, boxes):
+        x = (width - (right - left)) // 2
+        if band:
+            draw.rectangle((x - 8, y - 8, x + right - left + 8, y + bottom - up + 16), fill=(20, 20, 20))
+        draw.text((x - left, y - up), text, font=face, fill=(255, 255, 255))
+        y += step
     return np.array(image)
+
+
+def caption(
+    text: str,
+    width: int = 320,
+    height: int = 180,
+    size: int = 28,
+    background: np.ndarray | None = None,
+    font: Path | None = None,
+) -> np.ndarray:
+    """An RGB frame with `text` rendered in white (Pillow's bundled font unless `font`) on a dark band."""
+    return caption_lines([text], width, height, size, background, font)
 
 
 def face_photo() -> np.ndarray:

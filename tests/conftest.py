@@ -1,9 +1,26 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from support import clips
 from support.instance import private_instance
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """A private cache for joined models (bundled:whisper-base is joined there once per test session),
+    set in the environment so the CLI's child processes use it too."""
+    from analyzers.whisper_models import CACHE_ENV
+
+    cache = tmp_path_factory.mktemp("model_cache")
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,18 @@ def test_one_row_per_second_with_nulls_for_what_was_not_analysed():
     assert timeline["camera"].isna().all()  # camera never analysed: null, not "unknown"
 
 
+def test_language_is_a_string_column_null_where_speech_was_not_analysed():
+    events = per_second("transcript", ["", "Guten Morgen"]) + per_second("language", ["", "de"])
+    timeline = build_timeline("v", 3, events_frame(events, "v"))
+    assert timeline["language"].tolist()[:2] == ["", "de"] and timeline["language"].isna().tolist() == [
+        False,
+        False,
+        True,
+    ]
+    assert str(timeline["language"].dtype) == "string"
+    assert timeline["coverage"].tolist()[0] == 1 / len(CONTRACT_ASPECTS)  # counted once, as the transcript
+
+
 def test_found_nothing_is_not_null():
     timeline = build_timeline(
         "v", 2, events_frame(per_second("text", [[], ["EXIT"]]) + per_second("faces", [0, 0]), "v")

@@ -74,6 +74,10 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
         and meta[OBJECTS_ASSET]["load_s"].value > 0
     )
     assert meta[TRANSCRIPT_ASSET]["words"].value >= 6
+    spoken = [lang for lang, said in zip(timeline["language"], timeline["transcript"]) if said]
+    assert spoken and set(spoken) == {"en"} and meta[TRANSCRIPT_ASSET]["language"].value == "en"
+    assert meta[TRANSCRIPT_ASSET]["model"].value == "bundled:whisper-base"  # the multilingual default
+    assert meta[TRANSCRIPT_ASSET]["model_licence"].value == "MIT"
     assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith(
         "int8"
     )  # CTranslate2's own precision on CPU, not a torch dtype
@@ -85,7 +89,7 @@ def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_
         "audio": ("speech", "loudness_db"),
         TEXT_ASSET: ("text",),
         FACES_ASSET: ("faces",),
-        TRANSCRIPT_ASSET: ("transcript",),
+        TRANSCRIPT_ASSET: ("transcript", "language"),
         "shots": ("shot", "cut"),
         "camera_motion": ("camera",),
         "visual_stats": (),
@@ -132,8 +136,10 @@ def test_a_video_without_audio_is_transcribed_as_silent_without_loading_a_model(
         assert run.success, run.failure
         meta = instance.get_latest_materialization_event(selection[-1]).asset_materialization.metadata
     events = run.result.output_for_node(TRANSCRIPT_ASSET)
-    assert events["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0] and set(events["value"]) == {'""'}
-    assert meta["words"].value == 0 and "load_s" not in meta
+    for aspect in ("transcript", "language"):
+        rows = events[events["aspect"] == aspect]
+        assert rows["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0] and set(rows["value"]) == {'""'}
+    assert meta["words"].value == 0 and meta["language"].value == "" and "load_s" not in meta
 
 
 def test_missing_detector_weights_fail_once_naming_the_model_and_are_not_retried(
