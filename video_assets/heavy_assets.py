@@ -79,12 +79,13 @@ def heavy_asset(spec: ModelSpec, name: str, version: str, description: str):
     )
 
 
-def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
-    """PlanOptions and MemoryModel from [describe.options]; unknown keys or prompt versions are an
-    error when the code location loads, not at run time."""
+def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel | None]:
+    """PlanOptions and MemoryModel from [describe.options] (None: the calibrated one of the loaded
+    model); unknown keys or prompt versions are an error when the code location loads, not at run time."""
     if spec.prompt_version is not None and spec.prompt_version not in PROMPTS:
         raise ModelSpecError(
-            f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} (known: {', '.join(sorted(PROMPTS))})"
+            f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} "
+            f"(known: {', '.join(sorted(PROMPTS))})"
         )
     unknown = sorted(set(spec.options) - _PLAN_KEYS - _MEMORY_KEYS)
     if unknown:
@@ -93,8 +94,8 @@ def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
             f"(known: {', '.join(sorted(_PLAN_KEYS | _MEMORY_KEYS))})"
         )
     plan = PlanOptions(**{k: v for k, v in spec.options.items() if k in _PLAN_KEYS})
-    memory = MemoryModel(**{k: v for k, v in spec.options.items() if k in _MEMORY_KEYS})
-    return plan, memory
+    memory = {k: v for k, v in spec.options.items() if k in _MEMORY_KEYS}
+    return plan, MemoryModel(**memory) if memory else None
 
 
 def frames_in_sparsest_second(times: list[float], duration_s: float) -> int:
@@ -115,7 +116,7 @@ def _attempt_label(attempt: _Attempt) -> str:
     p, done = attempt.plan, attempt.partial.metadata["described_seconds"] if attempt.partial else 0
     return (
         f"{p.window_s} s windows of {p.geometry.height}x{p.geometry.width} frames, {p.frames_per_second}/s, "
-        f"budget {p.budget_tokens} tokens ({done} seconds done)"
+        f"{p.batch_size} per call, budget {p.budget_tokens} tokens ({done} seconds done)"
     )
 
 
@@ -126,7 +127,7 @@ def describe_with_backoff(
     model,
     processor,
     options: PlanOptions,
-    memory: MemoryModel,
+    memory: MemoryModel | None,
 ) -> DescriptionResult:
     """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
     spec = heavy.spec
@@ -199,8 +200,9 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             per_second = frames_in_sparsest_second(times, probe.duration_s)
             if per_second < needed:
                 raise Failure(
-                    description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per second for "
-                    f"per-second grounding, a second of {context.partition_key} has only {per_second} sampled frames; "
+                    description=f"{DESCRIPTIONS_ASSET}: {visual.family} needs at least {needed} sampled frames per "
+                    f"second for per-second grounding, a second of {context.partition_key} has only {per_second} "
+                    "sampled frames; "
                     f"set resource settings.sample_fps >= {needed} and rematerialize sampled_frames",
                     allow_retries=False,
                 )
@@ -223,6 +225,7 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
                 **{k: v for k, v in heavy.metadata.items() if k != "oom_steps"},
                 "oom_steps": MetadataValue.json(heavy.metadata["oom_steps"]),
                 "windows": meta["windows"],
+                "batch_size": meta["batch_size"],
                 "reasks": meta["reasks"],
                 "tokens_per_window": MetadataValue.json(meta["tokens_per_window"]),
                 "coverage": meta["coverage"],

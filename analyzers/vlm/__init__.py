@@ -7,6 +7,7 @@ See docs/vlm.md.
 
 from analyzers.vlm.adapters import UnsupportedModel, adapter_for, load_processor
 from analyzers.vlm.describe import DescribeOutOfMemory, DescriptionResult, describe_video, plan_for
+from analyzers.vlm.memory import memory_model_for
 from analyzers.vlm.planner import MemoryModel, PlanError, PlanOptions, WindowPlan, plan_windows
 from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
 from analyzers.vlm.timestamps import parse_answer
@@ -24,6 +25,7 @@ __all__ = [
     "adapter_for",
     "describe_video",
     "load_processor",
+    "memory_model_for",
     "parse_answer",
     "plan_for",
     "plan_windows",
