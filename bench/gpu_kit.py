@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="tiny configs on the CPU, a short video")
-    parser.add_argument("--budget-s", type=float, help="time for all rows (default 400 on a GPU, 60 dry)")
+    parser.add_argument("--budget-s", type=float, help="time for all rows (default 330 on a GPU, 60 dry)")
     parser.add_argument("--video-s", type=float, help="video length (default 600; dry run 8)")
     parser.add_argument("--frame", help="frame size HxW (default 720x1280; dry run 180x320)")
     parser.add_argument("--max-window", type=int, help="window seconds (default 16; dry run 4)")
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     dry = {"budget_s": 60.0, "video_s": 8.0, "frame": "180x320", "max_window": 4, "new_tokens_per_second": 12}
-    real = {"budget_s": 400.0, "video_s": 600.0, "frame": "720x1280", "max_window": 16, "new_tokens_per_second": 40}
+    real = {"budget_s": 330.0, "video_s": 600.0, "frame": "720x1280", "max_window": 16, "new_tokens_per_second": 40}
     for key, value in (dry if args.dry_run else real).items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzers.vlm.planner import GIB, MemoryModel, PlanError, PlanOptions, QwenVisual, TextCost, plan_windows  # noqa: E402
+from analyzers.vlm.planner import GIB, PlanError, PlanOptions, QwenVisual, TextCost, plan_windows  # noqa: E402
 
 # The corpus sits at ../shared/corpus from the project root (or from a folder above a worktree).
 CORPUS = next(
@@ -39,17 +39,15 @@ CORPUS = next(
 )
 DEFAULT_CLIP = CORPUS / "synthetic" / "synthetic_clip01.mp4"
 
-# Facts behind the table (docs/vlm.md): parameters of the public checkpoints, bf16 weights, and
-# the measured slope of Qwen2-VL-7B peak memory (~16 GB at 1 input token, ~29 GB at 14k, ~44 GB at
-# 30k: ~1 MB per token). The 7B slope is used for 2B too (same 675M-parameter vision tower, smaller
-# language model: conservative).
+# The table plans with the calibrated memory model (analyzers/vlm/memory.py) of each published
+# architecture (configs/vlm/) on CUDA in bf16; weights from the published parameter counts.
 MODELS = {
-    "Qwen2-VL-2B bf16": {"weights_bytes": 2.21e9 * 2, "context": 32768},
-    "Qwen2-VL-7B bf16": {"weights_bytes": 8.29e9 * 2, "context": 32768},
-    # Linear layers of the language model in 8-bit; embeddings, LM head and vision tower in bf16.
-    "Qwen2-VL-7B int8": {"weights_bytes": 7.07e9 + (0.545e9 * 2 + 0.675e9) * 2, "context": 32768},
+    "Qwen2-VL-2B bf16": {"config": "Qwen2-VL-2B-Instruct", "bytes_per_parameter": 2},
+    "Qwen2-VL-7B bf16": {"config": "Qwen2-VL-7B-Instruct", "bytes_per_parameter": 2},
+    # Linear layers of the language model in 8-bit; embeddings, LM head and vision tower in bf16 (an estimate).
+    "Qwen2-VL-7B int8": {"config": "Qwen2-VL-7B-Instruct", "weights_bytes": 7.07e9 + (0.545e9 * 2 + 0.675e9) * 2},
 }
-BUDGETS_GB = (16, 24, 48, 80)
+BUDGETS_GB = (16, 24, 44, 80)
 # Text of a window prompt with the Qwen2 tokenizer (digits are single tokens): chat template and
 # instructions ~120 tokens, a label "[1234s] " with the vision start/end tokens and a newline ~12.
 TEXT = TextCost(fixed=120, per_second=12, fixed_single=80)
@@ -57,37 +55,46 @@ SOURCE = (720, 1280)
 
 
 def plan_table(options: PlanOptions, hours: float = 1.0) -> str:
-    memory = MemoryModel()
+    from transformers import AutoConfig
+
+    from analyzers.vlm.memory import memory_model_for_config
+    from bench.vlm_models import config_dir, source
+
     rows = [
-        "| model | GPU GB | weights GiB | memory tokens | budget tokens | frame px | visual tok/s | window s | "
-        "input tok/window | new tok/window | windows per hour |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | GPU GB | weights GiB | bytes/token | memory tokens | frame px | visual tok/s | window s | "
+        "input tok/window | new tok/window | windows per call | calls per hour |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, spec in MODELS.items():
+        config = AutoConfig.from_pretrained(config_dir(spec["config"]))
+        memory = memory_model_for_config(config, "bfloat16", "cuda")
+        weights = (
+            spec.get("weights_bytes") or source(spec["config"])["published_parameters"] * spec["bytes_per_parameter"]
+        )
         for gb in BUDGETS_GB:
             if "int8" in name and gb > 24:
                 continue
-            weights = spec["weights_bytes"]
             memory_tokens = memory.tokens_for(gb * GIB - weights)
-            head = f"| {name} | {gb} | {weights / GIB:.1f} | {memory_tokens} |"
+            head = f"| {name} | {gb} | {weights / GIB:.1f} | {memory.bytes_per_token / 1e3:.0f}k | {memory_tokens} |"
             try:
                 plan = plan_windows(
                     hours * 3600,
                     SOURCE,
                     QwenVisual(),
                     TEXT,
-                    context_limit=spec["context"],
+                    context_limit=config.get_text_config().max_position_embeddings,
                     memory_tokens=memory_tokens,
                     options=options,
                 )
             except PlanError:
-                rows.append(f"{head} - | does not fit | | | | | |")
+                rows.append(f"{head} does not fit | | | | | | |")
                 continue
             g = plan.geometry
+            calls = -(-len(plan.windows(hours * 3600)) // plan.batch_size)
             rows.append(
-                f"{head} {plan.budget_tokens} | {g.width}x{g.height} | {plan.visual_tokens_per_second} | "
+                f"{head} {g.width}x{g.height} | {plan.visual_tokens_per_second} | "
                 f"{plan.window_s} | {plan.input_tokens_bound(plan.window_s)} | {plan.max_new_tokens(plan.window_s)} | "
-                f"{len(plan.windows(3600))} |"
+                f"{plan.batch_size} | {calls} |"
             )
     return "\n".join(rows)
 

@@ -15,6 +15,11 @@ CALIBRATIONS: dict[tuple[str, int, str, str], tuple[int, int, str]] = {
         68118593,
         "LLaVA-NeXT-Video-7B-hf bfloat16: bf16 RSS growth on CPU, CUDA not measured yet, 1-2 layers",
     ),
+    ("llava_next_video", 4096, "float32", "cpu"): (
+        319642,
+        266890566,
+        "LLaVA-NeXT-Video-7B-hf float32: RSS growth on CPU, 1-2 layers",
+    ),
     ("qwen2_vl", 1536, "bfloat16", "cpu"): (
         332517,
         41607546,
@@ -24,6 +29,11 @@ CALIBRATIONS: dict[tuple[str, int, str, str], tuple[int, int, str]] = {
         332517,
         41607546,
         "Qwen2-VL-2B-Instruct bfloat16: bf16 RSS growth on CPU, CUDA not measured yet, 1-2 layers",
+    ),
+    ("qwen2_vl", 1536, "float32", "cpu"): (
+        392074,
+        162537998,
+        "Qwen2-VL-2B-Instruct float32: RSS growth on CPU, 1-2 layers",
     ),
     ("qwen2_vl", 3584, "bfloat16", "cpu"): (
         343138,
@@ -35,6 +45,11 @@ CALIBRATIONS: dict[tuple[str, int, str, str], tuple[int, int, str]] = {
         71718576,
         "Qwen2-VL-7B-Instruct bfloat16: bf16 RSS growth on CPU, CUDA not measured yet, 1-2 layers",
     ),
+    ("qwen2_vl", 3584, "float32", "cpu"): (
+        407667,
+        192090939,
+        "Qwen2-VL-7B-Instruct float32: RSS growth on CPU, 1-2 layers",
+    ),
     ("qwen2_5_vl", 3584, "bfloat16", "cpu"): (
         357385,
         87209646,
@@ -44,5 +59,10 @@ CALIBRATIONS: dict[tuple[str, int, str, str], tuple[int, int, str]] = {
         357385,
         87209646,
         "Qwen2.5-VL-7B-Instruct bfloat16: bf16 RSS growth on CPU, CUDA not measured yet, 1-2 layers",
+    ),
+    ("qwen2_5_vl", 3584, "float32", "cpu"): (
+        394083,
+        124445913,
+        "Qwen2.5-VL-7B-Instruct float32: RSS growth on CPU, 1-2 layers",
     ),
 }
