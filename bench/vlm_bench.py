@@ -129,8 +129,20 @@ def decode_to_store(clip: Path, store: Path, fps: float = 2.0, max_side: int = 1
 
 
 def memory_slope(asks: list[dict], weights_bytes: int) -> float | None:
-    """Least-squares bytes per sequence token of the calls' peak memory above the weights."""
-    points = [(a["input_tokens"] + a["new_tokens"], a["peak_bytes"] - weights_bytes) for a in asks if "peak_bytes" in a]
+    """Least-squares bytes per sequence token of the calls' peak memory above the weights (a call's
+    tokens: its rows x (padded input + the longest answer))."""
+    calls: dict[int, list[dict]] = {}
+    for a in asks:
+        if "peak_bytes" in a:
+            calls.setdefault(a.get("call", len(calls)), []).append(a)
+    points = [
+        (
+            rows[0].get("batch", 1)
+            * (rows[0].get("padded_input_tokens", rows[0]["input_tokens"]) + max(r["new_tokens"] for r in rows)),
+            rows[0]["peak_bytes"] - weights_bytes,
+        )
+        for rows in calls.values()
+    ]
     if len(points) < 2 or len({x for x, _ in points}) < 2:
         return None
     mx = sum(x for x, _ in points) / len(points)

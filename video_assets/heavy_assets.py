@@ -46,7 +46,8 @@ from video_assets.partitions import videos
 DESCRIBE = "describe"
 DESCRIPTIONS_ASSET = "video_descriptions"
 # Bumped when the asset's own logic changes; the spec's hash covers the model side.
-DESCRIPTIONS_VERSION = "1"
+# 2: batched windows and the calibrated memory model change the plans (window length, frame size).
+DESCRIPTIONS_VERSION = "2"
 _PLAN_KEYS = {f.name for f in fields(PlanOptions)}
 _MEMORY_KEYS = {"bytes_per_token"}
 
@@ -129,7 +130,8 @@ def describe_with_backoff(
     options: PlanOptions,
     memory: MemoryModel | None,
 ) -> DescriptionResult:
-    """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
+    """describe_video; out of memory shrinks the plan (fewer windows per call, then fewer pixels, then
+    shorter windows) and resumes."""
     spec = heavy.spec
     prompt = spec.prompt_version or DEFAULT_PROMPT_VERSION
     plan = plan_for(
