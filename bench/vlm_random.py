@@ -18,47 +18,17 @@ Imports nothing from PyAV or Dagster.
 from __future__ import annotations
 
 import re
-import resource
 import time
-from pathlib import Path
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from analyzers.process_memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from analyzers.vlm.guard import RepetitionGuard
 
+__all__ = ["ScriptedAnswers", "peak_rss_bytes", "reset_peak_rss", "rss_bytes", "scripted_line"]
+
 LABEL = re.compile(r"\[(\d+)s\]\s*(?:<\|vision_start\|>|<video>)")
-
-
-def rss_bytes() -> int:
-    """Current resident set size of this process."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size since the last `reset_peak_rss` (Linux VmHWM)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def reset_peak_rss() -> bool:
-    """Sets the peak RSS to the current RSS (Linux >= 4.0)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def scripted_line(second: int) -> str:
