@@ -154,7 +154,13 @@ def video_sources(video_path: Path | None, page_path: Path) -> list[str]:
         return []
     video = Path(video_path).expanduser().resolve()
     relative = Path(os.path.relpath(video, Path(page_path).expanduser().resolve().parent))
-    return [quote(relative.as_posix()), video.as_uri()]
+    # Quoted as the file system's bytes: a name that is not valid UTF-8 still names the file.
+    return [quote(os.fsencode(relative.as_posix())), "file://" + quote(os.fsencode(video))]
+
+
+def readable(text: str) -> str:
+    """`text` for display: bytes of a file name that are not UTF-8 (surrogate-escaped by Python) as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _cell(value):
@@ -237,10 +243,10 @@ def render_report(
     sources = video_sources(video_path, out_path)
     page = report_html(
         timeline,
-        title=title,
+        title=readable(title),
         thumbnails=thumbnails,
         sources=sources,
-        source_label=str(video_path) if video_path else "",
+        source_label=readable(str(video_path)) if video_path else "",
         expected=expected,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -145,3 +145,18 @@ def test_without_a_video_the_page_says_so_instead_of_a_broken_player(tmp_path):
     report.render_report(timeline_of(1, []), out, frames_path=None, video_path=None, title="x")
     data = page_data(out.read_text())
     assert data["sources"] == [] and data["thumbs"]["count"] == 0
+
+
+def test_a_video_name_that_is_not_utf8_is_referenced_by_its_bytes_and_shown_readably(tmp_path):
+    import os
+
+    name = os.fsdecode(b"caf\xe9 clip.mp4")  # Latin-1 bytes: not UTF-8, as an old file system may hold them
+    video = tmp_path / name
+    video.write_bytes(b"not decoded here")
+    out = tmp_path / "report" / "r.html"
+    report.render_report(timeline_of(1, []), out, frames_path=None, video_path=video, title=name)
+    data = page_data(out.read_text(encoding="utf-8"))
+    relative, absolute = data["sources"]
+    assert relative == "../caf%E9%20clip.mp4" and absolute.startswith("file:///")
+    assert os.fsencode(unquote(absolute.removeprefix("file://"), errors="surrogateescape")) == os.fsencode(video)
+    assert "caf\ufffd clip.mp4" in out.read_text(encoding="utf-8")
