@@ -89,23 +89,23 @@ class Browser:
 
 
 SET_NUX_SEEN = "mutation { setNuxSeen }"  # the first-visit "join the community" dialog would cover the page
-# Opens the "coverage" markdown metadata of the shown materialization.
+# Opens the "score_breakdown" markdown metadata of the shown materialization.
 OPEN_COVERAGE = """(() => {
   const row = [...document.querySelectorAll('tr')]
-    .find(r => r.querySelector('td') && r.querySelector('td').innerText.trim() === 'coverage');
+    .find(r => r.querySelector('td') && r.querySelector('td').innerText.trim() === 'score_breakdown');
   const button = row && [...row.querySelectorAll('button, a')].find(b => /markdown/i.test(b.innerText));
   if (button) { button.click(); return true; }
   return false;
 })()"""
 COVERAGE_PICTURE_SHOWN = """(() => {
   const img = [...document.querySelectorAll('img')]
-    .find(i => i.src.startsWith('data:image/png') && i.alt === 'coverage per second');
+    .find(i => i.src.startsWith('data:image/png') && i.alt === 'score per second');
   return !!img && img.complete && img.naturalWidth > 0;
 })()"""
 
 
 def check_ui(port: int, key: str, out: Path, profile: Path) -> list[Path]:
-    """Screenshots of the timeline asset's partition: its metadata, then the coverage picture opened."""
+    """Screenshots of the timeline asset's partition: its metadata, then the score picture opened."""
     graphql(port, SET_NUX_SEEN)
     browser = Browser(profile)
     try:
@@ -116,8 +116,8 @@ def check_ui(port: int, key: str, out: Path, profile: Path) -> list[Path]:
         shots = [out / "timeline_partition.png", out / "timeline_coverage.png"]
         browser.screenshot(shots[0])
         if not browser.evaluate(OPEN_COVERAGE):
-            raise RuntimeError("the timeline's metadata has no 'coverage' entry with a markdown button")
-        browser.wait_for(COVERAGE_PICTURE_SHOWN, "the coverage picture")
+            raise RuntimeError("the timeline's metadata has no 'score_breakdown' entry with a markdown button")
+        browser.wait_for(COVERAGE_PICTURE_SHOWN, "the score picture")
         time.sleep(0.5)
         browser.screenshot(shots[1])
         return shots

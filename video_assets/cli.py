@@ -38,7 +38,7 @@ def analyze(files: list[str], output: str | None) -> int:
 
     from video_assets.definitions import defs
     from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
-    from video_assets.runs import recorded_score, register_video, run_partition
+    from video_assets.runs import recorded_score, recorded_score_metadata, register_video, run_partition
 
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
@@ -65,8 +65,9 @@ def analyze(files: list[str], output: str | None) -> int:
             table_path = storage.asset_path("timeline", run.key)
             seconds = pq.ParquetFile(table_path).metadata.num_rows
             # The score the reconstruction_score check recorded: the number the UI shows.
-            score = recorded_score(instance, run.key)
+            score, recorded = recorded_score(instance, run.key), recorded_score_metadata(instance, run.key)
             print(f"{path}: {seconds} seconds in {run.seconds:.1f} s, reconstruction score {score:.3f}")
+            print(f"  coverage {recorded['coverage']:.3f}; below 1: {recorded['below_1']}")
             print(f"timeline: {table_path}")
             if output:
                 _write_atomically(table_path, Path(output))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaList
 
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress, Say
@@ -42,6 +42,23 @@ class Described:
     depth: int  # 0: planned window, >0: re-asked in a smaller window
     flags: list[str]
     centrality: int  # distance to the call's nearer edge: overlapping windows keep the more central answer
+    confidence: float | None = None  # geometric mean probability of the answer's tokens (`AnswerProbability`)
+
+
+class AnswerProbability(LogitsProcessor):
+    """Keeps the probability of the token greedy decoding picks at each step (the scores pass unchanged):
+    their geometric mean is how sure the model was of its answer, the description's confidence."""
+
+    def __init__(self):
+        self._log_p: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._log_p.append(torch.log_softmax(scores[0].float(), dim=-1).max())  # stays on the device
+        return scores
+
+    @property
+    def value(self) -> float | None:
+        return round(float(torch.stack(self._log_p).mean().exp()), 4) if self._log_p else None
 
 
 @dataclass
@@ -178,7 +195,7 @@ class _Describer:
             k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
             for k, v in inputs.items()
         }
-        guard = RepetitionGuard(prompt_length)
+        guard, sure = RepetitionGuard(prompt_length), AnswerProbability()
         cuda = device.type == "cuda"
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
@@ -190,6 +207,7 @@ class _Describer:
                     max_new_tokens=max_new,
                     do_sample=False,
                     stopping_criteria=StoppingCriteriaList([guard]),
+                    logits_processor=LogitsProcessorList([sure]),
                     **self.generate_kwargs,
                 )
         except torch.OutOfMemoryError as e:
@@ -213,6 +231,7 @@ class _Describer:
                 depth,
                 call_flags + self._clips[s][1] + parsed.flags.get(s, []),
                 min(s - window[0], window[1] - 1 - s),
+                sure.value,
             )
             old = self.described.get(s)
             if old is None or candidate.centrality > old.centrality:
@@ -303,7 +322,7 @@ class _Describer:
                     "flags": d.flags,
                     "prompt_version": self.prompt.version,
                 }
-                events.append(Event(start, end, "description", d.text, None, self.source, detail))
+                events.append(Event(start, end, "description", d.text, d.confidence, self.source, detail))
             elif s in self.failed:
                 events.append(
                     Event(
@@ -351,7 +370,7 @@ def _resumed(result: DescriptionResult) -> dict[int, Described]:
     for e in result.events:
         if e.aspect == "description" and e.detail:
             out[int(e.start_s)] = Described(
-                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30
+                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30, e.confidence
             )
     return out
 
