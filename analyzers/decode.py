@@ -73,8 +73,10 @@ class StreamDamage:
     def warning(self, path: Path, what: str) -> str:
         """One line for a person: the file, the stream, where and what was lost."""
         rejected = f"{self.failed_packets} packet(s) did not decode" if self.failed_packets else "the data is damaged"
-        where = f"{what} lost at {spans_text(self.lost)}" if self.lost else "nothing lost"
-        return f"{path}: {self.stream}: {rejected} ({self.error}); {where}, left unanalysed there"
+        if not self.lost:
+            return f"{path}: {self.stream}: {rejected} ({self.error}); no time lost"
+        lost = f"{what} lost at {spans_text(self.lost)}, left unanalysed there"
+        return f"{path}: {self.stream}: {rejected} ({self.error}); {lost}"
 
 
 def _stream_name(stream) -> str:
