@@ -1,6 +1,6 @@
 """Per-clip reconstruction score, in a form an accuracy measurement can be correlated with.
 
-    .venv/bin/python -m bench.clip_scores [FILE ...] [--out PATH] [--accuracy ACCURACY.json]
+    .venv/bin/python -m bench.clip_scores [FILE ...] [--out PATH] [--accuracy ACCURACY.json [--aspects a,b,...]]
 
 Each clip (default: every video of the shared corpus; exit 0 when it is absent) is analysed by the default
 graph (models.toml) on a throw-away instance, one in-process run per clip. The figures are the ones the
@@ -12,8 +12,10 @@ scores and why the score is below 1. They are written as JSON (default bench/res
 
 `--accuracy` takes a JSON object {"<file name>": accuracy} (or {"clips": {"<file name>": {"accuracy": x}}},
 as an accuracy script may write it) and prints Spearman's rank correlation of score and accuracy over the
-clips found in both. The score is designed to rank clips like their accuracy: it counts only observed cells,
-each weighted by its analyzer's confidence.
+clips found in both; with `--aspects a,b,...` it correlates the mean of those aspects' scores instead (when
+the accuracy measures only some aspects: a clip without sound scores at most 5/9 whatever its picture).
+The score is designed to rank clips like their accuracy: it counts only observed cells, each weighted by
+its analyzer's confidence.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def score_clips(files: list[Path]) -> dict[str, dict]:
         with DagsterInstance.get() as instance:
             for path in files:
                 started = time.perf_counter()
-                run = analyze_file(defs, instance, path, run_config={})
+                run = analyze_file(defs, instance, path)
                 if not run.success:
                     out[path.name] = {"path": str(path), "error": run.failure}
                     continue
@@ -114,12 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--accuracy", type=Path, help="JSON {clip file name: accuracy} to correlate with")
+    parser.add_argument(
+        "--aspects",
+        help="comma-separated aspects the accuracy measures (e.g. camera,faces,text,speech): correlate the mean of "
+        "their per-aspect scores (`score_over_aspects`) instead of the whole score",
+    )
     args = parser.parse_args(argv)
     files = args.files or corpus_clips()
     if not files:
         print(f"no clips given and no corpus at {CORPUS}: nothing to score")
         return 0
     clips = score_clips(files)
+    aspects = [a.strip() for a in args.aspects.split(",")] if args.aspects else None
+    if aspects:
+        for clip in clips.values():
+            if "per_aspect" in clip:
+                clip["score_over_aspects"] = round(sum(clip["per_aspect"][a] for a in aspects) / len(aspects), 4)
+    key = "score_over_aspects" if aspects else "score"
     result = {
         "measured": {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -130,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.accuracy:
         accuracy = read_accuracy(args.accuracy)
-        both = [n for n in clips if n in accuracy and "score" in clips[n]]
-        rho = spearman([clips[n]["score"] for n in both], [accuracy[n] for n in both])
-        result["spearman"] = {"clips": both, "rho": rho}
-        print(f"Spearman rank correlation of score and accuracy over {len(both)} clips: {rho}")
+        both = [n for n in clips if n in accuracy and key in clips[n]]
+        rho = spearman([clips[n][key] for n in both], [accuracy[n] for n in both])
+        result["spearman"] = {"clips": both, "of": key, "rho": rho}
+        print(f"Spearman rank correlation of {key} and accuracy over {len(both)} clips: {rho}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written: {args.out}")

@@ -92,7 +92,19 @@ def show(target: str, rows: int | None) -> int:
             f"video-timeline: no timeline for {target} (partition {key}); run `video-timeline analyze {target}` first"
         )
     table = pd.read_parquet(path)
-    columns = ["second", "shot", "cut", "camera", "faces", "text", "speech", "loudness_db", "transcript", "description"]
+    columns = [
+        "second",
+        "shot",
+        "cut",
+        "camera",
+        "faces",
+        "text",
+        "speech",
+        "loudness_db",
+        "transcript",
+        "score",
+        "description",
+    ]
     with pd.option_context("display.max_colwidth", 80, "display.width", 250, "display.max_rows", None):
         print(table[[c for c in columns if c in table]].head(rows).to_string(index=False))
     return 0
