@@ -35,8 +35,8 @@ JPEG_QUALITY = 70
 # Columns the page shows per second, in order (the `video` column is the same on every row).
 ROW_COLUMNS = (
     "second", "start_s", "end_s", "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript",
-    "loudness_db", "description", "description_source", "coverage",
-    "brightness", "saturation", "sharpness", "motion_energy", "colour",
+    "language", "loudness_db", "description", "description_source", "score", "coverage",
+    "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility",
 )  # fmt: skip
 PREVIEW_COLUMNS = ("second", "shot", "cut", "camera", "faces", "text", "speech", "transcript", "description")
 
@@ -180,13 +180,9 @@ def _cell(value):
     return value
 
 
-def timeline_columns(timeline: pd.DataFrame, expected: tuple[str, ...] = CONTRACT_ASPECTS) -> dict[str, list]:
-    """The page's columns; `score`: the second's share of the configured aspects that were analysed."""
-    columns = {c: [_cell(v) for v in timeline[c].tolist()] for c in ROW_COLUMNS if c in timeline}
-    aspects = [a for a in expected if a in timeline]
-    if aspects and len(timeline):
-        columns["score"] = [round(float(v), 4) for v in timeline[aspects].notna().mean(axis=1)]
-    return columns
+def timeline_columns(timeline: pd.DataFrame) -> dict[str, list]:
+    """The page's columns, as the timeline holds them (`score`: the second's reconstruction score)."""
+    return {c: [_cell(v) for v in timeline[c].tolist()] for c in ROW_COLUMNS if c in timeline}
 
 
 def _json_for_script(data) -> str:
@@ -213,7 +209,7 @@ def report_html(
         "score": score.score,
         "per_aspect": score.per_aspect,
         "expected": list(expected),
-        "columns": timeline_columns(timeline, expected),
+        "columns": timeline_columns(timeline),
         "thumbs": {
             "width": thumbnails.width,
             "height": thumbnails.height,

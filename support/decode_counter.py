@@ -29,11 +29,34 @@ class _CountingContainer:
 
     def decode(self, *streams, **kw):
         for frame in self._c.decode(*streams, **kw):
-            if isinstance(frame, av.VideoFrame):
-                self._counts.video_frames += 1
-            else:
-                self._counts.audio_frames += 1
+            _count(self._counts, frame)
             yield frame
+
+    def demux(self, *streams, **kw):
+        """Packets whose `decode()` counts the frames it returns (decoding packet by packet)."""
+        for packet in self._c.demux(*streams, **kw):
+            yield _CountingPacket(packet, self._counts)
+
+
+class _CountingPacket:
+    def __init__(self, packet, counts: DecodeCounts):
+        self._p, self._counts = packet, counts
+
+    def __getattr__(self, name):
+        return getattr(self._p, name)
+
+    def decode(self):
+        frames = self._p.decode()
+        for frame in frames:
+            _count(self._counts, frame)
+        return frames
+
+
+def _count(counts: DecodeCounts, frame) -> None:
+    if isinstance(frame, av.VideoFrame):
+        counts.video_frames += 1
+    else:
+        counts.audio_frames += 1
 
 
 def counting_open(real_open, counts: DecodeCounts):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaList
 
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress, Say
@@ -43,6 +43,25 @@ class Described:
     depth: int  # 0: planned window, >0: re-asked in a smaller window
     flags: list[str]
     centrality: int  # distance to the call's nearer edge: overlapping windows keep the more central answer
+    confidence: float | None = None  # geometric mean probability of the answer's tokens (`AnswerProbability`)
+
+
+class AnswerProbability(LogitsProcessor):
+    """Keeps, per row of the batch, the probability of the token greedy decoding picks at each step (the
+    scores pass unchanged): their geometric mean over a row's answer is how sure the model was of it, the
+    description's confidence."""
+
+    def __init__(self):
+        self._log_p: list[torch.Tensor] = []  # one [batch] tensor per step, kept on the device
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._log_p.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+    def value(self, row: int, tokens: int) -> float | None:
+        """The geometric mean probability of the first `tokens` answer tokens of `row`."""
+        steps = self._log_p[:tokens]
+        return round(float(torch.stack([step[row] for step in steps]).mean().exp()), 4) if steps else None
 
 
 @dataclass
@@ -221,7 +240,7 @@ class _Describer:
             for k, v in inputs.items()
         }
         end_ids = self._end_ids()
-        guard = RepetitionGuard(prompt_length, end_ids=end_ids)
+        guard, sure = RepetitionGuard(prompt_length, end_ids=end_ids), AnswerProbability()
         answer_caps = [plan.max_new_tokens(len(seconds)) for seconds in calls]
         cuda = device.type == "cuda"
         if cuda:
@@ -234,6 +253,7 @@ class _Describer:
                     max_new_tokens=max(answer_caps),
                     do_sample=False,
                     stopping_criteria=StoppingCriteriaList([guard]),
+                    logits_processor=LogitsProcessorList([sure]),
                     **self.generate_kwargs,
                 )
         except torch.OutOfMemoryError as e:
@@ -259,7 +279,7 @@ class _Describer:
             stop = guard.stopped_at.get(row)
             if stop is not None and all(t == pad for t in new[stop:]):
                 new = new[:stop]
-            self._take_answer(seconds, count, new, cap, depth, row in guard.stopped_at)
+            self._take_answer(seconds, count, new, cap, depth, row in guard.stopped_at, sure.value(row, len(new)))
             self.asks[-1] |= {
                 "call": call,
                 "batch": len(calls),
@@ -270,7 +290,9 @@ class _Describer:
                 **peak,
             }
 
-    def _take_answer(self, seconds: list[int], count, new: list[int], cap: int, depth: int, looped: bool) -> None:
+    def _take_answer(
+        self, seconds: list[int], count, new: list[int], cap: int, depth: int, looped: bool, confidence: float | None
+    ) -> None:
         text = self.adapter.tokenizer.decode(new, skip_special_tokens=True)
         parsed = parse_answer(text, seconds)
         window = (seconds[0], seconds[-1] + 1)
@@ -284,6 +306,7 @@ class _Describer:
                 depth,
                 call_flags + self._clips[s][1] + parsed.flags.get(s, []),
                 min(s - window[0], window[1] - 1 - s),
+                confidence,
             )
             old = self.described.get(s)
             if old is None or candidate.centrality > old.centrality:
@@ -381,7 +404,7 @@ class _Describer:
                     "flags": d.flags,
                     "prompt_version": self.prompt.version,
                 }
-                events.append(Event(start, end, "description", d.text, None, self.source, detail))
+                events.append(Event(start, end, "description", d.text, d.confidence, self.source, detail))
             elif s in self.failed:
                 events.append(
                     Event(
@@ -439,7 +462,7 @@ def _resumed(result: DescriptionResult) -> dict[int, Described]:
     for e in result.events:
         if e.aspect == "description" and e.detail:
             out[int(e.start_s)] = Described(
-                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30
+                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30, e.confidence
             )
     return out
 

@@ -220,7 +220,8 @@ def test_each_input_has_its_stated_outcome(batch, name):
     report = re.search(
         rf"^{re.escape(batch.args[name])}: (\d+) seconds in .* reconstruction score ([\d.]+)$", batch.proc.stdout, re.M
     )
-    assert report and report.groups() == (str(case.seconds), "1.000"), batch.proc.stderr[-3000:]
+    assert report and report.group(1) == str(case.seconds), batch.proc.stderr[-3000:]
+    assert 0.0 < float(report.group(2)) < 1.0  # composed descriptions count 0
     timeline = batch.ws.timeline(path)
     assert timeline["second"].tolist() == list(range(case.seconds))
     assert (timeline["video"] == partition_key(path)).all()
@@ -273,7 +274,7 @@ from analyzers.probe import probe_video
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 probe = probe_video(src)
 result = decode_video(probe, out / "frames.parquet")
-seconds = decode_audio(probe, out / "audio.parquet")
+seconds = decode_audio(probe, out / "audio.parquet").seconds
 events = shots.analyze_shots(result.signals, probe.fps, probe.duration_s)
 camera = camera_motion.analyze_camera_motion(result.signals, probe.duration_s, shots.boundaries(events))
 stats = visual_stats.analyze_visual_stats(result.signals, probe.duration_s)
