@@ -188,15 +188,14 @@ def test_every_call_is_counted_before_it_is_made_and_fits(checkpoints):
 
 
 def test_the_answer_probability_is_high_for_a_sure_model_and_low_for_an_unsure_one():
-    def answered(logits: torch.Tensor, steps: int = 3) -> float:
-        probability = AnswerProbability()
-        for _ in range(steps):
-            assert probability(None, logits.clone()) is not None
-        return probability.value
-
-    peaked = torch.full((1, 50), -10.0)
-    peaked[0, 7] = 10.0
-    flat = torch.zeros((1, 50))
-    flat[0, 7] = 1.0
-    assert answered(peaked) > 0.99 and answered(flat) < 0.1
-    assert AnswerProbability().value is None  # nothing generated
+    peaked = torch.full((50,), -10.0)
+    peaked[7] = 10.0
+    flat = torch.zeros(50)
+    flat[7] = 1.0
+    probability = AnswerProbability()  # a batch of two rows: sure, then unsure
+    for _ in range(3):
+        logits = torch.stack([peaked, flat])
+        assert torch.equal(probability(None, logits.clone()), logits)  # the scores pass unchanged
+    assert probability.value(0, 3) > 0.99 and probability.value(1, 3) < 0.1
+    assert probability.value(1, 1) == probability.value(1, 3)  # the same each step: the mean does not move
+    assert probability.value(0, 0) is None  # nothing generated
