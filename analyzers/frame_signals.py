@@ -3,10 +3,10 @@
 `FrameSignals.process_frame` takes every decoded frame of a video in order, as a small RGB image
 (about SIGNAL_WIDTH pixels wide), and returns one row of `METRIC_KEYS`: brightness, colour,
 sharpness, the change from the previous frame, about MOTION_RATE times a second the global
-motion of the content since the last estimate, for a frame that changed a lot how much of that
-change a dense motion field cannot explain (a cut's new picture cannot be made by moving the old
-one's pixels; a fast swing's can), and how well the frame MIX_WINDOW_S / 2 back is a blend of the
-frames at both ends of the last MIX_WINDOW_S (a dissolve mixes two pictures; motion does not).
+motion of the content since the last estimate, for an isolated peak of change how much of it
+following the motion cannot explain (a cut's new picture cannot be made by moving the old one's
+pixels; a fast swing's can), and how well the frame MIX_WINDOW_S / 2 back is a blend of the frames
+at both ends of the last MIX_WINDOW_S (a dissolve mixes two pictures; motion does not).
 It works on plain arrays, so it is tested without a video; the decode pass feeds it.
 """
 

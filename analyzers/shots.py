@@ -8,20 +8,22 @@ change is spread over three or more frames (a whip pan, a handheld jolt, an expo
 it is no cut. A change that does not last is no cut either: when the frame after a peak is about as
 close to the frame before it as neighbouring frames are (one motion-blurred frame in a fast hand-held
 swing, a flash), the picture came back, so the peak was no new shot. Nor is a change that motion
-explains: when moving the previous frame's pixels along a dense motion field removes at least half of
-the difference (a hand-held swing, a subject lunging at the lens, a car passing close), the picture
-moved rather than changed (a cut's new picture leaves 0.7-1.0 of it on the labelled clips, motion up to
-0.56). Black runs: a short one between two scenes (a fade out and in, a dip to black) is one
-transition, placed at its middle; a long one is a shot of its own; black at the very start or end of
-the video is no boundary.
+explains: when moving the previous frame's pixels (dominant shift, then a dense flow field) removes at
+least half of the difference (a hand-held swing, a subject lunging at the lens, a car passing close),
+the picture moved rather than changed (on the labelled clips a cut's new picture leaves 0.66-1.0 of it,
+motion at most 0.57). The decode pass measures this on isolated peaks of change only.
+
+Black runs: a short one between two scenes (a fade out and in, a dip to black) is one transition,
+placed at its middle; a long one is a shot of its own; black at the very start or end of the video is
+no boundary.
 
 Dissolves: for every frame the decode pass tests whether the frame half a window back is a blend of
 the frames at both ends of the window (analyzers.frame_signals, in coded values and in linear light,
 as editors mix either). During a dissolve it is, with the blend weight falling from the old picture to
 the new; under motion it is not (a moved picture is no mix of two others), nor under a cut (the middle
 frame is one of the ends, weight 0 or 1), nor under a change of exposure (the ends are the same
-picture, strongly correlated). A run of such frames whose weight falls is one dissolve, placed where
-the weight passes one half; a run that reaches black is a fade, left to the black-run rule.
+picture, strongly correlated). A run of such frames whose weight falls is one dissolve, placed at the
+middle of the run; a run that reaches black is a fade, left to the black-run rule.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzers.frame_signals import MIX_KEYS, MIX_WINDOW_S, change_score
+from analyzers.frame_signals import MIX_KEYS, MIX_WINDOW_S, PEAK_MIN_CHANGE, PEAK_SPREAD, change_score
 from analyzers.records import Event, per_second_spans
 
 VERSION = "4"
@@ -75,8 +77,9 @@ def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int
 def detect_dissolves(
     signals: pd.DataFrame, runs: list[tuple[int, int]] | None = None, black_level: float = 0.06
 ) -> list[tuple[float, float, str]]:
-    """(time where the blend passes one half, confidence, "dissolve") for every dissolve found. Signals
-    without the blend-test columns (stored by an older decode pass) give none."""
+    """(middle of the dissolve, confidence, "dissolve") for every dissolve found; the confidence is
+    1 - the run's median residual / MIX_RESIDUAL. Signals without the blend-test columns (stored by an
+    older decode pass) give none."""
     if not set(MIX_KEYS) <= set(signals.columns):
         return []
     t = signals["t"].to_numpy(float)
@@ -114,11 +117,11 @@ def detect_cuts(
     signals: pd.DataFrame,
     fps: float,
     *,
-    min_change: float = 0.2,
+    min_change: float = PEAK_MIN_CHANGE,  # the decode pass checks the motion of peaks from here on
     ratio: float = 3.0,
     window_s: float = 0.5,
     min_shot_s: float = 0.4,
-    max_spread: float = 0.5,
+    max_spread: float = PEAK_SPREAD,
     min_lasting: float = 0.5,
     min_hist: float = 0.1,
     black_level: float = 0.06,
