@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 
+from analyzers.packets import PacketLog, decode_packets
 from analyzers.records import seconds_in
 
 
@@ -148,14 +149,18 @@ def probe_video(path: str | Path) -> VideoProbe:
         duration = _duration(container, stream)
         frames = int(stream.frames or 0)
         timing = "container"
-        # The first frame proves the stream decodes and carries the display rotation.
+        # The first frame proves the stream decodes and carries the display rotation. Packets the decoder
+        # rejects are skipped, as in the decode pass: a damaged start is not an undecodable stream.
         stream.thread_type = "AUTO"
-        try:
-            first = next(container.decode(stream), None)
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: the video stream does not decode ({exc})") from exc
+        packets = PacketLog()
+        first = next(decode_packets(container, stream, packets), None)
         if first is None:
-            raise MediaError(f"{path}: the video stream holds no decodable frame")
+            reason = packets.first_error or packets.read_error
+            raise MediaError(
+                f"{path}: the video stream does not decode ({reason})"
+                if reason
+                else f"{path}: the video stream holds no decodable frame"
+            )
         rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
         width, height = first.width, first.height
         if rotation in (90, 270):

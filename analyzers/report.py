@@ -35,8 +35,8 @@ JPEG_QUALITY = 70
 # Columns the page shows per second, in order (the `video` column is the same on every row).
 ROW_COLUMNS = (
     "second", "start_s", "end_s", "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript",
-    "loudness_db", "description", "description_source", "coverage",
-    "brightness", "saturation", "sharpness", "motion_energy", "colour",
+    "language", "loudness_db", "description", "description_source", "score", "coverage",
+    "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility",
 )  # fmt: skip
 PREVIEW_COLUMNS = ("second", "shot", "cut", "camera", "faces", "text", "speech", "transcript", "description")
 
@@ -154,7 +154,13 @@ def video_sources(video_path: Path | None, page_path: Path) -> list[str]:
         return []
     video = Path(video_path).expanduser().resolve()
     relative = Path(os.path.relpath(video, Path(page_path).expanduser().resolve().parent))
-    return [quote(relative.as_posix()), video.as_uri()]
+    # Quoted as the file system's bytes: a name that is not valid UTF-8 still names the file.
+    return [quote(os.fsencode(relative.as_posix())), "file://" + quote(os.fsencode(video))]
+
+
+def readable(text: str) -> str:
+    """`text` for display: bytes of a file name that are not UTF-8 (surrogate-escaped by Python) as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _cell(value):
@@ -174,13 +180,9 @@ def _cell(value):
     return value
 
 
-def timeline_columns(timeline: pd.DataFrame, expected: tuple[str, ...] = CONTRACT_ASPECTS) -> dict[str, list]:
-    """The page's columns; `score`: the second's share of the configured aspects that were analysed."""
-    columns = {c: [_cell(v) for v in timeline[c].tolist()] for c in ROW_COLUMNS if c in timeline}
-    aspects = [a for a in expected if a in timeline]
-    if aspects and len(timeline):
-        columns["score"] = [round(float(v), 4) for v in timeline[aspects].notna().mean(axis=1)]
-    return columns
+def timeline_columns(timeline: pd.DataFrame) -> dict[str, list]:
+    """The page's columns, as the timeline holds them (`score`: the second's reconstruction score)."""
+    return {c: [_cell(v) for v in timeline[c].tolist()] for c in ROW_COLUMNS if c in timeline}
 
 
 def _json_for_script(data) -> str:
@@ -207,7 +209,7 @@ def report_html(
         "score": score.score,
         "per_aspect": score.per_aspect,
         "expected": list(expected),
-        "columns": timeline_columns(timeline, expected),
+        "columns": timeline_columns(timeline),
         "thumbs": {
             "width": thumbnails.width,
             "height": thumbnails.height,
@@ -237,10 +239,10 @@ def render_report(
     sources = video_sources(video_path, out_path)
     page = report_html(
         timeline,
-        title=title,
+        title=readable(title),
         thumbnails=thumbnails,
         sources=sources,
-        source_label=str(video_path) if video_path else "",
+        source_label=readable(str(video_path)) if video_path else "",
         expected=expected,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

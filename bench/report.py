@@ -592,10 +592,20 @@ def write(results: dict, readme: bool = True) -> None:
     lines += peer_section(results["clips"])
     lines += scaling_lines
     lines += quality_section(results.get("quality", {}))
+    lines += separate_sections()
     target = BENCHMARKS if readme else ROOT / "bench" / "results" / "BENCHMARKS.quick.md"
     _atomic_write(target, "\n".join(lines).rstrip() + "\n")
     if readme:
         update_readme(summary_table(results, scaling))
+
+
+def separate_sections() -> list[str]:
+    """Figures measured by their own commands (too long for `make bench`, or needing other hardware): each
+    writes bench/sections/<name>.md with its machine, date and command, and every regeneration keeps them."""
+    lines = []
+    for section in sorted((ROOT / "bench" / "sections").glob("*.md")):
+        lines += ["", *section.read_text().rstrip().splitlines()]
+    return lines
 
 
 def update_readme(lines: list[str]) -> None:

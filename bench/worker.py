@@ -56,7 +56,7 @@ def direct(path: Path, scratch: Path) -> dict:
     probe = timed(times, "probe", probe_video, path)
     decoded = timed(times, "decode_video", decode_video, probe, scratch / "frames.parquet")
     audio_path = scratch / "audio.parquet"
-    has_audio = timed(times, "decode_audio", decode_audio, probe, audio_path) > 0
+    has_audio = timed(times, "decode_audio", decode_audio, probe, audio_path).seconds > 0
     signals, key = decoded.signals, "bench"
 
     def analyse_shots():

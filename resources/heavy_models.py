@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import resource
 import socket
 import sys
 import time
@@ -32,6 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from analyzers.process_memory import peak_rss_bytes as _rss_peak_bytes
+from analyzers.process_memory import reset_peak_rss as _reset_rss_peak
 from resources.model_specs import ModelSpec
 
 if TYPE_CHECKING:  # torch is imported where a model runs, not when the code location loads
@@ -66,26 +67,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return (torch is not None and isinstance(exc, torch.OutOfMemoryError)) or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
     )
-
-
-def _rss_peak_bytes() -> int:
-    """The process's peak resident set size (Linux VmHWM; ru_maxrss elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _reset_rss_peak() -> bool:
-    """Resets the peak RSS to the current RSS (Linux >= 4.0), so a session measures its own peak."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def _looks_like_path(model: str) -> bool:

@@ -28,7 +28,7 @@ OPEN_MARKDOWN = """(label) => {
 }"""
 COVERAGE_PICTURE_SHOWN = """() => {
   const img = [...document.querySelectorAll('img')]
-    .find(i => i.src.startsWith('data:image/png') && i.alt === 'coverage per second');
+    .find(i => i.src.startsWith('data:image/png') && i.alt === 'score per second');
   return !!img && img.complete && img.naturalWidth > 0;
 }"""
 PREVIEW_SHOWN = "() => [...document.querySelectorAll('th')].some(th => th.innerText.trim() === 'description')"
@@ -53,7 +53,7 @@ def check_ui(port: int, key: str, out: Path) -> list[Path]:
         link = page.evaluate(REPORT_LINK)
         if not link:
             raise RuntimeError("the timeline's metadata has no link to its report")
-        for label, shown, name in (("coverage", COVERAGE_PICTURE_SHOWN, "timeline_coverage.png"),
+        for label, shown, name in (("score_breakdown", COVERAGE_PICTURE_SHOWN, "timeline_coverage.png"),
                                    ("preview", PREVIEW_SHOWN, "timeline_preview.png")):  # fmt: skip
             if not page.evaluate(OPEN_MARKDOWN, label):
                 raise RuntimeError(f"the timeline's metadata has no {label!r} entry with a markdown button")

@@ -44,7 +44,13 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
 
     from video_assets.definitions import defs
     from video_assets.gpu_slots import free_dead_gpu_slots, open_local_instance
-    from video_assets.runs import analysis_is_current, recorded_score, register_video, run_partition
+    from video_assets.runs import (
+        analysis_is_current,
+        recorded_score,
+        recorded_score_metadata,
+        register_video,
+        run_partition,
+    )
 
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
@@ -82,6 +88,8 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                 score = recorded_score(instance, key)
                 took = time.perf_counter() - started
                 print(f"{path}: {seconds} seconds in {took:.1f} s, reconstruction score {score:.3f}")
+                recorded = recorded_score_metadata(instance, key)
+                print(f"  coverage {recorded['coverage']:.3f}; below 1: {recorded['below_1']}")
             print(f"timeline: {table_path}")
             if output:
                 _write_atomically(table_path, Path(output))

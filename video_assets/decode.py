@@ -7,14 +7,17 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, DataVersion, Failure, Output, asset, multi_asset
 
-from analyzers.decode import decode_audio, decode_video
+from analyzers.decode import StreamDamage, decode_audio, decode_video, video_quality_events
 from analyzers.fingerprint import content_fingerprint
+from analyzers.frame_signals import VERSION as frame_signals_version
+from analyzers.packets import spans_text
 from analyzers.probe import MediaError, probe_video
+from analyzers.records import events_frame, per_second_spans
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage, UnknownVideoError
 from video_assets.events import probe_of
-from video_assets.names import CONTENT_SHA256, DECODE_GROUP, FILE_STORAGE
+from video_assets.names import ASPECTS_KEY, CONTENT_SHA256, DECODE_GROUP, FILE_STORAGE, VIDEO_QUALITY
 from video_assets.partitions import videos
 
 
@@ -62,19 +65,33 @@ def _into_temp_file(write, tmp: Path):
 @multi_asset(
     partitions_def=videos,
     group_name=DECODE_GROUP,
+    can_subset=True,
     outs={
-        "frame_signals": AssetOut(code_version="1", description="Cheap per-frame signals of every decoded frame."),
+        "frame_signals": AssetOut(
+            code_version=frame_signals_version,
+            is_required=False,
+            description="Cheap per-frame signals of every decoded frame.",
+        ),
         "sampled_frames": AssetOut(
             code_version="1",
+            is_required=False,
             metadata={FILE_STORAGE: True},
             description="RGB frames sampled at a fixed rate (JPEG in Parquet).",
+        ),
+        VIDEO_QUALITY: AssetOut(
+            code_version="1",
+            is_required=False,
+            # Read by the timeline like an event asset: it fills no contract column, but says per second how
+            # much of the video decoded (less is left unanalysed) and how visible the picture is.
+            metadata={ASPECTS_KEY: []},
+            description="Per second: the share of the video stream that decoded, and the picture's visibility.",
         ),
     },
 )
 def video_decode(
     context: AssetExecutionContext, storage: TimelineStorage, settings: AnalysisSettings, video_probe: pd.DataFrame
 ):
-    """The single decode pass over the video stream."""
+    """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
     frames_tmp = storage.temp_path("sampled_frames", context.partition_key)
     result = _into_temp_file(
@@ -91,18 +108,53 @@ def video_decode(
     context.log.info(
         f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), sampled {result.sampled}"
     )
+    damage = {}
+    if result.damage is not None:
+        context.log.warning(result.damage.warning(Path(probe.path), "frames"))
+        damage = damage_metadata(result.damage)
+    shares = result.decoded_share(probe.duration_s)
+    spans = per_second_spans(probe.duration_s)
+    decoded_s = sum(share * (end - start) for share, (_, start, end) in zip(shares, spans))
     common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3)}
-    yield Output(result.signals, "frame_signals", metadata={**common, "frames_decoded": result.decoded})
-    yield Output(
-        frames_tmp,
-        "sampled_frames",
-        metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps},
-    )
+    selected = context.selected_output_names
+    if "frame_signals" in selected:
+        yield Output(
+            result.signals,
+            "frame_signals",
+            metadata={**common, "frames_decoded": result.decoded, "seconds_decoded": round(decoded_s, 3), **damage},
+        )
+    if "sampled_frames" in selected:
+        yield Output(
+            frames_tmp,
+            "sampled_frames",
+            metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps},
+        )
+    else:
+        frames_tmp.unlink(missing_ok=True)
+    if VIDEO_QUALITY in selected:
+        events = video_quality_events(result, probe.duration_s)
+        yield Output(
+            events_frame(events, context.partition_key),
+            VIDEO_QUALITY,
+            metadata={"seconds_decoded": round(decoded_s, 3), **damage},
+        )
 
 
-@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="1", metadata={FILE_STORAGE: True})
+def damage_metadata(damage: StreamDamage) -> dict:
+    return {
+        "packets_failed": damage.failed_packets,
+        "seconds_lost": round(damage.lost_s, 3),
+        "lost_at": spans_text(damage.lost) or "nothing",
+        "decode_error": damage.error or "",
+    }
+
+
+@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="2", metadata={FILE_STORAGE: True})
 def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_probe: pd.DataFrame):
-    """The single decode pass over the first audio stream: 16 kHz mono, one row per second; none without audio."""
+    """The single decode pass over the first audio stream: 16 kHz mono, one row per second; none without audio.
+
+    Past packets the decoder rejects, as ffmpeg does: the stretch that did not decode is marked lost in the
+    store (its seconds are left unanalysed), the rest is analysed."""
     probe = probe_of(video_probe)
     if not probe.audio_streams:
         context.log.info("no audio stream: the video is analysed as silent")
@@ -110,9 +162,19 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
         return None
     started = time.perf_counter()
     tmp = storage.temp_path("audio_pcm", context.partition_key)
-    seconds = _into_temp_file(lambda: decode_audio(probe, tmp), tmp)
+    result = _into_temp_file(lambda: decode_audio(probe, tmp), tmp)
+    damage = {}
+    if result.damage is not None:
+        context.log.warning(result.damage.warning(Path(probe.path), "audio"))
+        damage = damage_metadata(result.damage)
     context.add_output_metadata(
-        {"seconds": seconds, "decode_passes": 1, "seconds_taken": round(time.perf_counter() - started, 3)}
+        {
+            "seconds": result.seconds,
+            "seconds_decoded": result.decoded_s,
+            **damage,
+            "decode_passes": 1,
+            "seconds_taken": round(time.perf_counter() - started, 3),
+        }
     )
     return tmp
 

@@ -31,14 +31,15 @@ if TYPE_CHECKING:
 DESCRIBE = "describe"  # models.toml section
 DESCRIPTIONS_ASSET = "video_descriptions"
 # Bumped when the asset's own logic changes; the spec's hash covers the model side.
-DESCRIPTIONS_VERSION = "1"
+# 2: batched windows and the calibrated memory model change the plans (window length, frame size).
+DESCRIPTIONS_VERSION = "2"
 _PLAN_KEYS = {f.name for f in fields(PlanOptions)}
 _MEMORY_KEYS = {"bytes_per_token"}
 
 
-def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
-    """PlanOptions and MemoryModel from [describe.options]; unknown keys or prompt versions are an
-    error when the code location loads, not at run time."""
+def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel | None]:
+    """PlanOptions and MemoryModel from [describe.options] (None: the calibrated one of the loaded
+    model); unknown keys or prompt versions are an error when the code location loads, not at run time."""
     if spec.prompt_version is not None and spec.prompt_version not in PROMPTS:
         raise ModelSpecError(
             f"models.toml [{spec.name}]: unknown prompt_version {spec.prompt_version!r} "
@@ -46,8 +47,8 @@ def plan_options(spec: ModelSpec) -> tuple[PlanOptions, MemoryModel]:
         )
     check_options(spec, _PLAN_KEYS | _MEMORY_KEYS)
     plan = PlanOptions(**{k: v for k, v in spec.options.items() if k in _PLAN_KEYS})
-    memory = MemoryModel(**{k: v for k, v in spec.options.items() if k in _MEMORY_KEYS})
-    return plan, memory
+    memory = {k: v for k, v in spec.options.items() if k in _MEMORY_KEYS}
+    return plan, MemoryModel(**memory) if memory else None
 
 
 def frames_in_sparsest_second(times: list[float], duration_s: float) -> int:
@@ -68,7 +69,7 @@ def _attempt_label(attempt: _Attempt) -> str:
     p, done = attempt.plan, attempt.partial.metadata["described_seconds"] if attempt.partial else 0
     return (
         f"{p.window_s} s windows of {p.geometry.height}x{p.geometry.width} frames, {p.frames_per_second}/s, "
-        f"budget {p.budget_tokens} tokens ({done} seconds done)"
+        f"{p.batch_size} per call, budget {p.budget_tokens} tokens ({done} seconds done)"
     )
 
 
@@ -79,9 +80,10 @@ def describe_with_backoff(
     model,
     processor,
     options: PlanOptions,
-    memory: MemoryModel,
+    memory: MemoryModel | None,
 ) -> "DescriptionResult":
-    """describe_video; out of memory shrinks the plan (fewer pixels, then shorter windows) and resumes."""
+    """describe_video; out of memory shrinks the plan (fewer windows per call, then fewer pixels, then
+    shorter windows) and resumes."""
     from analyzers.vlm.describe import DescribeOutOfMemory, describe_video, plan_for
 
     spec = heavy.spec
@@ -174,6 +176,7 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             model=spec.model,
             **session_metadata(heavy),
             windows=meta["windows"],
+            batch_size=meta["batch_size"],
             reasks=meta["reasks"],
             tokens_per_window=MetadataValue.json(meta["tokens_per_window"]),
             coverage=meta["coverage"],

@@ -25,6 +25,9 @@ RETRY_OF_TAG = "video_timeline/retry_of"
 BACKFILL_TAG = "video_timeline/backfill"
 PARTITION_TAG = "dagster/partition"  # Dagster's own tag for a run's partition
 
+# The decode stage's per-second record of how much of the video decoded and how visible it is.
+VIDEO_QUALITY = "video_quality"
+
 # The timeline asset and its checks.
 TIMELINE_ASSET = "timeline"
 SCORE_CHECK = "reconstruction_score"

@@ -4,6 +4,7 @@ with open_local_instance() as instance:
     run = analyze_file(defs, instance, Path("clip.mp4"))   # register, add the partition, run
     run.success, run.failure, run.seconds
     recorded_score(instance, run.key)                       # what the reconstruction_score check recorded
+    recorded_score_metadata(instance, run.key)              # all of it: coverage, why below 1, per aspect
 """
 
 import time
@@ -126,7 +127,14 @@ def run_events(instance: DagsterInstance, run_id: str) -> list[DagsterEvent]:
 def recorded_score(instance: DagsterInstance, key: str) -> float | None:
     """The reconstruction score the timeline's check recorded for this video (what the UI shows); None
     when the check has not run for it."""
+    recorded = recorded_score_metadata(instance, key)
+    return None if recorded is None or "score" not in recorded else float(recorded["score"])
+
+
+def recorded_score_metadata(instance: DagsterInstance, key: str) -> dict | None:
+    """Everything the reconstruction_score check recorded for this video (score, coverage, `below_1`: why the
+    score is below 1, per-aspect scores), as plain values; None when the check has not run for it."""
     evaluation = latest_check_evaluation(instance, TIMELINE_ASSET, SCORE_CHECK, key)
-    if evaluation is None or "score" not in evaluation.metadata:
+    if evaluation is None:
         return None
-    return float(evaluation.metadata["score"].value)
+    return {name: entry.value for name, entry in evaluation.metadata.items()}

@@ -18,6 +18,7 @@ _HOME = {
     "DescriptionResult": "describe",
     "describe_video": "describe",
     "plan_for": "describe",
+    "memory_model_for": "memory",
     "MemoryModel": "planner",
     "PlanError": "planner",
     "PlanOptions": "planner",

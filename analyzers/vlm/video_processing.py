@@ -20,8 +20,12 @@ from typing import ClassVar
 import cv2
 import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.video_processing_utils import VideoProcessorMixin
 from transformers.video_utils import VideoMetadata
+
+try:  # transformers >= 5.2x: the torchvision-free base of video processors
+    from transformers.video_processing_utils import VideoProcessorMixin as _VideoProcessorBase
+except ImportError:  # earlier 5.x (the GPU kit's 5.17): every video processor is a torchvision class
+    from transformers.image_processing_utils import BaseImageProcessor as _VideoProcessorBase
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -67,7 +71,7 @@ def _as_video(video) -> np.ndarray:
     return arr
 
 
-class ArrayVideoProcessor(VideoProcessorMixin):
+class ArrayVideoProcessor(_VideoProcessorBase):
     """Common part: accepts a list of (T, H, W, 3) uint8 arrays; ignores kwargs meant for torchvision."""
 
     model_input_names: ClassVar[list[str]] = ["pixel_values_videos"]

@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from analyzers import media, ocr, transcript
+from analyzers import ocr, transcript
+from analyzers.decode import decode_audio, decode_video
+from analyzers.probe import probe_video
 from analyzers.records import events_frame
 from analyzers.timeline import build_timeline
 from support.media_factory import caption_lines, latin_font, place, speech, write_video
@@ -47,10 +49,10 @@ def german_clip(tmp_path_factory):
 
 
 def test_german_speech_and_captions_reach_the_timeline(german_clip, tmp_path):
-    probe = media.probe_video(german_clip)
+    probe = probe_video(german_clip)
     frames, audio = tmp_path / "frames.parquet", tmp_path / "audio.parquet"
-    media.decode_video(probe, frames, sample_fps=2.0)
-    media.decode_audio(probe, audio)
+    decode_video(probe, frames, sample_fps=2.0)
+    decode_audio(probe, audio)
     whisper = transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
     events = ocr.analyze_text(frames, probe.duration_s) + transcript.analyze_transcript(
         whisper, audio, probe.duration_s, "whisper-base"

@@ -111,15 +111,22 @@ def test_the_page_is_self_contained_and_carries_every_row(tmp_path):
     assert video.read_bytes() == b"not opened by the renderer"
 
 
-def test_the_per_second_score_drops_with_each_aspect_not_analysed():
+def test_the_score_lane_is_the_timelines_score_and_drops_with_each_aspect_not_analysed():
     expected = ("shot", "camera", "speech", "transcript")
-    full = [Event(s, s + 1, a, v) for s in range(3) for a, v in [("shot", 0), ("camera", "static"), ("speech", 0.0)]]
-    full += [Event(s, s + 1, "transcript", "") for s in range(3)]
-    complete = report.timeline_columns(timeline_of(3, full), expected)["score"]
-    assert complete == [1.0, 1.0, 1.0]
+    full = [Event(s, s + 1, a, v, 1.0) for s in range(3) for a, v in [("shot", 0), ("camera", "static")]]
+    full += [Event(s, s + 1, "speech", 0.0, 1.0) for s in range(3)] + [
+        Event(s, s + 1, "transcript", "") for s in range(3)
+    ]
+
+    def lane(events):
+        timeline = build_timeline("clip-0123456789", 3, events_frame(events, "clip-0123456789"), expected)
+        assert report.timeline_columns(timeline)["score"] == timeline["score"].tolist()
+        return timeline["score"].tolist()
+
+    assert lane(full) == [1.0, 1.0, 1.0]
     worse = [e for e in full if not (e.start_s == 1 and e.aspect == "transcript")]
     worse = [e for e in worse if not (e.start_s == 2 and e.aspect in {"transcript", "camera"})]
-    assert report.timeline_columns(timeline_of(3, worse), expected)["score"] == [1.0, 0.75, 0.5]
+    assert lane(worse) == [1.0, 0.75, 0.5]
 
 
 def test_preview_markdown_shows_the_first_rows_and_marks_not_analysed():
@@ -145,3 +152,18 @@ def test_without_a_video_the_page_says_so_instead_of_a_broken_player(tmp_path):
     report.render_report(timeline_of(1, []), out, frames_path=None, video_path=None, title="x")
     data = page_data(out.read_text())
     assert data["sources"] == [] and data["thumbs"]["count"] == 0
+
+
+def test_a_video_name_that_is_not_utf8_is_referenced_by_its_bytes_and_shown_readably(tmp_path):
+    import os
+
+    name = os.fsdecode(b"caf\xe9 clip.mp4")  # Latin-1 bytes: not UTF-8, as an old file system may hold them
+    video = tmp_path / name
+    video.write_bytes(b"not decoded here")
+    out = tmp_path / "report" / "r.html"
+    report.render_report(timeline_of(1, []), out, frames_path=None, video_path=video, title=name)
+    data = page_data(out.read_text(encoding="utf-8"))
+    relative, absolute = data["sources"]
+    assert relative == "../caf%E9%20clip.mp4" and absolute.startswith("file:///")
+    assert os.fsencode(unquote(absolute.removeprefix("file://"), errors="surrogateescape")) == os.fsencode(video)
+    assert "caf\ufffd clip.mp4" in out.read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from analyzers.timeline import TIMELINE_SCHEMA
 from support.clips import CLIP_CUTS
 from support.instance import digest as file_digest
 from support.media_factory import tiny_object_detector
-from video_assets.runs import recorded_score
+from video_assets.runs import recorded_score, recorded_score_metadata
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tm
     out = tmp_path / "out" / "t.parquet"
     proc = run_cli(instance_home, "analyze", str(clip), "--output", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "reconstruction score 1.000" in proc.stdout
+    assert 0.0 < printed_score(proc.stdout) < 1.0  # composed descriptions count 0
     timeline = pd.read_parquet(out)
     assert timeline["second"].tolist() == list(range(11))
     assert sorted(timeline.loc[timeline["cut"], "second"].tolist()) == [int(c) for c in CLIP_CUTS]
@@ -71,7 +71,7 @@ def test_mistyped_arguments_are_named_with_the_problem(clip, instance_home, tmp_
 def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_clip, instance_home, tmp_path):
     both = run_cli(instance_home, "analyze", str(clip), str(silent_clip))
     assert both.returncode == 0, both.stderr[-3000:]
-    assert both.stdout.count("reconstruction score 1.000") == 2  # checks run per partition
+    assert len(re.findall(r"reconstruction score \d\.\d{3}\n", both.stdout)) == 2  # checks run per partition
     silent_timeline = tmp_path / "data" / "timeline" / f"video={partition_key(silent_clip)}" / "timeline.parquet"
     silent = pd.read_parquet(silent_timeline)
     assert silent["second"].tolist() == [0, 1, 2, 3] and (silent["speech"] == 0).all()
@@ -118,8 +118,12 @@ def test_the_printed_score_is_the_score_the_check_recorded(silent_clip, instance
             for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
         }
         assert recorded_score(instance, key) == checks["reconstruction_score"].metadata["score"].value
+        recorded = recorded_score_metadata(instance, key)
     assert ("objects" in materialized) is heavy_objects
     assert printed_score(proc.stdout) == round(checks["reconstruction_score"].metadata["score"].value, 3)
+    # the printed reasons are the check's, and name the configured aspects that fell short
+    assert f"  coverage {recorded['coverage']:.3f}; below 1: {recorded['below_1']}\n" in proc.stdout
+    assert ("objects" in recorded["below_1"]) is heavy_objects and "speech 0.00 (derived 100%)" in recorded["below_1"]
 
 
 def test_an_unchanged_file_is_not_analysed_again_a_changed_one_is(silent_clip, instance_home, tmp_path, capsys):

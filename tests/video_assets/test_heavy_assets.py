@@ -226,4 +226,4 @@ def test_the_description_asset_is_in_the_gpu_pool_and_requests_a_gpu_on_kubernet
     described = defs.get_assets_def(DESCRIPTIONS_ASSET)
     assert described.op.pool == "gpu" and "heavy_models" in described.required_resource_keys
     assert "nvidia.com/gpu" in described.op.tags["dagster-k8s/config"]
-    assert described.code_versions_by_key[described.key] == f"1-{spec.code_version()}"
+    assert described.code_versions_by_key[described.key] == f"2-{spec.code_version()}"

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from analyzers.report import per_aspect_line
 from analyzers.timeline import CONTRACT_ASPECTS
 from resources.storage import TimelineStorage
 from support.instance import PROJECT, private_instance
@@ -54,7 +55,7 @@ query Results($key: String!) {
   }
   score: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "reconstruction_score",
                               partition: $key, limit: 5) {
-    runId status evaluation { success }
+    runId status evaluation { success severity metadataEntries { label ... on FloatMetadataEntry { floatValue } } }
   }
   dense: assetCheckExecutions(assetKey: {path: ["timeline"]}, checkName: "timeline_dense", partition: $key, limit: 5) {
     runId status evaluation { success }
@@ -159,20 +160,33 @@ def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(sil
     [materialization] = results["assetOrError"]["assetMaterializations"]
     assert materialization["runId"] == run_id and materialization["partition"] == key
     metadata = {e["label"]: e for e in materialization["metadataEntries"]}
-    assert metadata["reconstruction_score"]["floatValue"] == 1.0
-    coverage = metadata["coverage"]["mdStr"]
-    assert "**Reconstruction score 1.000**" in coverage
-    png = base64.b64decode(coverage.split("data:image/png;base64,")[1].split(")")[0])
+    [score_check] = results["score"]
+    checked = {e["label"]: e.get("floatValue") for e in score_check["evaluation"]["metadataEntries"]}
+    # the UI shows one number: the timeline's metadata, its picture and the check agree
+    score = metadata["reconstruction_score"]["floatValue"]
+    assert score == checked["score"] and metadata["coverage"]["floatValue"] == checked["coverage"] == 1.0
+    assert 0.0 < score < 0.6  # no audio stream (silence derived) and composed descriptions: counted 0
+    breakdown = metadata["score_breakdown"]["mdStr"]
+    assert f"**Reconstruction score {score:.3f}**" in breakdown and "speech 0.00 (derived 100%)" in breakdown
+    png = base64.b64decode(breakdown.split("data:image/png;base64,")[1].split(")")[0])
     picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert picture is not None and picture.shape[0] > 16 * len(CONTRACT_ASPECTS)
     # Content, not only status: the first rows, the aspects' scores inline, and where the report is.
     preview = metadata["preview"]["mdStr"].splitlines()
     assert preview[0].startswith("| second | shot | cut | camera |") and preview[2].startswith("| 0 | 0 | False |")
-    assert metadata["score_by_aspect"]["text"].startswith("shot 100% · cut 100% · camera 100%")
+    scores = {a: checked[f"score_{a}"] for a in CONTRACT_ASPECTS}
+    assert metadata["score_by_aspect"]["text"] == per_aspect_line(scores, tuple(a for a in scores if a != "objects"))
     report = TimelineStorage(data_root=env["VIDEO_TIMELINE_DATA"]).report_path(key)
     assert metadata["report"]["url"] == report.as_uri() and metadata["report_file"]["path"] == str(report)
     assert report.is_file()
-    for check in ("score", "dense"):
-        assert [(e["runId"], e["status"], e["evaluation"]["success"]) for e in results[check]] == [
-            (run_id, "SUCCEEDED", True)
-        ]
+    assert [(e["runId"], e["status"], e["evaluation"]["success"]) for e in results["dense"]] == [
+        (run_id, "SUCCEEDED", True)
+    ]
+    # below the threshold the score check fails as a warning; the run itself succeeded (above)
+    assert score < checked["threshold"]
+    assert (score_check["runId"], score_check["status"], score_check["evaluation"]["success"]) == (
+        run_id,
+        "FAILED",
+        False,
+    )
+    assert score_check["evaluation"]["severity"] == "WARN"
