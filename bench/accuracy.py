@@ -73,6 +73,9 @@ class Labels:
     raw: dict
 
 
+SECTION = Path(__file__).resolve().parent / "sections" / "real_footage_accuracy.md"
+
+
 def _per_second(ranges: list, seconds: int) -> list:
     out: list = [None] * seconds
     for start, end, value in ranges:
@@ -396,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", help="label names (bench/labels/<name>.json) to run")
     parser.add_argument("--tag", default="", help="added to the results file name")
     parser.add_argument("--face-detector", help="analyzers.faces.DETECTORS; default: the analyzer's default")
+    parser.add_argument("--section", action="store_true", help=f"also write the table to {SECTION} (BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_package_clips()
@@ -416,7 +420,25 @@ def main(argv: list[str] | None = None) -> int:
     if results["missing"]:
         print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
     print(markdown(results))
+    if args.section:
+        write_section(results)
     return 0
+
+
+def write_section(results: dict, path: Path | None = None) -> None:
+    """The run's table as a BENCHMARKS.md section (bench/report.py appends bench/sections/*.md)."""
+    m = results["machine"]
+    head = [
+        "## Accuracy on the labelled real footage (bench/labels)",
+        "",
+        f"Measured {m['date_utc']}, commit {m.get('commit', '?')}, {m['cpu']} with {m['cores']} cores "
+        f"(load average at start {', '.join(map(str, m.get('load_average_start', [])))}), with "
+        f"`{results['command']}` ({results['wall_s']} s). Labels were made by looking at the frames and are "
+        "never tuned against; per-second figures count only the seconds a label scores. The before/after "
+        "history of each aspect is in docs/perception.md.",
+        "",
+    ]
+    (path or SECTION).write_text("\n".join(head) + "\n" + markdown(results) + "\n")
 
 
 if __name__ == "__main__":
