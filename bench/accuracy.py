@@ -43,7 +43,6 @@ from bench import corpus, scores  # noqa: E402
 from bench.perception_quality import text_scores  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
-RESULTS = ROOT / "bench" / "results"
 CLIP_CACHE = Path(os.environ.get("VIDEO_TIMELINE_BENCH_CLIPS", Path.home() / ".cache" / "video-timeline" / "clips"))
 ASPECTS = ("cuts", "camera", "faces", "text")
 UNCLEAR = "unclear"
@@ -410,13 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(tuple(args.aspects), args.clips, args.face_detector)
     from bench import machine
 
-    results["machine"] = machine.describe()
-    results["command"] = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
-    results["wall_s"] = round(time.time() - started, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    for name in (f"accuracy-{stamp}{args.tag}.json", f"accuracy-latest{args.tag}.json"):
-        (RESULTS / name).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    command = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
+    machine.save_results(results, "accuracy", started, command, latest=True, tag=args.tag)
     if results["missing"]:
         print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
     print(markdown(results))
