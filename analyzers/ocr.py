@@ -1,4 +1,4 @@
-"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back their marked letters.
+"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back what PP-OCR cannot write.
 
 - Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
   on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
@@ -7,9 +7,11 @@
   it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
   Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
   language data of Debian's tesseract-ocr-<lang> packages (default German + English,
-  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line and gives back the marked letters (ä ö ü ß é
-  ...; analyzers.letters). Tesseract alone writes the letters right but reads band edges and texture
-  as characters; the measured comparison of the three is in docs/perception.md.
+  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line; the two readings are aligned character by
+  character and Tesseract's is taken only where PP-OCR cannot write the character (ä ö ß © € ...,
+  outside its dictionary), writes a symbol as its lookalike (° as 0), lost a space between confidently
+  read words or collapsed a doubled letter (analyzers.letters). Tesseract alone writes the letters
+  right but reads band edges and texture as characters; the measured comparison is in docs/perception.md.
 - A frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
   result instead of being read again: slides, titles and static shots cost one read.
 - Readings of one string that differ by a letter or two ("Casteliano", "Castellano") are merged into
@@ -32,12 +34,12 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
-from analyzers.letters import agreement, restore_letters
+from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
 
-VERSION = "2"  # 2: Tesseract reads the lines (German letters), near-duplicate readings merged
+VERSION = "3"  # 3: signs, lookalike symbols, spaces and doubled letters from Tesseract's reading
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
 PPOCR_SOURCE = "rapidocr:PP-OCRv4"
 RECOGNIZERS = ("combined", "ppocr", "tesseract")
@@ -55,6 +57,9 @@ _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/4.00/tessdata",
     "/usr/share/tessdata",
 )
+
+
+Words = list[tuple[str, float]]  # a line read word by word: (word, confidence 0..1)
 
 
 class OcrSetupError(RuntimeError):
@@ -115,13 +120,13 @@ class TesseractReader:
         except ImportError as exc:
             raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
         self._local = threading.local()
-        self._lettered: OrderedDict[str, str] = OrderedDict()  # recent readings of the combined recognizer
+        self._lettered: OrderedDict[str, Words] = OrderedDict()  # recent readings of the combined recognizer
 
-    def remembered(self, reading: str) -> str | None:
+    def remembered(self, reading: str) -> Words | None:
         """Tesseract's earlier reading of a line PP-OCR read as `reading` (see `remember`)."""
         return self._lettered.get(reading)
 
-    def remember(self, reading: str, lettered: str) -> None:
+    def remember(self, reading: str, lettered: Words) -> None:
         """Keeps Tesseract's reading of a line for PP-OCR's `reading` of it: a caption stays on screen
         for many frames and comes back, and is then read by Tesseract once."""
         self._lettered[reading] = lettered
@@ -141,6 +146,13 @@ class TesseractReader:
 
     def read(self, crop: np.ndarray) -> tuple[str, float]:
         """(text, score 0..1) of one RGB line crop; score is the mean confidence of the words kept."""
+        words = self.read_words(crop)
+        if not words:
+            return "", 0.0
+        return " ".join(t for t, _ in words), float(np.mean([c for _, c in words]))
+
+    def read_words(self, crop: np.ndarray) -> Words:
+        """The words of one RGB line crop with their confidence 0..1, band edges dropped."""
         import tesserocr
         from PIL import Image
 
@@ -157,19 +169,18 @@ class TesseractReader:
                 words.append((word.GetUTF8Text(level).strip(), word.Confidence(level) / 100.0))
             except RuntimeError:  # tesserocr raises for an empty word
                 continue
-        words = _without_edge_marks([(t, c) for t, c in words if t])
-        if not words:
-            return "", 0.0
-        return " ".join(t for t, _ in words), float(np.mean([c for _, c in words]))
+        return _without_edge_marks([(t, c) for t, c in words if t])
 
 
 def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Drops a one-character word at either end that is a mark, or a letter below 0.8: the edge of a
     caption band or of texture read as a character (seen on generated captions: "|" at 0.45-0.96, "!"
-    at 0.0, "J" at 0.23, "B" at 0.69)."""
+    at 0.0, "J" at 0.23, "B" at 0.69). A sign (© § € ...) read at 0.8 or more stays ("© 2024")."""
 
     def mark(word: tuple[str, float]) -> bool:
         text, confidence = word
+        if text in SIGNS:
+            return confidence < 0.8
         return len(text) == 1 and (not text.isalnum() or confidence < 0.8)
 
     while words and mark(words[0]):
@@ -182,6 +193,19 @@ def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float
 @lru_cache(maxsize=4)
 def tesseract_reader(languages: str) -> TesseractReader:
     return TesseractReader(languages)
+
+
+def writable_characters(engine) -> frozenset[str] | None:
+    """The characters PP-OCR's recognizer can write (its dictionary), None when the engine does not say."""
+    try:
+        return _characters(tuple(engine.text_rec.postprocess_op.character))
+    except (AttributeError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=4)
+def _characters(dictionary: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c for c in dictionary if len(c) == 1)
 
 
 def default_reader() -> TesseractReader:
@@ -208,8 +232,8 @@ def read_text(
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
-    frame. recognizer "combined" (default): PP-OCRv4's reading with the marked letters Tesseract reads
-    (analyzers.letters), score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
+    frame. recognizer "combined" (default): PP-OCRv4's reading fused with Tesseract's (analyzers.letters),
+    score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
     score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score.
     rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
     if recognizer not in RECOGNIZERS:
@@ -230,17 +254,21 @@ def read_text(
     else:
         recognized, _ = engine.text_rec(crops)
         min_score = MIN_SCORE if min_score is None else min_score
+    writable = writable_characters(engine)
     lines = []
     for quad, crop, (text, score) in zip(quads, crops, recognized):
         if score < min_score or not text.strip():
             continue
-        if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
+        if recognizer != "tesseract":
+            text = plain_forms(text)
+        if recognizer == "combined":
             known = reader.remembered(text)
-            lettered = known if known is not None else reader.read(crop)[0]
-            reading, text = text, restore_letters(text, lettered)
+            words = known if known is not None else reader.read_words(crop)
+            lettered = " ".join(w for w, _ in words)
+            reading, text = text, fuse_readings(text, lettered, writable, [c for _, c in words])
             agreed = agreement(text, lettered)
             if known is None and agreed >= REMEMBER_AGREEMENT:  # a reading of junk is not reused
-                reader.remember(reading, lettered)
+                reader.remember(reading, words)
             score *= agreed  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)
         if text:

@@ -178,8 +178,11 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_dete
         face_events = timed("faces", lambda: faces.analyze_faces(frames, probe.duration_s, detector=detector))
         events += face_events
         face_frames = sum(e.detail["frames_detected"] for e in face_events)
+    text_frames_read = None
     if "text" in aspects:
-        events += timed("text", lambda: ocr.analyze_text(frames, probe.duration_s))
+        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s))
+        events += text_events
+        text_frames_read = sum(e.detail["frames_read"] for e in text_events)
     timeline = build_timeline(path.stem, probe.duration_s, events_frame(events, path.stem))
     expected = ("shot", "cut", "camera") + tuple(a for a in ("faces", "text") if a in aspects)
     return {
@@ -195,6 +198,7 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_dete
         "faces": _values(events, "faces", n),
         "faces_frames_detected": face_frames,
         "text": _values(events, "text", n),
+        "text_frames_read": text_frames_read,
         "reconstruction_score": reconstruction_score(timeline, expected).score,
     }
 
@@ -268,6 +272,7 @@ def totals(per_clip: dict) -> dict:
         out["faces"]["cpu_ms_per_frame"] = round(1000 * sum(f["cpu_s"]["faces"] for f in detected) / frames, 1)
         out["faces"]["frames_detected"] = frames
     rows = [c["scores"]["text"] for c in per_clip.values() if "text" in c["scores"]]
+    read_frames = [c["found"] for c in per_clip.values() if c["found"].get("text_frames_read")]
     if rows:
         strings = sum(r["strings"] for r in rows)
         found = sum(round((r["recall"] or 0) * r["strings"]) for r in rows)
@@ -279,6 +284,10 @@ def totals(per_clip: dict) -> dict:
             "strings": strings,
             "read": read,
         }
+        if read_frames:  # CPU of the text analyzer per frame it read (unchanged pictures reuse a reading)
+            frames = sum(f["text_frames_read"] for f in read_frames)
+            out["text"]["cpu_ms_per_frame"] = round(1000 * sum(f["cpu_s"]["text"] for f in read_frames) / frames, 1)
+            out["text"]["frames_read"] = frames
     return out
 
 

@@ -95,3 +95,33 @@ def test_pp_ocr_recognizer_stays_selectable(tmp_path):
     store = write_frame_store(tmp_path / "frames.parquet", [caption("Exit only")], fps=1.0)
     events = ocr.analyze_text(store, 1.0, recognizer="ppocr")
     assert [[_key(t) for t in e.value] for e in events] == [["exitonly"]] and events[0].source == ocr.PPOCR_SOURCE
+
+
+SIGNED = ["© 2024 Müller & Söhne GmbH", "Preis: 12,50 € pro Stück", "Winkel 45° nach links", "Kapitel 4.1 Einleitung"]
+
+
+def test_signs_pp_ocr_cannot_write_are_read_in_two_fonts():
+    frames = [
+        caption_lines(SIGNED, 640, 360, 22, font=latin_font("Sans")),
+        caption_lines(SIGNED, 640, 360, 22, texture(5, 640, 360), latin_font("Serif")),
+    ]
+    for frame in frames:
+        assert [line.text for line in ocr.read_text(frame)] == SIGNED
+        # PP-OCR alone writes ©, € and the umlauts as lookalikes (or leaves them out)
+        alone = [line.text for line in ocr.read_text(frame, recognizer="ppocr")]
+        assert len(alone) == 4 and alone[0] != SIGNED[0] and alone[1] != SIGNED[1]
+
+
+def test_the_symbol_benchmark_score_drops_on_blurred_frames():
+    from bench.text_symbols import symbol_scores
+
+    sharp = symbol_scores(lines=SIGNED[:2], fonts=("Sans",), sizes=(22,), styles=("band",))
+    blurred = symbol_scores(
+        lines=SIGNED[:2],
+        fonts=("Sans",),
+        sizes=(22,),
+        styles=("band",),
+        degrade=lambda i: cv2.GaussianBlur(i, (0, 0), 2.5),
+    )
+    assert sharp["exact"] == 1.0 and sharp["character_error_rate"] == 0.0
+    assert blurred["exact"] < 1.0 and blurred["character_error_rate"] > 0.05  # measured: 0 and 0.14
