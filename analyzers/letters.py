@@ -15,7 +15,8 @@ the first reading's characters, taking from the second only:
 - a character the first recognizer cannot write at all, or a symbol it writes as a known lookalike
   (° as 0, ® as R ...), in place of one of the first's characters with agreeing neighbours;
 - a letter doubled in the second where the first has it once, with agreeing neighbours;
-- a space between two agreeing characters that are not both digits, from confidently read words.
+- a space between two agreeing characters that are not both digits, from confidently read words;
+- I or l where the first wrote the other, from a confidently read word (one glyph in sans-serif fonts).
 Everything else in the second reading (extra characters at the edges, other letters) is ignored.
 """
 
@@ -45,7 +46,7 @@ LOOKALIKES = {
 # A one-character word of these is a sign, not the edge of a caption band.
 SIGNS = frozenset(c for c in LOOKALIKES if not c.isalpha())
 MIN_ANCHOR = 2  # characters that must agree on each side of a character taken from the second reading
-SPACE_CONFIDENCE = 0.85  # a space is taken only between words the second recognizer read at least this sure
+SURE_WORD = 0.85  # a space (or I/l) is taken only from words the second recognizer read at least this sure
 
 
 def plain_forms(text: str) -> str:
@@ -113,6 +114,10 @@ def fuse_readings(
         )
         return before and after
 
+    def _sure(j: int) -> bool:
+        """Whether the second recognizer read the word holding its character j confidently."""
+        return bool(word_of) and word_of[j] < len(word_confidences) and word_confidences[word_of[j]] >= SURE_WORD
+
     for k, (op, i0, i1, j0, j1) in enumerate(ops):
         if op == "equal":
             for i, j in zip(range(i0, i1), range(j0, j1)):
@@ -138,6 +143,10 @@ def fuse_readings(
                 if theirs == "ß" and mine in SHARP_S_READ_AS and ri[i] > 0 and reading[ri[i] - 1].isalpha():
                     out[ri[i]] = "ß"
                 elif i1 - i0 <= 2 and anchored(k) and _taken(mine, theirs, writable):
+                    out[ri[i]] = theirs
+                elif i1 - i0 == 1 and {mine, theirs} == {"I", "l"} and anchored(k) and _sure(oj[j]):
+                    # capital I and small l share one glyph in sans-serif fonts: Tesseract's language model
+                    # chooses by the word ("Ident", not "ldent"), PP-OCR by the glyph alone
                     out[ri[i]] = theirs
         elif op == "insert" and j1 - j0 == 1 and _missing(other[oj[j0]], writable, 0 < i0 < len(a)) and anchored(k):
             # a character the first recognizer cannot write and left out ("12,50 pro" for "12,50 € pro"):
@@ -170,7 +179,7 @@ def _space_taken(reading, other, ri, oj, i, j, word_of, confidences) -> bool:
     left, right = word_of[oj[j]], word_of[oj[j + 1]]
     if max(left, right) >= len(confidences):
         return False
-    return min(confidences[left], confidences[right]) >= SPACE_CONFIDENCE
+    return min(confidences[left], confidences[right]) >= SURE_WORD
 
 
 def restore_letters(reading: str, lettered: str) -> str:

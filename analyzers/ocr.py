@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ VERSION = "3"  # 3: signs, lookalike symbols, spaces and doubled letters from Te
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
 PPOCR_SOURCE = "rapidocr:PP-OCRv4"
 RECOGNIZERS = ("combined", "ppocr", "tesseract")
-DET_MAX_SIDE = 480  # measured: same or better recall than 640 on the corpus at 60% of the CPU time
+# Measured on the labelled set (docs/perception.md): 480 misses text under ~12 px ("30°" on a diagram),
+# 800 finds it at 1.4x the CPU per frame read; 960 finds nothing more.
+DET_MAX_SIDE = 800
 MIN_SCORE = 0.8  # PP-OCR recognizer confidence below this is mostly texture read as letters
 MIN_TESSERACT_SCORE = 0.6  # the Tesseract-alone recognizer: mean word confidence (0..1) kept (not tuned)
 LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
@@ -255,12 +258,17 @@ def read_text(
         recognized, _ = engine.text_rec(crops)
         min_score = MIN_SCORE if min_score is None else min_score
     writable = writable_characters(engine)
+    foreign_dropped = recognizer == "combined" and not any(
+        code.startswith(_EAST_ASIAN_LANGUAGES) for code in reader.languages.split("+")
+    )
     lines = []
     for quad, crop, (text, score) in zip(quads, crops, recognized):
         if score < min_score or not text.strip():
             continue
         if recognizer != "tesseract":
             text = plain_forms(text)
+        if foreign_dropped and _east_asian_only(text):
+            continue  # texture read as a Chinese character ("典"): none of the configured languages writes it
         if recognizer == "combined":
             known = reader.remembered(text)
             words = known if known is not None else reader.read_words(crop)
@@ -276,6 +284,16 @@ def read_text(
             x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
             lines.append(TextLine(text, round(float(score), 4), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
     return lines
+
+
+_EAST_ASIAN_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+_EAST_ASIAN_LANGUAGES = ("chi", "jpn", "kor")
+
+
+def _east_asian_only(text: str) -> bool:
+    """Whether every letter of `text` is Chinese, Japanese or Korean (PP-OCR's dictionary is Chinese)."""
+    letters = [c for c in text if c.isalnum()]
+    return bool(letters) and all(unicodedata.name(c, "").startswith(_EAST_ASIAN_SCRIPTS) for c in letters)
 
 
 def source_of(recognizer: str = "combined", reader: TesseractReader | None = None) -> str:
@@ -300,11 +318,13 @@ def read_frames(
     progress: Progress | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
+    det_max_side: int | None = None,
 ) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
+    side = det_max_side or DET_MAX_SIDE
     for frame, lines, reused in answers_for_changed_frames(
         frames_path,
-        lambda images: [read_text(image, engine, recognizer=recognizer, reader=reader) for image in images],
+        lambda images: [read_text(image, engine, side, recognizer=recognizer, reader=reader) for image in images],
         1,
         progress,
     ):
@@ -318,12 +338,17 @@ def analyze_text(
     progress: Say | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
+    det_max_side: int | None = None,
 ) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, near-duplicate
     readings merged (within the second and across neighbouring seconds); boxes and scores in detail."""
     if recognizer != "ppocr":
         reader = reader or default_reader()
-    frames = list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader))
+    frames = list(
+        read_frames(
+            frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader, det_max_side
+        )
+    )
     grouped = frames_by_second(frames, duration_s)
     spans = per_second_spans(duration_s)
     merged = merge_near_duplicates([[line for f in grouped[s] for line in f.lines] for s, _, _ in spans])

