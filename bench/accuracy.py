@@ -181,8 +181,9 @@ def run_analyzers(
         events += face_events
         face_frames = sum(e.detail["frames_detected"] for e in face_events)
     text_frames_read = None
+    side = {"det_max_side": det_side} if det_side else {}  # (older analyzers, bench.text_revisions: no such option)
     if "text" in aspects:
-        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s, det_max_side=det_side))
+        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s, **side))
         events += text_events
         text_frames_read = sum(e.detail["frames_read"] for e in text_events)
     timeline = build_timeline(path.stem, probe.duration_s, events_frame(events, path.stem))
