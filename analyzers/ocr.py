@@ -1,8 +1,8 @@
 """On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back what PP-OCR cannot write.
 
 - Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
-  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
-  a 1280 px frame, 11 px at the detector, are still found).
+  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; text about 12 px
+  high at the detector is found in some frames only, 7 px not at all: angle marks in an 800x600 frame).
 - Recognition: PP-OCRv4's recognizer (same wheel) reads each detected line from the full-size frame;
   it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
   Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
