@@ -114,7 +114,7 @@ def fuse_readings(
         )
         return before and after
 
-    def _sure(j: int) -> bool:
+    def sure(j: int) -> bool:
         """Whether the second recognizer read the word holding its character j confidently."""
         return bool(word_of) and word_of[j] < len(word_confidences) and word_confidences[word_of[j]] >= SURE_WORD
 
@@ -131,7 +131,7 @@ def fuse_readings(
         elif (
             op == "replace"
             and other[oj[j0] : oj[j1 - 1] + 1] == "ß"
-            and reading[ri[i0] : ri[i1 - 1] + 1] in (SHARP_S_READ_AS)
+            and reading[ri[i0] : ri[i1 - 1] + 1] in SHARP_S_READ_AS
         ):
             if ri[i0] > 0 and reading[ri[i0] - 1].isalpha():  # ß never starts a word
                 out[ri[i0]] = "ß"
@@ -144,7 +144,7 @@ def fuse_readings(
                     out[ri[i]] = "ß"
                 elif i1 - i0 <= 2 and anchored(k) and _taken(mine, theirs, writable):
                     out[ri[i]] = theirs
-                elif i1 - i0 == 1 and {mine, theirs} == {"I", "l"} and anchored(k) and _sure(oj[j]):
+                elif i1 - i0 == 1 and {mine, theirs} == {"I", "l"} and anchored(k) and sure(oj[j]):
                     # capital I and small l share one glyph in sans-serif fonts: Tesseract's language model
                     # chooses by the word ("Ident", not "ldent"), PP-OCR by the glyph alone
                     out[ri[i]] = theirs
