@@ -1,7 +1,8 @@
 """German (and other Latin-script) text and speech: quality and cost of the OCR recognizers and the
 Whisper models on generated media with known content, plus the corpus figures they must keep.
 
-    flock /work/cpu.lock .venv/bin/python -m bench.language_quality      # prints the figures as JSON
+    flock /work/cpu.lock .venv/bin/python -m bench.language_quality          # prints the figures as JSON
+    flock /work/cpu.lock .venv/bin/python -m bench.language_quality --ocr    # the OCR figures only
 
 - OCR: German/French/Spanish strings rendered with DejaVu Sans, Sans Bold and Serif (matplotlib's wheel)
   on caption bands, on bands over texture and straight on texture, 1280x720 (40 px) and 640x360 (22 px):
@@ -186,20 +187,23 @@ def speech_figures(name: str) -> dict:
     return out
 
 
-def language_figures() -> dict:
+def language_figures(recognizers=ocr.RECOGNIZERS, speech_models=None) -> dict:
     figures: dict = {"ocr": {}, "speech": {}}
-    for recognizer in ocr.RECOGNIZERS:
+    for recognizer in recognizers:
         figures["ocr"][ocr.source_of(recognizer)] = {
             "german_frames": ocr_on_frames(recognizer),
             **ocr_on_corpus(recognizer),
         }
-    for name in (transcript.DEFAULT_MODEL, transcript.BUNDLED_MODEL):
+    for name in (transcript.DEFAULT_MODEL, transcript.BUNDLED_MODEL) if speech_models is None else speech_models:
         figures["speech"][name] = speech_figures(name)
     return figures
 
 
-def main() -> int:
-    print(json.dumps(language_figures(), indent=1, ensure_ascii=False))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    ocr_only = args == ["--ocr"]  # the OCR recognizers only (German frames and corpus text), no speech
+    figures = language_figures(speech_models=() if ocr_only else None)
+    print(json.dumps(figures, indent=1, ensure_ascii=False))
     return 0
 
 
