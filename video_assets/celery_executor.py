@@ -1,29 +1,34 @@
-"""dagster-celery's executor, plus a check that the worker running a step is still alive.
+"""dagster-celery's executor, plus what it lacks when a worker dies under a step.
 
-dagster-celery waits for each step's Celery result. When the process running a step dies but its
-worker lives (the OOM killer), the worker reports WorkerLostError and the run fails. When the whole
-worker dies (SIGKILL, a lost machine) nobody writes a result: the run would wait forever and keep
-its `gpu` slot. So every running step's worker is asked for its active tasks
-(`task_track_started` records which worker started a task); a worker that does not list the task
-LOST_AFTER_MISSES times in a row, WORKER_CHECK_INTERVAL_S apart, has lost it, and the step fails
-with CeleryWorkerLost, which dagster-celery handles like any failed task: the run fails.
-
-A step whose task ended without reporting the step's end (either case) no longer runs anywhere,
-so its pool slot is freed at once rather than when run monitoring frees the ended run's slots.
+dagster-celery waits for each step's Celery result. Two gaps, both closed here:
+- When the whole worker dies (SIGKILL, a lost machine) nobody writes a result: the run would wait
+  forever and keep its `gpu` slot. So every running step's worker is asked for its active tasks
+  (`task_track_started` records which worker started a task); a worker that does not list the task
+  LOST_AFTER_MISSES times in a row, WORKER_CHECK_INTERVAL_S apart, has lost it (CeleryWorkerLost).
+- When a task ends in an error instead of the step's events (the process running it was killed,
+  e.g. by the OOM killer: WorkerLostError), dagster-celery stops submitting steps but never skips
+  the ones already runnable, so the run never ends (seen with dagster-celery 0.29.27).
+Both become what a failing step reports itself: a STEP_FAILURE event, so the step's pool slot is
+freed at once, its downstream steps are skipped, independent steps finish and the run fails.
 """
 
+import sys
 import time
 
-from dagster import executor, multiple_process_executor_requirements
+from celery.exceptions import TaskRevokedError
+from dagster import DagsterEvent, executor, multiple_process_executor_requirements
+from dagster._core.execution.plan.objects import ErrorSource, StepFailureData
 from dagster._core.execution.retries import RetryMode
+from dagster._serdes import serialize_value
+from dagster._utils.error import serializable_error_info_from_exc_info
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
 
 WORKER_CHECK_INTERVAL_S = 5.0
 WORKER_CHECK_TIMEOUT_S = 2.0
 LOST_AFTER_MISSES = 2
-# The longest a dead worker's step keeps its run waiting (and its slot claimed): the misses, each
-# check's wait for an answer, and dagster-celery's 1 s loop tick.
+# The longest a dead worker's step keeps its slot claimed: the misses, each check's wait for an
+# answer, and dagster-celery's 1 s loop tick.
 LOST_WORKER_BOUND_S = LOST_AFTER_MISSES * (WORKER_CHECK_INTERVAL_S + WORKER_CHECK_TIMEOUT_S) + 1
 
 
@@ -50,11 +55,10 @@ class _ActiveTasks:
 
 
 class _WatchedResult:
-    """The AsyncResult dagster-celery polls (ready, get, revoke), failing when its worker is gone."""
+    """The AsyncResult dagster-celery polls (ready, get, revoke); a lost task yields a STEP_FAILURE."""
 
-    def __init__(self, result, active: _ActiveTasks, instance, run_id: str, step_key: str):
-        self.result, self.active = result, active
-        self.instance, self.run_id, self.step_key = instance, run_id, step_key
+    def __init__(self, result, active: _ActiveTasks, context, step):
+        self.result, self.active, self.context, self.step = result, active, context, step
         self.checked_at = time.monotonic()
         self.misses = 0
         self.lost: str | None = None
@@ -78,21 +82,35 @@ class _WatchedResult:
         if self.misses >= LOST_AFTER_MISSES:
             answer = "does not answer" if tasks is None else "no longer lists it"
             self.lost = (
-                f"step {self.step_key}: Celery worker {worker} started task {self.result.id} but {answer} "
+                f"Celery worker {worker} started task {self.result.id} (step {self.step.key}) but {answer} "
                 f"({self.misses} checks {WORKER_CHECK_INTERVAL_S:.0f} s apart) and wrote no result: the worker died "
-                "or was killed while running the step, whose output was not written. Run the video again."
+                "or was killed while it ran the step, whose output was not written. Run the video again."
             )
         return self.lost is not None
 
-    def get(self):
+    def get(self) -> list[str]:
         try:
             if self.lost:
                 raise CeleryWorkerLost(self.lost)
             return self.result.get()
-        except Exception:
-            # The task ended without the step's own end event: the step runs nowhere, free its slot now.
-            self.instance.event_log_storage.free_concurrency_slot_for_step(self.run_id, self.step_key)
+        except TaskRevokedError:  # the run is being cancelled: dagster-celery handles it
             raise
+        except Exception as exc:
+            worker = getattr(self.result, "worker", None) or "a Celery worker"
+            message = str(exc) if isinstance(exc, CeleryWorkerLost) else (
+                f"the task of step {self.step.key} on {worker} ended without the step's result "
+                f"({type(exc).__name__}: {exc}); its output was not written. Run the video again."
+            )  # fmt: skip
+            failure = DagsterEvent.step_failure_event(
+                step_context=self.context.for_step(self.step),
+                step_failure_data=StepFailureData(
+                    error=serializable_error_info_from_exc_info(sys.exc_info()),
+                    user_failure_data=None,
+                    error_source=ErrorSource.UNEXPECTED_ERROR,
+                ),
+                message=f'Step "{self.step.key}" failed: {message}',
+            )
+            return [serialize_value(failure)]
 
     def revoke(self, *args, **kwargs):
         return self.result.revoke(*args, **kwargs)
@@ -105,7 +123,7 @@ class WatchedCeleryExecutor(CeleryExecutor):
         def submit(app, context, step, queue, priority, known_state):
             result = _submit_task(app, context, step, queue, priority, known_state)
             active = answers.setdefault(id(app), _ActiveTasks(app))
-            return _WatchedResult(result, active, context.instance, context.dagster_run.run_id, step.key)
+            return _WatchedResult(result, active, context, step)
 
         return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
 

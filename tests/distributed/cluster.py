@@ -52,6 +52,7 @@ class Cluster:
             "VIDEO_TIMELINE_CELERY_BROKER": self.redis.url(0),
             "VIDEO_TIMELINE_CELERY_BACKEND": self.redis.url(1),
             "VIDEO_TIMELINE_INBOX": str(self.root / "inbox"),
+            "VIDEO_TIMELINE_MAX_RETRIES": "0",  # the tests re-run failed videos themselves
             "VIDEO_TIMELINE_CODE_HOST": "127.0.0.1",
             "VIDEO_TIMELINE_CODE_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
@@ -89,6 +90,10 @@ class Cluster:
 
     def daemon(self) -> subprocess.Popen:
         return self.start("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(DEPLOY / "workspace.yaml")])
+
+    def ensure_daemon(self) -> None:
+        if "daemon" not in self.processes:
+            self.daemon()
 
     def backfill(self, keys: list[str]) -> subprocess.CompletedProcess:
         """`dagster job backfill` of the analyze job through the code server, as docs/operations.md shows."""
@@ -150,6 +155,7 @@ class StepRecord:
     start: float | None
     end: float | None  # None: the step never reported its end
     ok: bool
+    pid: int | None = None  # the process that ran it
 
 
 def step_records(instance, run_ids) -> list[StepRecord]:
@@ -164,7 +170,7 @@ def step_records(instance, run_ids) -> list[StepRecord]:
                 continue
             step = steps.setdefault(event.step_key, {})
             if event.event_type == DagsterEventType.STEP_START:
-                step["start"] = entry.timestamp
+                step["start"], step["pid"] = entry.timestamp, event.pid
             elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
                 step["end"], step["ok"] = entry.timestamp, event.event_type == DagsterEventType.STEP_SUCCESS
             elif event.event_type == DagsterEventType.ENGINE_EVENT and "Celery worker" in (
@@ -172,7 +178,7 @@ def step_records(instance, run_ids) -> list[StepRecord]:
             ):
                 step["worker"] = event.engine_event_data.metadata["Celery worker"].value
         records += [
-            StepRecord(run_id, key, s.get("worker"), s.get("start"), s.get("end"), s.get("ok", False))
+            StepRecord(run_id, key, s.get("worker"), s.get("start"), s.get("end"), s.get("ok", False), s.get("pid"))
             for key, s in steps.items()
         ]
     return records

@@ -221,10 +221,11 @@ class PostgresServer(_Server):
         if self.process is not None:
             stop_process(self.process, mode)
 
-    def restart(self) -> float:
-        """A fast shutdown and a start on the same port and data; returns the seconds it was down."""
+    def restart(self, pause_s: float = 0.0) -> float:
+        """A fast shutdown, `pause_s` down, and a start on the same port and data; returns the seconds it was down."""
         went_down = time.monotonic()
         self.stop()
+        time.sleep(pause_s)
         self.start()
         return time.monotonic() - went_down
 

@@ -8,16 +8,20 @@ pool (limit 1) keeps them from running at once. Figures for docs/operations.md a
 """
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from resources.heavy_models import GPU_POOL
 from resources.storage import TimelineStorage
 from tests.distributed.cluster import Cluster, max_overlap_s, max_parallel_groups, step_records
+from tests.distributed.servers import wait_until
 from tests.media_factory import Shot, place, render_shots, speech, write_video
 from video_assets.celery_executor import LOST_WORKER_BOUND_S
 
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.slow
 HEAVY = {"transcript"}  # the default graph's assets in the gpu pool (models.toml: bundled Whisper)
 PHRASE = "Hello there, this is a test."
 RUN_TIMEOUT_S = 300
+POSTGRES_DOWN_S = 2.0  # as long as a service restart on a loaded machine
 
 
 def make_clip(folder: Path, name: str, seconds: int, cut_at: int, seed: int, speech_at: list[float]) -> Path:
@@ -116,7 +121,7 @@ def test_a_backfill_runs_its_steps_across_workers_one_heavy_step_at_a_time(clust
     started = time.monotonic()
     backfill = c.backfill(keys)
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
-    c.daemon()  # its first backfill pass, right at start, launches the runs
+    c.ensure_daemon()  # its first backfill pass, right at start, launches the runs (later ones: every 30 s)
     runs = wait_for_runs(c, keys, len(keys))
     wall_s = time.monotonic() - started
     assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, [failure_message(c, r.run_id) for r in runs]
@@ -149,3 +154,109 @@ def test_a_backfill_runs_its_steps_across_workers_one_heavy_step_at_a_time(clust
         "most_runs_with_a_light_step_at_once": light_parallel,
     }
     print("distributed backfill:", json.dumps(figures))
+
+
+def heavy_step_started(c: Cluster, run_id: str) -> str | None:
+    """The worker running the run's heavy step, once the step has started."""
+    records = [r for r in step_records(c.instance, [run_id]) if r.step in HEAVY]
+    return records[0].worker if records and records[0].start and records[0].worker else None
+
+
+def test_a_killed_gpu_worker_and_a_postgres_restart_lose_nothing(cluster, tmp_path):
+    c = cluster
+    long_spec = (12, 6, 50, [0.5, 4.5, 8.5])  # its heavy step lasts seconds: the worker dies inside it
+    specs = [long_spec, (4, 2, 60, [0.2]), (4, 1, 61, [0.2])]
+    clips = [make_clip(tmp_path, f"fault{i}", *spec) for i, spec in enumerate(specs)]
+    keys = register(c, clips)
+    assert c.launch(keys[0]).wait(timeout=120) == 0  # straight into the run queue, as a re-run would be
+    c.ensure_daemon()
+
+    # 1. SIGKILL to the whole GPU worker (its processes, as when its machine dies) inside the heavy step.
+    victim_run = wait_until(lambda: next(iter(runs_of(c, keys[:1])), None), 120, "the first run")
+    worker = wait_until(lambda: heavy_step_started(c, victim_run.run_id), 180, "its heavy step to start")
+    c.kill(f"worker-{worker.split('@')[0]}")
+    killed_at = time.time()
+    assert [r.end for r in step_records(c.instance, [victim_run.run_id]) if r.step in HEAVY] == [None]
+    others = [c.launch(k) for k in keys[1:]]  # their heavy steps queue behind the dead worker's slot
+    holds = lambda: any(s.run_id == victim_run.run_id for s in gpu_slots(c)[0])  # noqa: E731
+    assert holds()
+    wait_until(lambda: not holds(), LOST_WORKER_BOUND_S + 10, "the dead worker's gpu slot to be freed")
+    slot_freed_s = time.time() - killed_at
+    assert slot_freed_s <= LOST_WORKER_BOUND_S + 2
+    assert all(p.wait(timeout=120) == 0 for p in others)
+
+    # 2. Postgres restarted (fast shutdown, start) while the other runs are in flight.
+    def both_running():
+        runs = runs_of(c, keys[1:])
+        return len(runs) == 2 and all(any(r.start for r in step_records(c.instance, [run.run_id])) for run in runs)
+
+    wait_until(both_running, 180, "the other runs to start steps")
+    in_flight = [r.tags["dagster/partition"] for r in runs_of(c, keys[1:]) if not r.is_finished]
+    down_s = c.postgres.restart(pause_s=POSTGRES_DOWN_S)
+    assert in_flight, "the other runs ended before the restart"
+    runs = {r.tags["dagster/partition"]: r for r in wait_for_runs(c, keys, len(keys))}
+
+    victim = runs[keys[0]]
+    assert victim.status == DagsterRunStatus.FAILURE
+    message = failure_message(c, victim.run_id)
+    assert "CeleryWorkerLost" in message and worker in message and "wrote no result" in message, message
+    assert not c.storage.asset_path("transcript", keys[0]).exists()  # nothing half-written in its place
+    outcomes = {}
+    for key in keys[1:]:
+        run = runs[key]
+        outcomes[key] = run.status.value
+        if run.status != DagsterRunStatus.SUCCESS:  # failing is allowed, failing unclearly is not
+            message = failure_message(c, run.run_id)
+            assert run.status == DagsterRunStatus.FAILURE and "connect" in message.lower(), message
+            outcomes[key] += ": " + next(line for line in message.splitlines() if "connect" in line.lower()).strip()
+    # Nothing left claimed: slots of failed runs are freed by run monitoring after they end.
+    wait_until(lambda: gpu_slots(c) == ([], []), 30, "every gpu slot free and no step waiting")
+    for parquet in c.data.glob("*/video=*/*.parquet"):  # every stored file is whole (its footer is intact)
+        pq.read_metadata(parquet)
+
+    # 3. The video again, and this time only the process running its heavy step is killed (as the OOM
+    #    killer does): the worker itself lives and reports the loss, the slot is free at once.
+    assert c.launch(keys[0]).wait(timeout=120) == 0
+    second = wait_until(lambda: next((r for r in runs_of(c, keys[:1]) if r.run_id != victim.run_id), None), 60, "")
+    wait_until(lambda: heavy_step_started(c, second.run_id), 180, "the heavy step of the second run")
+    pid = next(r.pid for r in step_records(c.instance, [second.run_id]) if r.step in HEAVY)
+    os.kill(pid, signal.SIGKILL)
+    process_killed_at = time.time()
+    wait_until(lambda: not any(s.run_id == second.run_id for s in gpu_slots(c)[0]), 15, "the slot to be freed")
+    process_slot_freed_s = time.time() - process_killed_at
+    second = wait_for_runs(c, keys[:1], 2)[0]
+    assert second.status == DagsterRunStatus.FAILURE
+    message = failure_message(c, second.run_id)
+    assert "WorkerLostError" in message and "signal 9" in message, message
+
+    # 4. Every failed video runs again on the workers that are left and completes.
+    failed = [runs_of(c, [k])[0] for k in keys if runs_of(c, [k])[0].status != DagsterRunStatus.SUCCESS]
+    for launch in [c.launch(r.tags["dagster/partition"]) for r in failed]:
+        assert launch.wait(timeout=120) == 0, launch.stdout.read()
+    wait_for_runs(c, keys, len(keys) + 1 + len(failed))
+    assert all(runs_of(c, [k])[0].status == DagsterRunStatus.SUCCESS for k in keys)
+    for key, (seconds, cut, _, speech_at) in zip(keys, specs):
+        check_timeline(c, key, seconds, cut, speech_at)
+    assert sorted(c.data.rglob("*.tmp")) == []
+    assert gpu_slots(c) == ([], [])
+
+    # Across all of it, heavy steps never overlapped (a killed one ran until its kill).
+    all_runs = runs_of(c, keys)
+    ends = {victim.run_id: killed_at, second.run_id: process_killed_at}
+    heavy = [
+        (r.start, r.end or ends[r.run_id]) for r in step_records(c.instance, [r.run_id for r in all_runs])
+        if r.step in HEAVY and r.start
+    ]  # fmt: skip
+    assert max_overlap_s(heavy) < 0
+    figures = {
+        "killed_worker": worker,
+        "slot_free_after_worker_kill_s": round(slot_freed_s, 1),
+        "bound_s": LOST_WORKER_BOUND_S,
+        "slot_free_after_process_kill_s": round(process_slot_freed_s, 1),
+        "postgres_down_s": round(down_s, 2),
+        "runs_in_flight_at_restart": len(in_flight),
+        "runs_after_restart": outcomes,
+        "reruns": len(failed),
+        "runs": len(all_runs),
+    }
+    print("distributed faults:", json.dumps(figures))
