@@ -99,7 +99,7 @@ class _WatchedResult:
             worker = getattr(self.result, "worker", None) or "a Celery worker"
             message = str(exc) if isinstance(exc, CeleryWorkerLost) else (
                 f"the task of step {self.step.key} on {worker} ended without the step's result "
-                f"({type(exc).__name__}: {exc}); its output was not written. Run the video again."
+                f"({type(exc).__name__}: {exc}), so it counts as failed. Run the video again."
             )  # fmt: skip
             failure = DagsterEvent.step_failure_event(
                 step_context=self.context.for_step(self.step),
