@@ -1,7 +1,8 @@
-"""A small PNG of a timeline's coverage: one row per aspect, one column per second, green = analysed.
+"""A small PNG of a timeline's score: one row per aspect, one column per second.
 
-Seen at a glance in the Dagster UI (embedded in the timeline's metadata): which aspect is observed at
-which second, which aspects are not configured at all, and the reconstruction score.
+Seen at a glance in the Dagster UI (embedded in the timeline's metadata): how much each cell counts in the
+reconstruction score (green, darker the surer; pale green: observed but unsure), which cells are derived
+rather than observed (amber), which are not analysed (grey) and which aspects are not configured at all.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import pandas as pd
 
 MAX_PLOT_WIDTH = 640  # longer videos are binned: a pixel column shows the share of its seconds analysed
 LABEL_WIDTH, ROW_HEIGHT, TOP, BOTTOM, RIGHT = 112, 16, 26, 22, 10
-# BGR colours (OpenCV order)
-ANALYSED, NOT_ANALYSED, UNCONFIGURED = (
+# BGR colours (OpenCV order); an observed cell goes from UNSURE (weight 0) to ANALYSED (weight 1)
+ANALYSED, UNSURE, DERIVED_CELL, NOT_ANALYSED, UNCONFIGURED = (
     np.array([60, 160, 40.0]),
+    np.array([215, 240, 205.0]),
+    np.array([70, 180, 245.0]),
     np.array([215, 215, 215.0]),
     np.array([238, 238, 238.0]),
 )
@@ -24,11 +27,26 @@ INK, FAINT, BACKGROUND = (40, 40, 40), (150, 150, 150), (255, 255, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def observed_matrix(timeline: pd.DataFrame, aspects: tuple[str, ...]) -> np.ndarray:
-    """aspects x seconds, True where the timeline cell is analysed (not null)."""
-    return np.array(
-        [timeline[a].notna().to_numpy() if a in timeline else np.zeros(len(timeline), bool) for a in aspects]
-    )
+def cell_matrices(timeline: pd.DataFrame, aspects: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, derived), aspects x seconds: each cell's weight in the score (NaN where not analysed) and
+    whether its value is derived. A timeline without weights counts every analysed cell 1."""
+    n = len(timeline)
+    weights = np.full((len(aspects), n), np.nan)
+    derived = np.zeros((len(aspects), n), bool)
+    given = list(timeline["confidence"]) if "confidence" in timeline else None
+    marks = [set(d) if d is not None else set() for d in timeline["derived"]] if "derived" in timeline else None
+    for i, a in enumerate(aspects):
+        if a not in timeline:
+            continue
+        analysed = timeline[a].notna().to_numpy()
+        if given is None:
+            weights[i] = np.where(analysed, 1.0, np.nan)
+        else:
+            w = np.array([np.nan if c is None or c.get(a) is None else c[a] for c in given], float)
+            weights[i] = np.where(analysed, np.nan_to_num(w, nan=1.0), np.nan)
+        if marks is not None:
+            derived[i] = [a in m for m in marks]
+    return weights, derived & ~np.isnan(weights)
 
 
 def _tick_step(seconds: int, width: int) -> int:
@@ -39,23 +57,32 @@ def _tick_step(seconds: int, width: int) -> int:
 
 
 def render_coverage_png(
-    timeline: pd.DataFrame, aspects: tuple[str, ...], expected: tuple[str, ...], score: float
+    timeline: pd.DataFrame,
+    aspects: tuple[str, ...],
+    expected: tuple[str, ...],
+    score: float,
+    coverage: float | None = None,
 ) -> bytes:
     """PNG bytes; rows of aspects outside `expected` (not configured) are drawn paler and labelled so."""
-    observed = observed_matrix(timeline, aspects).astype(np.float32)
-    seconds = observed.shape[1]
+    weights, derived = cell_matrices(timeline, aspects)
+    seconds = weights.shape[1]
     px_per_second = max(1, min(28, MAX_PLOT_WIDTH // max(seconds, 1)))
     width = min(MAX_PLOT_WIDTH, max(seconds * px_per_second, 1))
+    configured = np.array([a in expected for a in aspects])[:, None, None]
+    empty = np.where(configured, NOT_ANALYSED, UNCONFIGURED)
+    w = np.nan_to_num(weights, nan=0.0)[..., None]
+    cells = np.where(
+        np.isnan(weights)[..., None],
+        empty,
+        np.where(derived[..., None], DERIVED_CELL, UNSURE + w * (ANALYSED - UNSURE)),
+    ).astype(np.float32)
     if seconds:
         # INTER_AREA averages when binning many seconds into a column; NEAREST keeps sharp cells when enlarging
         method = cv2.INTER_AREA if seconds > width else cv2.INTER_NEAREST
-        share = cv2.resize(observed, (width, len(aspects)), interpolation=method)
+        plot = cv2.resize(cells, (width, len(aspects)), interpolation=method)
     else:
-        share = np.zeros((len(aspects), width), np.float32)
-    share = np.repeat(share, ROW_HEIGHT, axis=0)
-    configured = np.repeat(np.array([a in expected for a in aspects]), ROW_HEIGHT)[:, None, None]
-    empty = np.where(configured, NOT_ANALYSED, UNCONFIGURED)
-    plot = (empty + share[..., None] * (ANALYSED - empty)).astype(np.uint8)
+        plot = np.repeat(empty, width, axis=1).astype(np.float32)
+    plot = np.repeat(plot, ROW_HEIGHT, axis=0).astype(np.uint8)
     plot[ROW_HEIGHT - 1 :: ROW_HEIGHT] = 255  # a white line between rows
     if px_per_second >= 4:
         plot[:, px_per_second - 1 :: px_per_second] = (plot[:, px_per_second - 1 :: px_per_second] * 0.85 + 38).astype(
@@ -64,7 +91,8 @@ def render_coverage_png(
 
     canvas = np.full((TOP + plot.shape[0] + BOTTOM, LABEL_WIDTH + width + RIGHT, 3), BACKGROUND, np.uint8)
     canvas[TOP : TOP + plot.shape[0], LABEL_WIDTH : LABEL_WIDTH + width] = plot
-    title = f"reconstruction score {score:.3f}   {seconds} s"
+    title = f"reconstruction score {score:.3f}" + (f"   coverage {coverage:.3f}" if coverage is not None else "")
+    title += f"   {seconds} s"
     cv2.putText(canvas, title, (6, 17), FONT, 0.45, INK, 1, cv2.LINE_AA)
     for row, aspect in enumerate(aspects):
         y = TOP + row * ROW_HEIGHT + ROW_HEIGHT - 4

@@ -18,7 +18,7 @@ from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"  # 2: confidence is the mean of the labels' best scores (was the lowest)
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH = 8
 
@@ -113,6 +113,8 @@ def analyze_objects(
                 best[d.label] = max(best.get(d.label, 0.0), d.score)
                 boxes.append({"t": round(frame.t, 3), "label": d.label, "box": list(d.box), "score": d.score})
         detail = {"boxes": boxes, "frames": len(group), "frames_detected": sum(not f.reused for f in group)}
-        confidence = round(min(best.values()), 4) if best else None
+        # How sure the listed labels are: the mean of each label's best detection score in the second (one
+        # weak label among sure ones lowers it in proportion, not to its own score).
+        confidence = round(sum(best.values()) / len(best), 4) if best else None
         events.append(Event(start, end, "objects", sorted(best), confidence, source, detail))
     return events

@@ -1,17 +1,28 @@
-"""On-screen text per second: PP-OCR (text detection + recognition) on the sampled frames.
+"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back their marked letters.
 
-The models are the PP-OCRv4 detector and recognizer that ship inside the `rapidocr_onnxruntime`
-wheel (ONNX, CPU), so nothing is downloaded. Two measured choices keep it fast:
-- detection runs on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels;
-  lines 30 px high in a 1280 px frame, 11 px at the detector, are still found), while recognition
-  reads each line from the full-size frame;
-- a frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
+- Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
+  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
+  a 1280 px frame, 11 px at the detector, are still found).
+- Recognition: PP-OCRv4's recognizer (same wheel) reads each detected line from the full-size frame;
+  it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
+  Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
+  language data of Debian's tesseract-ocr-<lang> packages (default German + English,
+  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line and gives back the marked letters (ä ö ü ß é
+  ...; analyzers.letters). Tesseract alone writes the letters right but reads band edges and texture
+  as characters; the measured comparison of the three is in docs/perception.md.
+- A frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
   result instead of being read again: slides, titles and static shots cost one read.
+- Readings of one string that differ by a letter or two ("Casteliano", "Castellano") are merged into
+  the reading seen most, within a second and across the neighbouring seconds the string stays on
+  screen (analyzers.text_merge).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,13 +32,33 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.letters import agreement, restore_letters
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
+from analyzers.text_merge import merge_near_duplicates
 
-VERSION = "1"
-SOURCE = "rapidocr:PP-OCRv4"
+VERSION = "2"  # 2: Tesseract reads the lines (German letters), near-duplicate readings merged
+DET_SOURCE = "rapidocr:PP-OCRv4-det"
+PPOCR_SOURCE = "rapidocr:PP-OCRv4"
+RECOGNIZERS = ("combined", "ppocr", "tesseract")
 DET_MAX_SIDE = 480  # measured: same or better recall than 640 on the corpus at 60% of the CPU time
-MIN_SCORE = 0.8  # recognizer confidence below this is mostly texture read as letters
+MIN_SCORE = 0.8  # PP-OCR recognizer confidence below this is mostly texture read as letters
+MIN_TESSERACT_SCORE = 0.6  # the Tesseract-alone recognizer: mean word confidence (0..1) kept (not tuned)
+LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
+TESSDATA_ENV = "TESSDATA_PREFIX"
+DEFAULT_LANGUAGES = "deu+eng"
+REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
+REMEMBER_AGREEMENT = 0.9  # only a Tesseract reading that agrees with PP-OCR's this well is reused
+LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (only 40 was measured)
+_TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+)
+
+
+class OcrSetupError(RuntimeError):
+    """OCR cannot run as configured (language data or recognizer missing); the message says what to install."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,118 @@ def ocr_engine():
     return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
 
 
+def ocr_languages() -> str:
+    """Tesseract languages to read, '+'-joined ISO 639-2 codes: $VIDEO_TIMELINE_OCR_LANGUAGES or deu+eng."""
+    raw = os.environ.get(LANGUAGES_ENV, "").strip() or DEFAULT_LANGUAGES
+    codes = [c for c in re.split(r"[+,\s]+", raw) if c]
+    bad = [c for c in codes if not re.fullmatch(r"[a-z]{3}(_[a-z]+)?", c)]
+    if bad or not codes:
+        raise OcrSetupError(
+            f"${LANGUAGES_ENV}={raw!r}: expected Tesseract language codes joined by '+', e.g. deu+eng+fra"
+        )
+    return "+".join(codes)
+
+
+def tessdata_dir(languages: str) -> Path:
+    """The folder holding <lang>.traineddata for every language ($TESSDATA_PREFIX, else Debian's folders)."""
+    candidates = [os.environ[TESSDATA_ENV]] if os.environ.get(TESSDATA_ENV) else list(_TESSDATA_DIRS)
+    codes = languages.split("+")
+    for folder in map(Path, candidates):
+        if all((folder / f"{code}.traineddata").is_file() for code in codes):
+            return folder
+    where = " or ".join(candidates)
+    packages = " ".join(f"tesseract-ocr-{c.replace('_', '-')}" for c in codes)
+    raise OcrSetupError(
+        f"Tesseract language data for {languages} not found in {where}: install it (apt-get install {packages}; "
+        f"scripts/setup.sh does for the default), or set ${TESSDATA_ENV} to a folder with those .traineddata files"
+    )
+
+
+class TesseractReader:
+    """Tesseract's LSTM recognizer on single text lines, one libtesseract instance per thread (not thread-safe)."""
+
+    def __init__(self, languages: str | None = None):
+        self.languages = languages or ocr_languages()
+        self.folder = tessdata_dir(self.languages)
+        try:
+            import tesserocr  # noqa: F401
+        except ImportError as exc:
+            raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
+        self._local = threading.local()
+        self._lettered: OrderedDict[str, str] = OrderedDict()  # recent readings of the combined recognizer
+
+    def remembered(self, reading: str) -> str | None:
+        """Tesseract's earlier reading of a line PP-OCR read as `reading` (see `remember`)."""
+        return self._lettered.get(reading)
+
+    def remember(self, reading: str, lettered: str) -> None:
+        """Keeps Tesseract's reading of a line for PP-OCR's `reading` of it: a caption stays on screen
+        for many frames and comes back, and is then read by Tesseract once."""
+        self._lettered[reading] = lettered
+        while len(self._lettered) > REMEMBERED_LINES:
+            self._lettered.popitem(last=False)
+
+    def _api(self):
+        api = getattr(self._local, "api", None)
+        if api is None:
+            import tesserocr
+
+            api = tesserocr.PyTessBaseAPI(
+                path=str(self.folder), lang=self.languages, psm=tesserocr.PSM.SINGLE_LINE, oem=tesserocr.OEM.LSTM_ONLY
+            )
+            self._local.api = api
+        return api
+
+    def read(self, crop: np.ndarray) -> tuple[str, float]:
+        """(text, score 0..1) of one RGB line crop; score is the mean confidence of the words kept."""
+        import tesserocr
+        from PIL import Image
+
+        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        f = LINE_HEIGHT / max(1, grey.shape[0])
+        grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
+        grey = cv2.copyMakeBorder(grey, 8, 8, 8, 8, cv2.BORDER_REPLICATE)
+        api = self._api()
+        api.SetImage(Image.fromarray(grey))
+        api.Recognize()
+        level, words = tesserocr.RIL.WORD, []
+        for word in tesserocr.iterate_level(api.GetIterator(), level):
+            try:
+                words.append((word.GetUTF8Text(level).strip(), word.Confidence(level) / 100.0))
+            except RuntimeError:  # tesserocr raises for an empty word
+                continue
+        words = _without_edge_marks([(t, c) for t, c in words if t])
+        if not words:
+            return "", 0.0
+        return " ".join(t for t, _ in words), float(np.mean([c for _, c in words]))
+
+
+def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Drops a one-character word at either end that is a mark, or a letter below 0.8: the edge of a
+    caption band or of texture read as a character (seen on generated captions: "|" at 0.45-0.96, "!"
+    at 0.0, "J" at 0.23, "B" at 0.69)."""
+
+    def mark(word: tuple[str, float]) -> bool:
+        text, confidence = word
+        return len(text) == 1 and (not text.isalnum() or confidence < 0.8)
+
+    while words and mark(words[0]):
+        words = words[1:]
+    while words and mark(words[-1]):
+        words = words[:-1]
+    return words
+
+
+@lru_cache(maxsize=4)
+def tesseract_reader(languages: str) -> TesseractReader:
+    return TesseractReader(languages)
+
+
+def default_reader() -> TesseractReader:
+    """The Tesseract reader of the configured languages (one per process and language set)."""
+    return tesseract_reader(ocr_languages())
+
+
 _DIGIT_TOKEN = re.compile(r"^[0-9Oo.,:%/+-]*[0-9][0-9Oo.,:%/+-]*$")
 
 
@@ -56,28 +199,64 @@ def clean_text(text: str) -> str:
 
 
 def read_text(
-    image: np.ndarray, engine=None, det_max_side: int = DET_MAX_SIDE, min_score: float = MIN_SCORE
+    image: np.ndarray,
+    engine=None,
+    det_max_side: int = DET_MAX_SIDE,
+    min_score: float | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
-    det_max_side on its longest side (smaller frames as they are); the engine's detector and
-    recognizer stages are called separately for that (rapidocr_onnxruntime is pinned to the release
-    whose stage API this uses)."""
+    det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
+    frame. recognizer "combined" (default): PP-OCRv4's reading with the marked letters Tesseract reads
+    (analyzers.letters), score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
+    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score.
+    rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
+    if recognizer not in RECOGNIZERS:
+        raise ValueError(f"OCR recognizer {recognizer!r} is not one of {', '.join(RECOGNIZERS)}")
     engine = engine or ocr_engine()
+    if recognizer != "ppocr":
+        reader = reader or default_reader()
     scale = min(1.0, det_max_side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     quads, _ = engine.text_det(small)
     if quads is None or len(quads) == 0:
         return []
     quads = [(q / scale).astype(np.float32) for q in engine.sorted_boxes(quads)]
-    recognized, _ = engine.text_rec(engine.get_crop_img_list(image, quads))
+    crops = engine.get_crop_img_list(image, quads)
+    if recognizer == "tesseract":
+        recognized = [reader.read(crop) for crop in crops]
+        min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
+    else:
+        recognized, _ = engine.text_rec(crops)
+        min_score = MIN_SCORE if min_score is None else min_score
     lines = []
-    for quad, (text, score) in zip(quads, recognized):
+    for quad, crop, (text, score) in zip(quads, crops, recognized):
+        if score < min_score or not text.strip():
+            continue
+        if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
+            known = reader.remembered(text)
+            lettered = known if known is not None else reader.read(crop)[0]
+            reading, text = text, restore_letters(text, lettered)
+            agreed = agreement(text, lettered)
+            if known is None and agreed >= REMEMBER_AGREEMENT:  # a reading of junk is not reused
+                reader.remember(reading, lettered)
+            score *= agreed  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)
-        if text and score >= min_score:
+        if text:
             x0, y0 = np.floor(quad.min(axis=0)).astype(int)
             x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
             lines.append(TextLine(text, round(float(score), 4), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
     return lines
+
+
+def source_of(recognizer: str = "combined", reader: TesseractReader | None = None) -> str:
+    if recognizer == "ppocr":
+        return PPOCR_SOURCE
+    languages = (reader or default_reader()).languages
+    return (
+        f"{DET_SOURCE}+tesseract:{languages}" if recognizer == "tesseract" else f"{PPOCR_SOURCE}+tesseract:{languages}"
+    )
 
 
 @dataclass(frozen=True)
@@ -87,40 +266,50 @@ class FrameText:
     reused: bool  # the answer of an earlier frame showing the same picture
 
 
-def read_frames(frames_path: Path, engine=None, progress: Progress | None = None) -> Iterable[FrameText]:
+def read_frames(
+    frames_path: Path,
+    engine=None,
+    progress: Progress | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
+) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
     for frame, lines, reused in answers_for_changed_frames(
-        frames_path, lambda images: [read_text(image, engine) for image in images], 1, progress
+        frames_path,
+        lambda images: [read_text(image, engine, recognizer=recognizer, reader=reader) for image in images],
+        1,
+        progress,
     ):
         yield FrameText(frame.t, lines, reused=reused)
 
 
-def _distinct(lines: Iterable[TextLine]) -> list[TextLine]:
-    """One line per string (case and spaces ignored), the most confident reading, in reading order."""
-    best: dict[str, TextLine] = {}
-    for line in lines:
-        key = line.text.casefold().replace(" ", "")
-        if key not in best or line.score > best[key].score:
-            best[key] = line
-    return list(best.values())
-
-
-def analyze_text(frames_path: Path, duration_s: float, engine=None, progress: Say | None = None) -> list[Event]:
-    """Per second a `text` event: the distinct strings on screen in any of its frames, boxes in detail."""
-    grouped = frames_by_second(
-        list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s))), duration_s
-    )
+def analyze_text(
+    frames_path: Path,
+    duration_s: float,
+    engine=None,
+    progress: Say | None = None,
+    recognizer: str = "combined",
+    reader: TesseractReader | None = None,
+) -> list[Event]:
+    """Per second a `text` event: the distinct strings on screen in any of its frames, near-duplicate
+    readings merged (within the second and across neighbouring seconds); boxes and scores in detail."""
+    if recognizer != "ppocr":
+        reader = reader or default_reader()
+    frames = list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader))
+    grouped = frames_by_second(frames, duration_s)
+    spans = per_second_spans(duration_s)
+    merged = merge_near_duplicates([[line for f in grouped[s] for line in f.lines] for s, _, _ in spans])
+    source = source_of(recognizer, reader)
     events = []
-    for s, start, end in per_second_spans(duration_s):
+    for (s, start, end), lines in zip(spans, merged):
         group = grouped[s]
         if not group:
             continue
-        lines = _distinct(line for f in group for line in f.lines)
         detail = {
-            "boxes": [{"text": l.text, "box": list(l.box), "score": l.score} for l in lines],
+            "boxes": [{"text": m.text, "read": m.read, "box": list(m.box), "score": m.score} for m in lines],
             "frames": len(group),
             "frames_read": sum(not f.reused for f in group),
         }
-        confidence = round(min(l.score for l in lines), 4) if lines else None
-        events.append(Event(start, end, "text", [l.text for l in lines], confidence, SOURCE, detail))
+        confidence = round(min(m.score for m in lines), 4) if lines else None
+        events.append(Event(start, end, "text", [m.text for m in lines], confidence, source, detail))
     return events

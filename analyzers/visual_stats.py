@@ -16,10 +16,10 @@ STATS = ("brightness", "saturation", "sharpness", "motion_energy")
 
 def colour_name(r: float, g: float, b: float) -> str:
     """A coarse name for the mean colour (r, g, b in 0..1)."""
-    h, l, s = colorsys.rgb_to_hls(r, g, b)
-    if l < 0.08:
+    h, lightness, s = colorsys.rgb_to_hls(r, g, b)
+    if lightness < 0.08:
         return "black"
-    if l > 0.92:
+    if lightness > 0.92:
         return "white"
     if s < 0.15:
         return "grey"

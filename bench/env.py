@@ -15,7 +15,8 @@ from bench.corpus import ROOT
 
 
 class BenchEnv:
-    """Temp DAGSTER_HOME (a copy of the project's dagster.yaml) and data root, so the project's own instance is untouched."""
+    """Temp DAGSTER_HOME (a copy of the project's dagster.yaml) and data root, so the project's own
+    instance is untouched."""
 
     def __init__(self, keep: bool = False):
         self.root = Path(tempfile.mkdtemp(prefix="video-timeline-bench-"))

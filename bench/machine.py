@@ -7,6 +7,7 @@ import platform
 import subprocess
 import time
 from importlib import metadata
+from pathlib import Path
 
 from bench.corpus import ROOT
 
@@ -15,7 +16,7 @@ PACKAGES = ("dagster", "av", "opencv-python", "numpy", "torch", "silero-vad", "s
 
 def _cpu_model() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -25,7 +26,7 @@ def _cpu_model() -> str:
 
 def _memory_gib() -> float | None:
     try:
-        for line in open("/proc/meminfo"):
+        for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 return round(int(line.split()[1]) / 1024**2, 1)
     except OSError:

@@ -24,8 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzers import faces, media, ocr, transcript  # noqa: E402
+from analyzers import faces, ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
+from analyzers.decode import decode_audio, decode_video  # noqa: E402
+from analyzers.probe import probe_video  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 SYNTHETIC = CORPUS / "synthetic" / "synthetic_clip01.mp4"
@@ -85,13 +87,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 
 def _decode(clip: Path, folder: Path):
-    probe = media.probe_video(clip)
+    probe = probe_video(clip)
     frames = folder / f"{clip.stem}_frames.parquet"
-    media.decode_video(probe, frames, sample_fps=2.0, max_side=1280)
+    decode_video(probe, frames, sample_fps=2.0, max_side=1280)
     audio = None
     if probe.audio_streams:
         audio = folder / f"{clip.stem}_audio.parquet"
-        media.decode_audio(probe, audio)
+        decode_audio(probe, audio)
     return probe, frames, audio
 
 
@@ -132,12 +134,14 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
             "frames_detected": sum(e.detail["frames_detected"] for e in events),
         }
         model, load = _timed(
-            lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL))
+            lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
         )
         events, cost = _timed(lambda: transcript.analyze_transcript(model, audio, probe.duration_s, "bench"))
         spoken = " ".join(u["text"] for u in json.loads(synthetic.with_suffix(".gt.json").read_text())["utterances"])
+        heard = " ".join(e.value for e in events if e.aspect == "transcript")
         figures["transcript_synthetic"] = {
-            "wer": round(word_error_rate(spoken, " ".join(e.value for e in events)), 4),
+            "wer": round(word_error_rate(spoken, heard), 4),
+            "languages": transcript.languages_heard(events),
             **cost,
         }
 
@@ -154,12 +158,12 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
         }
 
     pcm = _read_wav(jfk)
-    heard, cost = _timed(lambda: " ".join(w.text for w in transcript.transcribe_words(model, pcm)))
+    heard, cost = _timed(lambda: " ".join(w.text for w in transcript.transcribe_words(model, pcm) if w.understood))
     figures["transcript_jfk"] = {
         "wer": round(word_error_rate(JFK_TEXT, heard), 4),
         "heard": heard,
         "audio_s": round(len(pcm) / AUDIO_RATE, 2),
-        "model": transcript.BUNDLED_MODEL,
+        "model": transcript.DEFAULT_MODEL,
         "load": load,
         **cost,
     }

@@ -89,12 +89,13 @@ def speed_section(clips: dict) -> list[str]:
     lines = [
         "## Speed",
         "",
-        "Real-time factor = video seconds per wall second. *direct*: the light analyzers called as plain Python, in the graph's",
-        "order (probe, video pass, audio pass, shots, camera motion, visual statistics, audio, timeline). *graph*: the same",
-        "analyzers as the Dagster job `analyze_video` run in-process (light graph: no heavy models), including the Parquet IO",
-        "manager, the SQLite event log and the two timeline checks. Both exclude interpreter start and imports (the last",
-        "column: importing the code location). Dagster's share = graph wall - direct total; the CPU column is the same",
-        "comparison in CPU seconds (all threads), which moves less than wall time when other work shares the cores.",
+        "Real-time factor = video seconds per wall second. *direct*: the light analyzers called as plain Python, in",
+        "the graph's order (probe, video pass, audio pass, shots, camera motion, visual statistics, audio, timeline).",
+        "*graph*: the same analyzers as the Dagster job `analyze_video` run in-process (light graph: no heavy models),",
+        "including the Parquet IO manager, the SQLite event log and the two timeline checks. Both exclude interpreter",
+        "start and imports (the last column: importing the code location). Dagster's share = graph wall - direct",
+        "total; the CPU column is the same comparison in CPU seconds (all threads), which moves less than wall time",
+        "when other work shares the cores.",
         "",
     ]
     lines += _table(
@@ -124,8 +125,9 @@ def speed_section(clips: dict) -> list[str]:
     lines += [
         "### Decoded once",
         "",
-        "Counted in the graph run by wrapping PyAV's `open` and `decode`: the probe opens the file and decodes its first frame,",
-        "the video pass and the audio pass open it once each; `decode_passes` is the metadata the decode steps record.",
+        "Counted in the graph run by wrapping PyAV's `open` and `decode`: the probe opens the file and decodes its",
+        "first frame, the video pass and the audio pass open it once each; `decode_passes` is the metadata the decode",
+        "steps record.",
         "",
     ]
     lines += _table(["clip", "opens", "video frames decoded / in stream", "decode_passes metadata"], decode_rows)
@@ -160,9 +162,10 @@ def default_graph_section(clips: dict) -> list[str]:
     return [
         "### Whole default graph",
         "",
-        "Everything `video-timeline analyze` runs with the project's models.toml: the light graph plus the perception assets",
-        "(CPU here). Per step: seconds and real-time factor. To keep the run short it runs on the clips with ground truth for",
-        "an aspect only it fills; on synthetic_clip01 it is the CLI run above (peak RSS not measured there).",
+        "Everything `video-timeline analyze` runs with the project's models.toml: the light graph plus the perception",
+        "assets (CPU here). Per step: seconds and real-time factor. To keep the run short it runs on the clips with",
+        "ground truth for an aspect only it fills; on synthetic_clip01 it is the CLI run above (peak RSS not measured",
+        "there).",
         "",
         *_table(["clip", "graph s", "RTF", "peak RSS MB", *steps], rows),
     ]
@@ -183,7 +186,8 @@ def peer_section(clips: dict) -> list[str]:
                     _f(o["f1"]["f1"]),
                     _f(c["f1"]["f1"]),
                     _f(a["f1"]["f1"]),
-                    f"ours missed {o['f1']['missed'] or '-'}, extra {o['f1']['extra'] or '-'}; Content extra {c['f1']['extra'] or '-'}; Adaptive extra {a['f1']['extra'] or '-'}",
+                    f"ours missed {o['f1']['missed'] or '-'}, extra {o['f1']['extra'] or '-'}; "
+                    f"Content extra {c['f1']['extra'] or '-'}; Adaptive extra {a['f1']['extra'] or '-'}",
                 ]
             )
         speed_rows.append(
@@ -205,11 +209,11 @@ def peer_section(clips: dict) -> list[str]:
         "## Peer: PySceneDetect",
         "",
         "Same clips, same run, each in a fresh process. PySceneDetect is called as its documentation shows,",
-        "`detect(path, ContentDetector())` and `detect(path, AdaptiveDetector())` with default settings (OpenCV backend, its",
-        "automatic downscaling). Its time is the whole `detect` call: decode + detection. *Ours* is our cut detection's cost:",
-        "the video decode pass (`decode_video`) + the shots analyzer. Our decode pass also computes global motion, visual",
-        "statistics and writes the 2 fps sampled frames for the other analyzers, so it is an upper bound for cut detection alone.",
-        "F1 with 1 s tolerance, each true cut matched once.",
+        "`detect(path, ContentDetector())` and `detect(path, AdaptiveDetector())` with default settings (OpenCV",
+        "backend, its automatic downscaling). Its time is the whole `detect` call: decode + detection. *Ours* is our",
+        "cut detection's cost: the video decode pass (`decode_video`) + the shots analyzer. Our decode pass also",
+        "computes global motion, visual statistics and writes the 2 fps sampled frames for the other analyzers, so it",
+        "is an upper bound for cut detection alone. F1 with 1 s tolerance, each true cut matched once.",
         "",
         "### Accuracy (clips with cut ground truth)",
         "",
@@ -218,8 +222,8 @@ def peer_section(clips: dict) -> list[str]:
     lines += [
         "### Speed and agreement (every clip)",
         "",
-        "Speed ratio = PySceneDetect's time / ours (above 1: ours is faster). Agreement = F1 of a detector's cuts against ours",
-        "(informative on clips without ground truth).",
+        "Speed ratio = PySceneDetect's time / ours (above 1: ours is faster). Agreement = F1 of a detector's cuts",
+        "against ours (informative on clips without ground truth).",
         "",
     ]
     lines += _table(
@@ -251,7 +255,8 @@ def _quality_cells(aspect: str, score) -> tuple[str, str]:
         )
     if aspect == "text":
         return (
-            f"recall {_f(score['recall'])} (spaces ignored {_f(score['recall_spaces_ignored'])}), precision {_f(score['precision_spaces_ignored'])}",
+            f"recall {_f(score['recall'])} (spaces ignored {_f(score['recall_spaces_ignored'])}), "
+            f"precision {_f(score['precision_spaces_ignored'])}",
             f"{score['strings']} true strings",
         )
     if aspect == "transcript":
@@ -259,7 +264,8 @@ def _quality_cells(aspect: str, score) -> tuple[str, str]:
             return f"WER {_f(score['wer'])}", f'"{score.get("text", "")[:80]}"'
         return (
             f"channel words heard: {', '.join(score.get('channel_words', [])) or 'none'}",
-            f'{_f(score["vocabulary_precision"])} of the {score["hypothesis_words"]} words heard are channel words: "{score.get("text", "")[:150]}"',
+            f"{_f(score['vocabulary_precision'])} of the {score['hypothesis_words']} words heard are channel words: "
+            f'"{score.get("text", "")[:150]}"',
         )
     if aspect == "speech":
         return (
@@ -284,14 +290,15 @@ def quality_section(quality: dict) -> list[str]:
     lines = [
         "## Quality against ground truth",
         "",
-        "Scored from the default graph's timeline (plus the shots analyzer's boundary instants for cut F1). A column that is",
-        "all null was not analysed: n/a. Speech activity: a second is active when at least 25% of it is voiced, on both sides.",
-        "Camera: seconds with exactly one true label. Text and WER use bench/perception_quality.py's scorers: a true string",
-        "is found when a string read in that second equals it case-insensitively (also reported with spaces ignored); WER",
-        "over lower-cased words. `jfk_speech.mp4` is the JFK recording muxed under black frames so it runs through the whole",
-        "graph. janus: only the channel names are known, not their exact wording, so its transcript is scored by the channel",
-        "words heard (and the share of all words that are channel words; the clip also speaks a closing credit).",
-        "bench/perception_quality.py also gives per-analyzer perception figures without Dagster.",
+        "Scored from the default graph's timeline (plus the shots analyzer's boundary instants for cut F1). A column",
+        "that is all null was not analysed: n/a. Speech activity: a second is active when at least 25% of it is",
+        "voiced, on both sides. Camera: seconds with exactly one true label. Text and WER use",
+        "bench/perception_quality.py's scorers: a true string is found when a string read in that second equals it",
+        "case-insensitively (also reported with spaces ignored); WER over lower-cased words. `jfk_speech.mp4` is the",
+        "JFK recording muxed under black frames so it runs through the whole graph. janus: only the channel names are",
+        "known, not their exact wording, so its transcript is scored by the channel words heard (and the share of all",
+        "words that are channel words; the clip also speaks a closing credit). bench/perception_quality.py also gives",
+        "per-analyzer perception figures without Dagster.",
         "",
     ]
     return lines + _table(["clip", "aspect", "score", "detail"], rows)
@@ -331,11 +338,12 @@ def scaling_section(scaling: list[dict]) -> tuple[list[str], dict]:
     lines = [
         "## Scaling",
         "",
-        "synthetic_clip01 looped with `ffmpeg -stream_loop -1 -t N -c copy` (same content, no re-encode), light graph through",
-        "Dagster, one fresh process per length. Time vs linear = wall / (1-minute wall x length ratio); memory = peak RSS of the",
-        "worker process (`ru_maxrss`), relative to the 1-minute run. Targets at 20 min: both within 1.2. Marginal RTF = the",
-        "extra video seconds over the extra wall seconds from the previous length: steady when time is linear (the fixed cost",
-        "per run, a few seconds of Dagster and model loading, makes short videos look slower).",
+        "synthetic_clip01 looped with `ffmpeg -stream_loop -1 -t N -c copy` (same content, no re-encode), light graph",
+        "through Dagster, one fresh process per length. Time vs linear = wall / (1-minute wall x length ratio); memory",
+        "= peak RSS of the worker process (`ru_maxrss`), relative to the 1-minute run. Targets at 20 min: both within",
+        "1.2. Marginal RTF = the extra video seconds over the extra wall seconds from the previous length: steady when",
+        "time is linear (the fixed cost per run, a few seconds of Dagster and model loading, makes short videos look",
+        "slower).",
         "",
     ]
     return lines + _table(
@@ -355,10 +363,10 @@ def scaling_section(scaling: list[dict]) -> tuple[list[str], dict]:
     ), summary
 
 
-def issue2_section(checks: dict) -> list[str]:
+def acceptance_section(checks: dict) -> list[str]:
     cli = checks.get("cli", {})
     lines = [
-        "## Foundation acceptance (issue 2)",
+        "## Acceptance through the CLI",
         "",
         f"`{cli.get('command')}`: exit {cli.get('returncode')}, "
         f"{_f(cli.get('wall_s'))} s in-process, {_f(cli.get('process_s'))} s with interpreter start.",
@@ -393,8 +401,8 @@ def issue2_section(checks: dict) -> list[str]:
         rows.append(
             [
                 "light graph on synthetic_clip01",
-                f"{s['wall_s']:.2f} s = {s['realtime_factor']:.1f}x real time (best of {s['repeats_wall_s']}); {s['cpu_s']:.1f} CPU s"
-                f" = {s['cpu_realtime_factor']:.1f} video s per CPU s",
+                f"{s['wall_s']:.2f} s = {s['realtime_factor']:.1f}x real time (best of {s['repeats_wall_s']}); "
+                f"{s['cpu_s']:.1f} CPU s = {s['cpu_realtime_factor']:.1f} video s per CPU s",
                 ">= 4x",
                 _f(s["met"]),
             ]
@@ -403,7 +411,8 @@ def issue2_section(checks: dict) -> list[str]:
         rows.append(
             [
                 "decoded once",
-                f"passes {d['decode_passes']}, {d['opens']} opens, {d['video_frames_decoded']} frames for {d['frame_count']}",
+                f"passes {d['decode_passes']}, {d['opens']} opens, "
+                f"{d['video_frames_decoded']} frames for {d['frame_count']}",
                 "1 pass each",
                 _f(d["met"]),
             ]
@@ -416,14 +425,14 @@ def issue2_section(checks: dict) -> list[str]:
 
 def summary_table(results: dict, scaling: dict) -> list[str]:
     """The README's few headline figures."""
-    clips, issue2 = results["clips"], results.get("issue2", {})
+    clips, acceptance = results["clips"], results.get("acceptance", {})
     syn = clips.get("synthetic_clip01.mp4", {})
     rows = []
-    if "speed" in issue2:
+    if "speed" in acceptance:
         rows.append(
             [
                 "light graph, synthetic_clip01 (48 s 720p25)",
-                f"{issue2['speed']['realtime_factor']:.1f}x real time ({issue2['speed']['wall_s']:.1f} s)",
+                f"{acceptance['speed']['realtime_factor']:.1f}x real time ({acceptance['speed']['wall_s']:.1f} s)",
             ]
         )
     d, g = syn.get("direct", {}), syn.get("graph", {})
@@ -463,13 +472,16 @@ def summary_table(results: dict, scaling: dict) -> list[str]:
         rows.append(
             [
                 "20-minute video vs 1 minute",
-                f"time {scaling[20]['time_vs_linear']:.2f}x linear (CPU {scaling[20]['cpu_vs_linear']:.2f}x), peak memory {scaling[20]['memory_vs_first']:.2f}x",
+                f"time {scaling[20]['time_vs_linear']:.2f}x linear (CPU {scaling[20]['cpu_vs_linear']:.2f}x), "
+                f"peak memory {scaling[20]['memory_vs_first']:.2f}x",
             ]
         )
     m = results["machine"]
     return [
-        f"Measured {m['date_utc']} on {m['cores']} cores ({m['cpu']}), shared with other work (load {m['load_average_start']} at start): "
-        "ratios within one run are the robust figures. `make bench` reproduces them; [BENCHMARKS.md](BENCHMARKS.md) has all of them.",
+        f"Measured {m['date_utc']} on {m['cores']} cores ({m['cpu']}), shared with other work "
+        f"(load {m['load_average_start']} at start): "
+        "ratios within one run are the robust figures. `make bench` reproduces them; [BENCHMARKS.md](BENCHMARKS.md)",
+        "has all of them.",
         "",
         *_table(["figure", "measured"], rows),
     ]
@@ -487,7 +499,8 @@ def findings(results: dict, scaling: dict) -> list[str]:
         if p["ours"]["f1"]["f1"] < max(p["ContentDetector"]["f1"]["f1"], p["AdaptiveDetector"]["f1"]["f1"])
     ]
     out.append(
-        f"- **Cut accuracy**: ours is at least as accurate as PySceneDetect's best detector on {len(scored) - len(worse)} of"
+        "- **Cut accuracy**: ours is at least as accurate as PySceneDetect's best detector on "
+        f"{len(scored) - len(worse)} of"
         f" {len(scored)} clips with cut truth" + (f"; not on {', '.join(worse)}." if worse else ".")
     )
     ratios = {
@@ -506,14 +519,16 @@ def findings(results: dict, scaling: dict) -> list[str]:
             if clips[n]["peer"].get("decode_floor_s")
         ]
         out.append(
-            f"- **Cut speed: target missed** on {len(slower)} of {len(ratios)} clips (ours takes {1 / max(slower.values()):.1f}-{1 / min(slower.values()):.1f}x"
-            " PySceneDetect's time). Why: the shots analyzer itself takes milliseconds; the time is the decode pass, and bare"
-            f" decoding is only {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/media.py`"
-            " that every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV histogram,"
-            " channel means and a Laplacian variance, plus global motion 4x/s and 2 fps JPEG frames for the frame models."
-            " PySceneDetect computes one metric per downscaled frame. Profiled with cProfile: on 25-30 fps clips the per-frame"
-            " downscale and conversions dominate; on low-rate clips (janus, 8 fps) the fixed-rate side work does (motion 4x/s,"
-            " 2 fps JPEGs), which PySceneDetect does not do at all. The remaining levers are in media.py, not in the cut detector."
+            f"- **Cut speed: target missed** on {len(slower)} of {len(ratios)} clips (ours takes"
+            f" {1 / max(slower.values()):.1f}-{1 / min(slower.values()):.1f}x PySceneDetect's time). Why: the shots"
+            " analyzer itself takes milliseconds; the time is the decode pass, and bare decoding is only"
+            f" {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/frame_signals.py`"
+            " that every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV"
+            " histogram, channel means and a Laplacian variance, plus global motion 4x/s and 2 fps JPEG frames for"
+            " the frame models. PySceneDetect computes one metric per downscaled frame. Profiled with cProfile: on"
+            " 25-30 fps clips the per-frame downscale and conversions dominate; on low-rate clips (janus, 8 fps) the"
+            " fixed-rate side work does (motion 4x/s, 2 fps JPEGs), which PySceneDetect does not do at all. The"
+            " remaining levers are in the decode pass, not in the cut detector."
         )
     d, g = (
         clips.get("synthetic_clip01.mp4", {}).get("direct", {}),
@@ -528,16 +543,16 @@ def findings(results: dict, scaling: dict) -> list[str]:
         )
         out.append(
             f"- **Dagster's share** on synthetic_clip01 is {extra_wall:.1f} s of {g['wall_s']:.1f} s wall{cpu_part}."
-            " Profiled, most of it is the SQLite event log"
-            " (about 100 events a run, each stored through a new connection and committed to disk) and the Parquet hand-over"
-            " between steps; it is a fixed cost per run, so its share falls with length (see the marginal RTF in Scaling)."
-            " Postgres storage or fewer, larger steps would cut it."
+            " Profiled, most of it is the SQLite event log (about 100 events a run, each stored through a new"
+            " connection and committed to disk) and the Parquet hand-over between steps; it is a fixed cost per run,"
+            " so its share falls with length (see the marginal RTF in Scaling). Postgres storage or fewer, larger"
+            " steps would cut it."
         )
     if 20 in scaling:
         sc = scaling[20]
         out.append(
-            f"- **Scaling**: 20 min vs 1 min, time {sc['time_vs_linear']:.2f}x linear (CPU {sc['cpu_vs_linear']:.2f}x), peak memory"
-            f" {sc['memory_vs_first']:.2f}x: "
+            f"- **Scaling**: 20 min vs 1 min, time {sc['time_vs_linear']:.2f}x linear (CPU"
+            f" {sc['cpu_vs_linear']:.2f}x), peak memory {sc['memory_vs_first']:.2f}x: "
             + (
                 "both within the 1.2x targets."
                 if sc["time_vs_linear"] <= 1.2 and sc["memory_vs_first"] <= 1.2
@@ -547,8 +562,9 @@ def findings(results: dict, scaling: dict) -> list[str]:
     q = results.get("quality", {}).get("synthetic_clip01.mp4", {}).get("camera")
     if isinstance(q, dict) and q.get("disagree_seconds"):
         out.append(
-            f"- **Camera** disagrees on seconds {q['disagree_seconds']} of synthetic_clip01: there the frames are black, and the"
-            " analyzer says `unknown` (nothing to track) where the ground truth says `static`; this is the documented meaning of `unknown`."
+            f"- **Camera** disagrees on seconds {q['disagree_seconds']} of synthetic_clip01: there the frames are"
+            " black, and the analyzer says `unknown` (nothing to track) where the ground truth says `static`; this"
+            " is the documented meaning of `unknown`."
         )
     return ["## Findings", "", *out, ""]
 
@@ -564,21 +580,32 @@ def write(results: dict, readme: bool = True) -> None:
         f"- Date: {m['date_utc']}; commit {m['commit']}; whole run {results['bench_wall_s']:.0f} s",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}",
         "- Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v),
-        f"- Load average (1/5/15 min) at start {m['load_average_start']}, at end {m.get('load_average_end')}. The machine was shared"
-        " with other work during the run, so absolute times are noisy; ratios measured side by side in this run (Dagster share,"
+        f"- Load average (1/5/15 min) at start {m['load_average_start']}, at end {m.get('load_average_end')}. The"
+        " machine was shared with other work during the run, so absolute times are noisy; ratios measured side by"
+        " side in this run (Dagster share,"
         " peer speed ratio, scaling) are the figures to compare.",
         "",
     ]
     lines += findings(results, scaling)
-    lines += issue2_section(results.get("issue2", {}))
+    lines += acceptance_section(results.get("acceptance", {}))
     lines += speed_section(results["clips"])
     lines += peer_section(results["clips"])
     lines += scaling_lines
     lines += quality_section(results.get("quality", {}))
+    lines += separate_sections()
     target = BENCHMARKS if readme else ROOT / "bench" / "results" / "BENCHMARKS.quick.md"
     _atomic_write(target, "\n".join(lines).rstrip() + "\n")
     if readme:
         update_readme(summary_table(results, scaling))
+
+
+def separate_sections() -> list[str]:
+    """Figures measured by their own commands (too long for `make bench`, or needing other hardware): each
+    writes bench/sections/<name>.md with its machine, date and command, and every regeneration keeps them."""
+    lines = []
+    for section in sorted((ROOT / "bench" / "sections").glob("*.md")):
+        lines += ["", *section.read_text().rstrip().splitlines()]
+    return lines
 
 
 def update_readme(lines: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 Speed (each analyzer called directly, and the light graph through Dagster), decode counts, the
 PySceneDetect peer on the same clips, scaling over 1/5/20-minute loops of the synthetic clip,
-the issue-2 acceptance checks through the CLI, and quality against the corpus ground truth.
+the acceptance checks through the CLI (bench/cli_acceptance.py), and quality against the corpus ground truth.
 Writes bench/results/bench-<UTC time>.json (and latest.json), BENCHMARKS.md and the README's
 benchmark table. Every measurement runs in a fresh worker process (peak RSS is that run's).
 """
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from bench import corpus, machine, report
+from bench.cli_acceptance import foundation_checks, run_cli
 from bench.env import BenchEnv, loop_video, speech_video
-from bench.issue2 import foundation_checks, run_cli
 from bench.quality import score_timeline
 from bench.scores import cut_f1
 
@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                 else {"notes": truth.notes, **score_timeline(Path(run["timeline"]), Path(run["shots"]), truth)}
             )
         log("quality scored")
-        results["issue2"] = foundation_checks(cli, {n: r for n, r in results["clips"].items() if "graph" in r})
-        log("issue-2 checks done")
+        results["acceptance"] = foundation_checks(cli, {n: r for n, r in results["clips"].items() if "graph" in r})
+        log("acceptance checks done")
         results["scaling"] = scaling(env, (1, 2) if args.quick else SCALING_MINUTES)
     finally:
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -45,16 +45,18 @@ def direct(path: Path, scratch: Path) -> dict:
     import silero_vad  # noqa: F401
     import torch  # noqa: F401
 
-    from analyzers import audio, camera_motion, media, shots, visual_stats
+    from analyzers import audio, camera_motion, shots, visual_stats
+    from analyzers.decode import decode_audio, decode_video
+    from analyzers.probe import probe_video
     from analyzers.records import events_frame
     from analyzers.timeline import build_timeline
 
     imported, cpu_start = time.perf_counter() - STARTED, cpu_s()
     times: dict[str, float] = {}
-    probe = timed(times, "probe", media.probe_video, path)
-    decoded = timed(times, "decode_video", media.decode_video, probe, scratch / "frames.parquet")
+    probe = timed(times, "probe", probe_video, path)
+    decoded = timed(times, "decode_video", decode_video, probe, scratch / "frames.parquet")
     audio_path = scratch / "audio.parquet"
-    has_audio = timed(times, "decode_audio", media.decode_audio, probe, audio_path) > 0
+    has_audio = timed(times, "decode_audio", decode_audio, probe, audio_path).seconds > 0
     signals, key = decoded.signals, "bench"
 
     def analyse_shots():
@@ -70,7 +72,7 @@ def direct(path: Path, scratch: Path) -> dict:
         "audio": lambda: audio.analyze_audio(audio_path if has_audio else None, probe.duration_s),
     }
     for name, analyse in analyses.items():
-        frames[name] = timed(times, name, lambda: events_frame(analyse(), key))
+        frames[name] = timed(times, name, lambda analyse=analyse: events_frame(analyse(), key))
     import pandas as pd
 
     timed(
@@ -89,45 +91,46 @@ def direct(path: Path, scratch: Path) -> dict:
 
 
 def light_definitions(defs):
-    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's resources and job."""
+    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's
+    resources and job."""
     from dagster import AssetSelection, Definitions, define_asset_job
 
-    from video_assets.assets import LIGHT_ASSETS, LIGHT_EVENT_ASSETS
-    from video_assets.definitions import ANALYZE_JOB
+    from video_assets import audio, decode, visual
+    from video_assets.events import aspects_by_asset
+    from video_assets.names import ANALYZE_JOB
     from video_assets.timeline import build_timeline_assets
 
-    timeline, checks = build_timeline_assets(LIGHT_EVENT_ASSETS)
+    light = [*decode.stage_assets({}), *visual.stage_assets({}), audio.audio]
+    timeline, checks = build_timeline_assets(aspects_by_asset(light))
     job = define_asset_job(
         ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
     )
-    return Definitions(assets=[*LIGHT_ASSETS, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
+    return Definitions(assets=[*light, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
 
 
 def graph(path: Path, data_root: Path, which: str) -> dict:
+    import av
     from dagster import DagsterInstance
 
-    from analyzers import media
-    from video_assets.definitions import ANALYZE_JOB, build_definitions
+    from analyzers.probe import probe_video
+    from video_assets.definitions import build_definitions
+    from video_assets.runs import analyze_file
 
     imported = time.perf_counter() - STARTED
-    probe = media.probe_video(path)  # before counting: the run's own opens and frames are counted
-    from tests.decode_counter import DecodeCounts, counting_open
+    probe = probe_video(path)  # before counting: the run's own opens and frames are counted
+    from support.decode_counter import DecodeCounts, counting_open
 
     counts = DecodeCounts()
-    media.av.open = counting_open(media.av.open, counts)
+    av.open = counting_open(av.open, counts)
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)
-    storage = defs.resources["storage"]
-    job = defs.resolve_job_def(ANALYZE_JOB)
     with DagsterInstance.get() as instance:
-        key = storage.register_source(path)
-        instance.add_dynamic_partitions("videos", [key])
         started, cpu_start = time.perf_counter(), cpu_s()
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        run = analyze_file(defs, instance, path, run_config={})
         wall, cpu = time.perf_counter() - started, cpu_s() - cpu_start
-    steps, decode_passes, failure = {}, {}, None
-    for event in result.all_events:
+    steps, decode_passes = {}, {}
+    for event in run.result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 4)
         elif event.is_step_materialization:
@@ -136,16 +139,9 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
                 decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata[
                     "decode_passes"
                 ].value
-        elif event.is_step_failure and failure is None:
-            data = event.step_failure_data
-            failure = f"{event.step_key}: " + (
-                data.user_failure_data.description
-                if data.user_failure_data and data.user_failure_data.description
-                else data.error.message.strip()
-            )
     return {
-        "success": result.success,
-        "failure": failure,
+        "success": run.success,
+        "failure": run.failure,
         "duration_s": probe.duration_s,
         "frame_count": probe.frame_count,
         "wall_s": round(wall, 4),
@@ -157,9 +153,9 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
             "video_frames": counts.video_frames,
             "audio_frames": counts.audio_frames,
         },
-        "partition": key,
-        "timeline": str(storage.asset_path("timeline", key)),
-        "shots": str(storage.asset_path("shots", key)),
+        "partition": run.key,
+        "timeline": str(defs.resources["storage"].asset_path("timeline", run.key)),
+        "shots": str(defs.resources["storage"].asset_path("shots", run.key)),
         "import_s": round(imported, 3),
     }
 

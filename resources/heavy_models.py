@@ -9,7 +9,7 @@ Every heavy asset (vision-language model, speech recognition, detector) runs its
             model = heavy.load_pretrained(AutoModelForObjectDetection)     # transformers models
             # or: model = heavy.load(lambda: WhisperModel(heavy.model_path, device=heavy.device.type))
             events = heavy.shrink_on_oom(lambda batch: detect(model, frames, batch), 16, lambda b: b // 2 or None)
-        context.add_output_metadata(heavy.metadata)                        # model, device, load_s, peak memory, OOM steps
+        context.add_output_metadata(heavy.metadata)  # model, device, load_s, peak memory, OOM steps
 
 At the end of the `with` block the session drops its reference to the model, collects garbage and
 empties the CUDA cache; hold no other reference past it.
@@ -20,20 +20,23 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import resource
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
 from dagster import ConfigurableResource
 from pydantic import Field
-from transformers import BitsAndBytesConfig
 
+from analyzers.process_memory import peak_rss_bytes as _rss_peak_bytes
+from analyzers.process_memory import reset_peak_rss as _reset_rss_peak
 from resources.model_specs import ModelSpec
+
+if TYPE_CHECKING:  # torch is imported where a model runs, not when the code location loads
+    import torch
 
 GPU_POOL = "gpu"
 GPU_QUEUE = "gpu"  # the Celery queue that only GPU workers serve (deploy/celery/)
@@ -65,29 +68,10 @@ class HeavyOutOfMemory(RuntimeError):
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch's OOM, or an OOM reported by another runtime (CTranslate2, cuDNN) as a RuntimeError."""
-    return isinstance(exc, torch.OutOfMemoryError) or (
+    torch = sys.modules.get("torch")  # a model that ran on torch has imported it
+    return (torch is not None and isinstance(exc, torch.OutOfMemoryError)) or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
     )
-
-
-def _rss_peak_bytes() -> int:
-    """The process's peak resident set size (Linux VmHWM; ru_maxrss elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _reset_rss_peak() -> bool:
-    """Resets the peak RSS to the current RSS (Linux >= 4.0), so a session measures its own peak."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def _looks_like_path(model: str) -> bool:
@@ -146,7 +130,8 @@ class HeavyModelSession:
             self.metadata["dtype"] = dtype_of(model)
         self.model = model
         self.log.info(
-            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) in {self.metadata['load_s']} s"
+            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) "
+            f"in {self.metadata['load_s']} s"
         )
         return model
 
@@ -158,8 +143,9 @@ class HeavyModelSession:
             p for pattern in ("*.bin", "*.pt", "*.pth") for p in folder.glob(pattern)
         ):
             raise UnsafeWeights(
-                f"model spec [{self.spec.name}]: {folder} holds only pickle weights (*.bin/*.pt), which can run code when "
-                f"loaded; only safetensors are loaded. Convert them (load once in a sandbox, save_pretrained) and point "
+                f"model spec [{self.spec.name}]: {folder} holds only pickle weights (*.bin/*.pt), which can run "
+                "code when loaded; only safetensors are loaded. Convert them (load once in a sandbox, "
+                "save_pretrained) and point "
                 f"[{self.spec.name}] model at the converted folder."
             )
 
@@ -175,6 +161,8 @@ class HeavyModelSession:
     def free_cache(self) -> None:
         gc.collect()
         if self.device.type == "cuda":
+            import torch
+
             torch.cuda.empty_cache()
 
     def shrink_on_oom(
@@ -204,7 +192,8 @@ class HeavyModelSession:
                 if smaller is None:
                     self.log.error(f"{self.spec.name}: out of memory at the smallest unit ({step['from']})")
                     raise HeavyOutOfMemory(
-                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device} even at the smallest unit of work "
+                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device} even at the "
+                        "smallest unit of work "
                         f"({step['from']}); use a smaller model, quantization (8bit/4bit) or a device with more memory"
                     ) from exc
                 self.log.warning(f"{self.spec.name}: out of memory, retrying with {step['to']} (was {step['from']})")
@@ -213,6 +202,8 @@ class HeavyModelSession:
     # -- lifetime -----------------------------------------------------------------------------
     def _start(self) -> None:
         if self.device.type == "cuda":
+            import torch
+
             torch.cuda.reset_peak_memory_stats(self.device)
             if self.spec.memory_budget_bytes:
                 total = torch.cuda.get_device_properties(self.device).total_memory
@@ -224,6 +215,8 @@ class HeavyModelSession:
         self.model = None
         self.free_cache()
         if self.device.type == "cuda":
+            import torch
+
             self.metadata["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(self.device))
             self.metadata["peak_memory_kind"] = "cuda_max_allocated"
             torch.cuda.set_per_process_memory_fraction(1.0, self.device)
@@ -244,6 +237,8 @@ class HeavyModelRuntime(ConfigurableResource):
     )
 
     def resolve_device(self) -> torch.device:
+        import torch
+
         if self.device == "auto":
             return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
@@ -256,6 +251,8 @@ class HeavyModelRuntime(ConfigurableResource):
     @staticmethod
     def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
         """The spec's dtype; 'auto' is bfloat16 on CUDA that supports it, float16 on older CUDA, float32 on CPU."""
+        import torch
+
         if spec.dtype != "auto":
             return getattr(torch, spec.dtype)
         if device.type == "cuda":
@@ -263,9 +260,12 @@ class HeavyModelRuntime(ConfigurableResource):
         return torch.float32
 
     def quantization_config(self, spec: ModelSpec, device: torch.device):
+        from transformers import BitsAndBytesConfig
+
         if device.type != "cuda":
             raise ValueError(
-                f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, this runs on {device}"
+                f"model spec {spec.name!r}: {spec.quantization} quantization (bitsandbytes) needs a CUDA device, "
+                f"this runs on {device}"
             )
         if spec.quantization == "8bit":
             return BitsAndBytesConfig(load_in_8bit=True)
@@ -276,9 +276,11 @@ class HeavyModelRuntime(ConfigurableResource):
         where = "local folder" if _looks_like_path(spec.model) else "hub id"
         download = f"huggingface-cli download {spec.model}" + (f" --revision {spec.revision}" if spec.revision else "")
         return ModelWeightsMissing(
-            f"model spec [{spec.name}]: the weights of {spec.model!r} ({where}, revision {spec.revision or 'default'}) are not available "
-            f"on this machine ({reason.splitlines()[0][:300] if reason else 'not found'}). Provide them: copy the model folder "
-            f'(config.json, *.safetensors, tokenizer and processor files) to this machine and set model = "/path/to/folder" in '
+            f"model spec [{spec.name}]: the weights of {spec.model!r} ({where}, revision "
+            f"{spec.revision or 'default'}) are not available on this machine "
+            f"({reason.splitlines()[0][:300] if reason else 'not found'}). Provide them: copy the model folder "
+            "(config.json, *.safetensors, tokenizer and processor files) to this machine and set "
+            'model = "/path/to/folder" in '
             f"[{spec.name}] of models.toml, or fill the Hugging Face cache on a connected machine "
             f"(`{download}`) and copy it to $HF_HOME here. See docs/heavy_models.md."
         )

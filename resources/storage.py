@@ -54,11 +54,15 @@ def _process_exists(pid: int) -> bool:
 class TimelineStorage(ConfigurableResource):
     """The data root; every path below it is built from a checked partition key."""
 
-    data_root: str = Field(default_factory=default_data_root, description="Folder for all outputs.")
+    data_root: str | None = Field(
+        default=None,
+        description="Folder for all outputs; unset: $VIDEO_TIMELINE_DATA, else <project>/data, read when used "
+        "(so a process that sets the variable after loading the code location still writes where it says).",
+    )
 
     @property
     def root(self) -> Path:
-        return Path(self.data_root).expanduser().resolve()
+        return Path(self.data_root or default_data_root()).expanduser().resolve()
 
     def asset_path(self, asset: str, key: str) -> Path:
         check_key(key)
@@ -68,6 +72,10 @@ class TimelineStorage(ConfigurableResource):
         if self.root not in path.resolve().parents:
             raise ValueError(f"{path} escapes the data root {self.root}")
         return path
+
+    def report_path(self, key: str) -> Path:
+        """The video's HTML report: <data_root>/report/video=<key>/report.html."""
+        return self.asset_path("report", key).with_name("report.html")
 
     def temp_path(self, asset: str, key: str) -> Path:
         """A fresh file beside the final one (same file system, so the final rename is atomic).
@@ -84,20 +92,36 @@ class TimelineStorage(ConfigurableResource):
         """Records which file a partition key stands for; returns the key."""
         source = Path(path).expanduser().resolve()
         key = partition_key(source)
-        registry = self.root / "sources"
-        registry.mkdir(parents=True, exist_ok=True)
-        record = registry / f"{key}.json"
-        tmp = registry / f".{key}.{uuid.uuid4().hex}.tmp"
-        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped bytes) round-trips too.
-        tmp.write_text(json.dumps({"key": key, "path": str(source)}))
-        os.replace(tmp, record)
+        if not self._record_path(key).is_file() or self.source_path(key) != source:
+            self._write_record(key, {"key": key, "path": str(source)})
         return key
 
     def source_path(self, key: str) -> Path:
-        record = self.root / "sources" / f"{check_key(key)}.json"
+        return Path(self._read_record(key)["path"])
+
+    def source_fingerprint(self, key: str) -> dict | None:
+        """The content fingerprint last recorded for the source (analyzers.fingerprint), None before any."""
+        return self._read_record(key).get("fingerprint")
+
+    def record_fingerprint(self, key: str, fingerprint: dict) -> None:
+        self._write_record(key, {**self._read_record(key), "fingerprint": fingerprint})
+
+    def _record_path(self, key: str) -> Path:
+        return self.root / "sources" / f"{check_key(key)}.json"
+
+    def _read_record(self, key: str) -> dict:
+        record = self._record_path(key)
         if not record.is_file():
             raise UnknownVideoError(
                 f"partition {key!r} has no registered source file under {record.parent}; "
                 "add videos with `video-timeline analyze FILE` or the inbox sensor"
             )
-        return Path(json.loads(record.read_text())["path"])
+        return json.loads(record.read_text())
+
+    def _write_record(self, key: str, content: dict) -> None:
+        record = self._record_path(key)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
+        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped bytes) round-trips too.
+        tmp.write_text(json.dumps(content))
+        os.replace(tmp, record)

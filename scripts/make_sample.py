@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.media_factory import Shot, place, render_shots, speech, tone, write_video
+from support.media_factory import Shot, place, render_shots, speech, tone, write_video
 
 SHOTS = [
     Shot(4, 11),

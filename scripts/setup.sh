@@ -5,8 +5,14 @@ cd "$(dirname "$0")/.."
 
 # espeak-ng synthesizes real speech for the tests and the sample video; decoding needs no system
 # ffmpeg (PyAV wheels carry their own), but the CLI tools are handy for users and bench scripts.
+# chromium: the report's browser test and make ui-check (Playwright drives it; no browser download).
+# tesseract-ocr-deu/-eng: the language data the OCR reads German and English with (the recognizer
+# itself is libtesseract inside the tesserocr wheel). More languages: apt-get install tesseract-ocr-<lang>.
 need=()
-for pkg in espeak-ng ffmpeg; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in espeak-ng ffmpeg chromium; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for lang in deu eng; do
+  ls /usr/share/tesseract-ocr/*/tessdata/"$lang".traineddata >/dev/null 2>&1 || need+=("tesseract-ocr-$lang")
+done
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${need[*]} (apt)"

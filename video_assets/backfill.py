@@ -20,14 +20,12 @@ from dagster import (
     PreviewWarning,
     in_process_executor,
 )
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-from dagster._time import get_current_datetime
 
+from video_assets.dagster_private import BaseAssetGraph, StaleStatus, stale_status_resolver
+from video_assets.names import BACKFILL_TAG
 from video_assets.partitions import videos
+from video_assets.runs import run_partition
 
-BACKFILL_TAG = "video_timeline/backfill"
 AUTO_BACKFILL_ENV = "VIDEO_TIMELINE_AUTO_BACKFILL"
 
 # Opt-in automation: rebuild a materialized partition when its asset's code version changed, and its
@@ -62,40 +60,54 @@ def with_auto_backfill(defs: Definitions) -> Definitions:
     return Definitions.merge(mapped, Definitions(sensors=[sensor], executor=in_process_executor))
 
 
-def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) -> dict[str, list[AssetKey]]:
-    """{partition key: asset keys to rebuild, in graph order} over every `videos` partition; fresh videos are left out.
+def backfill_plan(
+    graph: BaseAssetGraph, instance: DagsterInstance
+) -> tuple[dict[str, list[AssetKey]], dict[str, list[AssetKey]]]:
+    """({partition: asset keys to rebuild, in graph order}, {partition: inputs it lacks}) over every `videos`
+    partition; fresh videos are in neither.
 
     Dagster calls only the changed asset stale until it is rebuilt; its dependents then become stale
     (their input has a new data version). They are included at once, so one run per video suffices.
+    A video is rebuilt only when every input the rebuild reads from outside it is stored: one whose analysis
+    failed part-way (some assets never materialized) would fail again loading them, so it is left out, with
+    the inputs it lacks (it needs `analyze`, not a backfill).
     """
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=graph,
-    )
-    resolver = CachingStaleStatusResolver(instance, graph, loading_context=view)
+    resolver = stale_status_resolver(instance, graph)
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    stored: dict[AssetKey, set[str]] = {}  # asset -> partitions with a materialization, read once per asset
+
+    def missing_inputs(partition: str, selected: set[AssetKey]) -> list[AssetKey]:
+        inputs = {parent for key in selected for parent in graph.get(key).parent_keys} - selected
+        for key in inputs - stored.keys():
+            stored[key] = instance.get_materialized_partitions(key)
+        return [k for k in keys if k in inputs and partition not in stored[k]]
+
     rebuild: dict[str, list[AssetKey]] = {}
+    skipped: dict[str, list[AssetKey]] = {}
     for partition in instance.get_dynamic_partitions(videos.name):
         selected: set[AssetKey] = set()
         for key in keys:  # graph order: parents are decided before their children
             if key in selected or resolver.get_status(key, partition) == StaleStatus.STALE:
                 selected.add(key)
                 selected.update(graph.get(key).child_keys)
-        if selected:
+        if not selected:
+            continue
+        lacking = missing_inputs(partition, selected)
+        if lacking:
+            skipped[partition] = lacking
+        else:
             rebuild[partition] = [k for k in keys if k in selected]
-    return rebuild
+    return rebuild, skipped
 
 
-CONSOLE_INFO = {
-    "loggers": {"console": {"config": {"log_level": "INFO"}}}
-}  # in-process runs: the step log, not every event
+def stale_assets_by_partition(graph: BaseAssetGraph, instance: DagsterInstance) -> dict[str, list[AssetKey]]:
+    """{partition key: asset keys to rebuild, in graph order}: the videos a backfill rebuilds (backfill_plan)."""
+    return backfill_plan(graph, instance)[0]
 
 
 def backfill_stale(
     defs: Definitions,
     instance: DagsterInstance,
-    job_name: str,
     on_start: Callable[[str, list[AssetKey]], None] = lambda *_: None,
 ) -> dict[str, bool]:
     """Runs the job once per stale video, selecting only its stale assets (checks of selected assets run too).
@@ -103,17 +115,9 @@ def backfill_stale(
     Returns {partition: succeeded}. Missing partitions are not touched: they never ran or failed, which
     is `analyze`'s and the retry sensor's business, not a model change's.
     """
-    job = defs.resolve_job_def(job_name)
     outcome = {}
     for partition, keys in stale_assets_by_partition(defs.resolve_asset_graph(), instance).items():
         on_start(partition, keys)
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=partition,
-            asset_selection=keys,
-            raise_on_error=False,
-            tags={BACKFILL_TAG: "stale"},
-            run_config=CONSOLE_INFO,
-        )
-        outcome[partition] = result.success
+        run = run_partition(defs, instance, partition, asset_selection=keys, tags={BACKFILL_TAG: "stale"})
+        outcome[partition] = run.success
     return outcome

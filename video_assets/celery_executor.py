@@ -12,17 +12,14 @@ Both become what a failing step reports itself: a STEP_FAILURE event, so the ste
 freed at once, its downstream steps are skipped, independent steps finish and the run fails.
 """
 
-import sys
 import time
 
 from celery.exceptions import TaskRevokedError
-from dagster import DagsterEvent, executor, multiple_process_executor_requirements
-from dagster._core.execution.plan.objects import ErrorSource, StepFailureData
-from dagster._core.execution.retries import RetryMode
-from dagster._serdes import serialize_value
-from dagster._utils.error import serializable_error_info_from_exc_info
+from dagster import executor, multiple_process_executor_requirements
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
+
+from video_assets.dagster_private import RetryMode, serialized_step_failure
 
 WORKER_CHECK_INTERVAL_S = 5.0
 WORKER_CHECK_TIMEOUT_S = 2.0
@@ -101,16 +98,8 @@ class _WatchedResult:
                 f"the task of step {self.step.key} on {worker} ended without the step's result "
                 f"({type(exc).__name__}: {exc}), so it counts as failed. Run the video again."
             )  # fmt: skip
-            failure = DagsterEvent.step_failure_event(
-                step_context=self.context.for_step(self.step),
-                step_failure_data=StepFailureData(
-                    error=serializable_error_info_from_exc_info(sys.exc_info()),
-                    user_failure_data=None,
-                    error_source=ErrorSource.UNEXPECTED_ERROR,
-                ),
-                message=f'Step "{self.step.key}" failed: {message}',
-            )
-            return [serialize_value(failure)]
+            step_context = self.context.for_step(self.step)
+            return [serialized_step_failure(step_context, f'Step "{self.step.key}" failed: {message}')]
 
     def revoke(self, *args, **kwargs):
         return self.result.revoke(*args, **kwargs)

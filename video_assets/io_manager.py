@@ -9,10 +9,10 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext, Resource
 
 from analyzers.timeline import timeline_table
 from resources.storage import TimelineStorage
+from video_assets.names import FILE_STORAGE
 
-# Assets whose value is a file the asset streamed itself (frames, audio): the IO manager moves
+# FILE_STORAGE assets' value is a file the asset streamed itself (frames, audio): the IO manager moves
 # the finished temp file into place and hands downstream assets its path, not its content.
-FILE_STORAGE = "video_timeline/file"
 # Tables with a contract: written with its column types, whatever this video's values are (pandas would
 # store a column of empty lists as list<null>, and every video's file would differ).
 CONTRACT_TABLES = {"timeline": timeline_table}

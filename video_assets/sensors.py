@@ -11,7 +11,6 @@ from pathlib import Path
 
 from dagster import (
     AssetRecordsFilter,
-    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -24,11 +23,11 @@ from dagster import (
 
 from resources.settings import OperationsSettings
 from resources.storage import TimelineStorage
-from video_assets.backfill import BACKFILL_TAG, stale_assets_by_partition
-from video_assets.gpu_slots import ensure_gpu_pool
+from video_assets.backfill import stale_assets_by_partition
+from video_assets.names import ANALYZE_JOB, ATTEMPT_TAG, BACKFILL_TAG, PARTITION_TAG, RETRY_OF_TAG, SOURCE_TAG
 from video_assets.partitions import videos
+from video_assets.runs import deliberate_failure, run_events
 
-ANALYZE_JOB = "analyze_video"  # the job of video_assets.definitions (imported from there would be circular)
 VIDEO_EXTENSIONS = frozenset(
     {
         ".mp4",
@@ -51,8 +50,6 @@ VIDEO_EXTENSIONS = frozenset(
 # Names that copy tools, browsers and editors give files that are still being written.
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".filepart", ".!qb", "~")
 TEMPORARY_PREFIXES = (".", "~$", "#")
-SOURCE_TAG, ATTEMPT_TAG, RETRY_OF_TAG = "video_timeline/source", "video_timeline/attempt", "video_timeline/retry_of"
-PARTITION_TAG = "dagster/partition"
 
 
 @dataclass(frozen=True)
@@ -124,8 +121,6 @@ def inbox_sensor(context: SensorEvaluationContext, storage: TimelineStorage, ope
             submitted[item.relative] = item.signature
         else:
             seen[item.relative] = item.signature  # new or still growing: look again next tick
-    if run_requests:
-        ensure_gpu_pool(context.instance)  # before runs that start together claim their first slots
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[videos.build_add_request(new_keys)] if new_keys else [],
@@ -133,20 +128,12 @@ def inbox_sensor(context: SensorEvaluationContext, storage: TimelineStorage, ope
     )
 
 
-def deliberate_failure(instance, run_id: str) -> str | None:
-    """The description of a `dagster.Failure` an asset raised on purpose (bad input: a retry gives the same answer)."""
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        data = record.dagster_event.step_failure_data
-        if data and data.user_failure_data:
-            return f"{data.user_failure_data.description} (step {record.dagster_event.step_key})"
-    return None
-
-
 @sensor(
     job_name=ANALYZE_JOB,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Re-runs a video whose latest run failed for a reason other than a bad input, a bounded number of times.",
+    description="Re-runs a video whose latest run failed for a reason other than a bad input, "
+    "a bounded number of times.",
 )
 def retry_failed_sensor(context: SensorEvaluationContext, operations: OperationsSettings):
     after = float(context.cursor) if context.cursor else 0.0
@@ -169,7 +156,7 @@ def retry_failed_sensor(context: SensorEvaluationContext, operations: Operations
         if latest and latest[0].run_id != run.run_id:
             continue  # the video was run again since
         attempt = int(run.tags.get(ATTEMPT_TAG, "0"))
-        reason = deliberate_failure(context.instance, run.run_id)
+        reason = deliberate_failure(run_events(context.instance, run.run_id))
         if reason:
             context.log.warning(f"partition {key}: not retried, the input is at fault: {reason}; run {run.run_id}")
         elif attempt >= operations.max_retries:

@@ -3,28 +3,35 @@
 Entry points: `load_processor(path)` (works without torchvision), `plan_for(...)` / `plan_windows(...)`
 (the token budget of every call, counted before the call), `describe_video(...)` (the coverage loop).
 See docs/vlm.md.
+
+Names are imported on first use: the planner and prompts are plain Python, but the rest needs torch
+and transformers, which a code location that only plans (or does not describe at all) never loads.
 """
 
-from analyzers.vlm.adapters import UnsupportedModel, adapter_for, load_processor
-from analyzers.vlm.describe import DescribeOutOfMemory, DescriptionResult, describe_video, plan_for
-from analyzers.vlm.planner import MemoryModel, PlanError, PlanOptions, WindowPlan, plan_windows
-from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, PROMPTS
-from analyzers.vlm.timestamps import parse_answer
+from importlib import import_module
 
-__all__ = [
-    "DEFAULT_PROMPT_VERSION",
-    "PROMPTS",
-    "DescribeOutOfMemory",
-    "DescriptionResult",
-    "MemoryModel",
-    "PlanError",
-    "PlanOptions",
-    "UnsupportedModel",
-    "WindowPlan",
-    "adapter_for",
-    "describe_video",
-    "load_processor",
-    "parse_answer",
-    "plan_for",
-    "plan_windows",
-]
+_HOME = {
+    "UnsupportedModel": "adapters",
+    "adapter_for": "adapters",
+    "load_processor": "adapters",
+    "DescribeOutOfMemory": "describe",
+    "DescriptionResult": "describe",
+    "describe_video": "describe",
+    "plan_for": "describe",
+    "memory_model_for": "memory",
+    "MemoryModel": "planner",
+    "PlanError": "planner",
+    "PlanOptions": "planner",
+    "WindowPlan": "planner",
+    "plan_windows": "planner",
+    "DEFAULT_PROMPT_VERSION": "prompts",
+    "PROMPTS": "prompts",
+    "parse_answer": "timestamps",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)

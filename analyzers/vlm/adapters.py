@@ -84,7 +84,7 @@ def _chat_template(path: Path, tokenizer) -> str:
 
 
 def _video_settings(path: Path) -> dict:
-    """Video preprocessing settings: video_preprocessor_config.json, else preprocessor_config.json (older checkpoints)."""
+    """Video settings: video_preprocessor_config.json, else preprocessor_config.json (older checkpoints)."""
     settings = _read_json(path / "video_preprocessor_config.json")
     return settings or _read_json(path / "preprocessor_config.json")
 
@@ -187,9 +187,25 @@ class FamilyAdapter:
 
     def encode(self, seconds: Sequence[int], clips: Sequence[np.ndarray], fps: int, prompt: Prompt):
         """Model inputs for these seconds; clips[i] holds the frames of seconds[i] at the planned size."""
-        if len(clips) != len(seconds):
-            raise ValueError(f"{len(seconds)} seconds but {len(clips)} clips")
-        inputs = self.processor(text=[self.prompt(seconds, prompt)], videos=list(clips), fps=fps, return_tensors="pt")
+        return self.encode_many([seconds], [clips], fps, prompt)
+
+    def encode_many(
+        self, windows: Sequence[Sequence[int]], clips: Sequence[Sequence[np.ndarray]], fps: int, prompt: Prompt
+    ):
+        """Model inputs for several windows in one batch, left-padded (generation appends on the right);
+        clips[k][i] holds the frames of windows[k][i]. The clips of all windows go in prompt order: the
+        processors expand, and the models fill, video placeholders in that order across the batch."""
+        for seconds, window_clips in zip(windows, clips, strict=True):
+            if len(window_clips) != len(seconds):
+                raise ValueError(f"{len(seconds)} seconds but {len(window_clips)} clips")
+        inputs = self.processor(
+            text=[self.prompt(seconds, prompt) for seconds in windows],
+            videos=[clip for window_clips in clips for clip in window_clips],
+            fps=fps,
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+        )
         inputs.pop("video_metadata", None)
         return inputs
 

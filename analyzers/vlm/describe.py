@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaList
 
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.vlm.adapters import FamilyAdapter, adapter_for
 from analyzers.vlm.guard import RepetitionGuard
+from analyzers.vlm.memory import memory_model_for
 from analyzers.vlm.planner import MemoryModel, PlanOptions, WindowPlan, plan_windows, seconds_in
 from analyzers.vlm.prompts import DEFAULT_PROMPT_VERSION, Prompt, get_prompt
 from analyzers.vlm.timestamps import parse_answer
@@ -42,6 +43,25 @@ class Described:
     depth: int  # 0: planned window, >0: re-asked in a smaller window
     flags: list[str]
     centrality: int  # distance to the call's nearer edge: overlapping windows keep the more central answer
+    confidence: float | None = None  # geometric mean probability of the answer's tokens (`AnswerProbability`)
+
+
+class AnswerProbability(LogitsProcessor):
+    """Keeps, per row of the batch, the probability of the token greedy decoding picks at each step (the
+    scores pass unchanged): their geometric mean over a row's answer is how sure the model was of it, the
+    description's confidence."""
+
+    def __init__(self):
+        self._log_p: list[torch.Tensor] = []  # one [batch] tensor per step, kept on the device
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._log_p.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+    def value(self, row: int, tokens: int) -> float | None:
+        """The geometric mean probability of the first `tokens` answer tokens of `row`."""
+        steps = self._log_p[:tokens]
+        return round(float(torch.stack([step[row] for step in steps]).mean().exp()), 4) if steps else None
 
 
 @dataclass
@@ -105,9 +125,11 @@ def _weights_bytes(model) -> int:
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
-def memory_tokens_for(model, memory_budget_bytes: int | None, memory_model: MemoryModel) -> int | None:
+def memory_tokens_for(model, memory_budget_bytes: int | None, memory_model: MemoryModel | None) -> int | None:
     """Tokens the memory budget allows: `memory_budget_bytes` is everything the model may use
-    (weights included); without it, the free memory of the model's CUDA device; on CPU, no limit."""
+    (weights included); without it, the free memory of the model's CUDA device; on CPU, no limit.
+    `memory_model` None: the calibrated model of this family, size, dtype and device (memory.py)."""
+    memory_model = memory_model or memory_model_for(model)
     if memory_budget_bytes is not None:
         return memory_model.tokens_for(memory_budget_bytes - _weights_bytes(model))
     device = next(model.parameters()).device
@@ -130,6 +152,7 @@ class _Describer:
         source: str,
         generate_kwargs: dict,
         progress: Progress,
+        memory_model: MemoryModel,
     ):
         self.frames, self.duration_s, self.model, self.adapter = frames, duration_s, model, adapter
         self.progress = progress
@@ -137,12 +160,15 @@ class _Describer:
         self.described: dict[int, Described] = {}
         self.failed: dict[int, str] = {}
         self.asks: list[dict] = []
+        self.memory_model, self.weights_bytes = memory_model, _weights_bytes(model)
+        self.calls = 0  # generate calls
+        self.prepare_s = self.encode_s = self.generate_s = 0.0  # frames to planned size / processor / model
         self._clips: dict[int, tuple[np.ndarray, list[str]]] = {}
         self._clip_range: range = range(0)
 
     # -- frames -------------------------------------------------------------------------------
     def _load_clips(self, window: range) -> None:
-        """Frames of each second of the window at the planned size (kept for the window's re-asks)."""
+        """Frames of each second of the window (or group of windows) at the planned size, kept for re-asks."""
         if window.start >= self._clip_range.start and window.stop <= self._clip_range.stop:
             return
         fps, geometry = self.plan.frames_per_second, self.plan.geometry
@@ -159,26 +185,63 @@ class _Describer:
                 own, flags = near, ["borrowed_frames"]
             self._clips[s] = (self.adapter.prepare_clip(_pick(own, fps), geometry), flags)
 
-    # -- one call -----------------------------------------------------------------------------
+    # -- model calls --------------------------------------------------------------------------
     def ask(self, seconds: list[int], depth: int) -> bool:
         """Asks about consecutive seconds; False when they do not fit the budget (caller splits)."""
+        return self.ask_batch([seconds], depth)[0]
+
+    def ask_batch(self, calls: list[list[int]], depth: int) -> list[bool]:
+        """Asks about several runs of consecutive seconds, as many per `generate` call as the plan's
+        batch size and memory allow. Per run False when it alone exceeds the budget (not asked)."""
         plan = self.plan
-        count = self.adapter.count(seconds, plan.geometry, plan.frames_per_second, self.prompt)
-        max_new = plan.max_new_tokens(len(seconds))
-        if not plan.fits(count.total, len(seconds)):
-            return False
-        inputs = self.adapter.encode(seconds, [self._clips[s][0] for s in seconds], plan.frames_per_second, self.prompt)
+        counts = self.adapter.count_many(calls, plan.geometry, plan.frames_per_second, self.prompt)
+        fits = [plan.fits(c.total, len(seconds)) for seconds, c in zip(calls, counts)]
+        batch: list[int] = []
+        for i in (i for i, ok in enumerate(fits) if ok):
+            rows = batch + [i]
+            padded = max(counts[j].total for j in rows)
+            answer = max(plan.max_new_tokens(len(calls[j])) for j in rows)
+            if batch and (len(rows) > plan.batch_size or not plan.batch_fits(padded, answer, len(rows))):
+                self._generate([calls[j] for j in batch], [counts[j] for j in batch], depth)
+                batch = [i]
+            else:
+                batch = rows
+        if batch:
+            self._generate([calls[j] for j in batch], [counts[j] for j in batch], depth)
+        return fits
+
+    def _end_ids(self) -> set[int]:
+        eos = self.generate_kwargs.get("eos_token_id", getattr(self.model.generation_config, "eos_token_id", None))
+        if eos is None:
+            eos = self.adapter.tokenizer.eos_token_id
+        return set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+
+    def _generate(self, calls: list[list[int]], counts: list, depth: int) -> None:
+        """One `generate` call for these runs (left-padded when several); greedy, so each row's answer
+        is the one it gets alone (tested)."""
+        plan = self.plan
+        started = time.perf_counter()
+        inputs = self.adapter.encode_many(
+            calls, [[self._clips[s][0] for s in seconds] for seconds in calls], plan.frames_per_second, self.prompt
+        )
+        encode_s = time.perf_counter() - started
         prompt_length = inputs["input_ids"].shape[1]
-        if prompt_length != count.total:
-            raise RuntimeError(
-                f"{self.adapter.name}: counted {count.total} prompt tokens, the processor made {prompt_length}"
-            )
+        mask = inputs.get("attention_mask")
+        lengths = mask.sum(dim=1).tolist() if mask is not None else [prompt_length]
+        for seconds, count, length in zip(calls, counts, lengths, strict=True):
+            if length != count.total:
+                raise RuntimeError(
+                    f"{self.adapter.name}: counted {count.total} prompt tokens for seconds {seconds[0]}-{seconds[-1]}, "
+                    f"the processor made {length}"
+                )
         device, dtype = self.model.device, self.model.dtype
         inputs = {
             k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
             for k, v in inputs.items()
         }
-        guard = RepetitionGuard(prompt_length)
+        end_ids = self._end_ids()
+        guard, sure = RepetitionGuard(prompt_length, end_ids=end_ids), AnswerProbability()
+        answer_caps = [plan.max_new_tokens(len(seconds)) for seconds in calls]
         cuda = device.type == "cuda"
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
@@ -187,22 +250,53 @@ class _Describer:
             with torch.inference_mode():
                 out = self.model.generate(
                     **inputs,
-                    max_new_tokens=max_new,
+                    max_new_tokens=max(answer_caps),
                     do_sample=False,
                     stopping_criteria=StoppingCriteriaList([guard]),
+                    logits_processor=LogitsProcessorList([sure]),
                     **self.generate_kwargs,
                 )
         except torch.OutOfMemoryError as e:
             raise DescribeOutOfMemory(
-                f"{self.adapter.name}: out of memory on seconds {seconds[0]}-{seconds[-1]} ({count.total} input tokens)",
+                f"{self.adapter.name}: out of memory on seconds {calls[0][0]}-{calls[-1][-1]} "
+                f"({len(calls)} windows of up to {prompt_length} input tokens)",
                 None,
                 plan,
             ) from e
-        new = out[0, prompt_length:]
+        wall_s = time.perf_counter() - started
+        self.encode_s += encode_s
+        self.generate_s += wall_s
+        call = self.calls
+        self.calls += 1
+        peak = {"peak_bytes": torch.cuda.max_memory_allocated(device)} if cuda else {}
+        planned = self.memory_model.peak_bytes(self.weights_bytes, len(calls) * (prompt_length + max(answer_caps)))
+        pad = self.generate_kwargs.get("pad_token_id", getattr(self.model.generation_config, "pad_token_id", None))
+        for row, (seconds, count, cap) in enumerate(zip(calls, counts, answer_caps)):
+            new = out[row, prompt_length:][:cap].tolist()
+            # A row ends at its first end-of-answer token, or where the guard stopped it; generate pads a
+            # finished row while other rows go on.
+            new = new[: next((k + 1 for k, t in enumerate(new) if t in end_ids), len(new))]
+            stop = guard.stopped_at.get(row)
+            if stop is not None and all(t == pad for t in new[stop:]):
+                new = new[:stop]
+            self._take_answer(seconds, count, new, cap, depth, row in guard.stopped_at, sure.value(row, len(new)))
+            self.asks[-1] |= {
+                "call": call,
+                "batch": len(calls),
+                "padded_input_tokens": prompt_length,
+                "encode_s": round(encode_s, 4),
+                "wall_s": round(wall_s, 4),
+                "planned_peak_bytes": planned,
+                **peak,
+            }
+
+    def _take_answer(
+        self, seconds: list[int], count, new: list[int], cap: int, depth: int, looped: bool, confidence: float | None
+    ) -> None:
         text = self.adapter.tokenizer.decode(new, skip_special_tokens=True)
         parsed = parse_answer(text, seconds)
         window = (seconds[0], seconds[-1] + 1)
-        call_flags = (["repetition"] if guard.triggered else []) + (["truncated"] if len(new) >= max_new else [])
+        call_flags = (["repetition"] if looped else []) + (["truncated"] if len(new) >= cap else [])
         if depth:
             call_flags.append("reasked")
         for s, desc in parsed.descriptions.items():
@@ -212,6 +306,7 @@ class _Describer:
                 depth,
                 call_flags + self._clips[s][1] + parsed.flags.get(s, []),
                 min(s - window[0], window[1] - 1 - s),
+                confidence,
             )
             old = self.described.get(s)
             if old is None or candidate.centrality > old.centrality:
@@ -225,19 +320,16 @@ class _Describer:
                 "input_tokens": count.total,
                 "video_tokens": count.video,
                 "new_tokens": len(new),
-                "max_new_tokens": max_new,
+                "max_new_tokens": cap,
                 "described": len(parsed.descriptions),
-                "repetition": guard.triggered,
-                "truncated": len(new) >= max_new,
+                "repetition": looped,
+                "truncated": len(new) >= cap,
                 "relative_time": parsed.relative,
                 "out_of_window": parsed.out_of_window,
                 "rejected": parsed.rejected,
-                "wall_s": round(time.perf_counter() - started, 4),
-                **({"peak_bytes": torch.cuda.max_memory_allocated(device)} if cuda else {}),
             }
         )
         log.debug("seconds %d-%d: %d/%d described", window[0], window[1] - 1, len(parsed.descriptions), len(seconds))
-        return True
 
     # -- coverage -----------------------------------------------------------------------------
     def cover(self, seconds: list[int], depth: int) -> None:
@@ -268,28 +360,38 @@ class _Describer:
 
     def run(self) -> None:
         windows = self.plan.windows(self.duration_s)
-        for i, window in enumerate(windows):
-            todo = [s for s in window if s not in self.described and s not in self.failed]
-            if not todo:
-                continue
-            self._load_clips(window)
-            later = set(windows[i + 1]) if i + 1 < len(windows) else set()
-            for s in todo:
-                if s not in self._clips and s not in later:
-                    self.failed[s] = "no frames"
-            for run in _runs(s for s in todo if s in self._clips):
-                # Described seconds just before the run (the overlap) are asked again as context.
-                start = max(window.start, run[0] - self.plan.overlap_s)
-                asked = [s for s in range(start, run[-1] + 1) if s in self._clips]
-                if not self.ask(asked, 0):
+        size = max(1, self.plan.batch_size)
+        for first in range(0, len(windows), size):
+            group = range(first, min(first + size, len(windows)))
+            started = time.perf_counter()
+            self._load_clips(range(windows[group[0]].start, windows[group[-1]].stop))
+            self.prepare_s += time.perf_counter() - started
+            # The group's windows are asked together; each asks what was not described before the group.
+            planned: list[tuple[int, list[int], list[int]]] = []  # (window, run, seconds asked)
+            for i in group:
+                window = windows[i]
+                todo = [s for s in window if s not in self.described and s not in self.failed]
+                later = set(windows[i + 1]) if i + 1 < len(windows) else set()
+                for s in todo:
+                    if s not in self._clips and s not in later:
+                        self.failed[s] = "no frames"
+                for run in _runs(s for s in todo if s in self._clips):
+                    # Described seconds just before the run (the overlap) are asked again as context.
+                    start = max(window.start, run[0] - self.plan.overlap_s)
+                    planned.append((i, run, [s for s in range(start, run[-1] + 1) if s in self._clips]))
+            fits = self.ask_batch([asked for _, _, asked in planned], 0) if planned else []
+            for (i, run, asked), ok in zip(planned, fits):
+                if not ok:
                     self.cover(run, 0)
                     continue
+                # Seconds left out in the overlap with the next window are that window's to re-ask.
+                later = set(windows[i + 1]) if i + 1 < len(windows) else set()
                 left = [s for s in run if s not in self.described and s not in later]
                 half = max(1, len(asked) // 2)
                 for part in _runs(left):
                     for j in range(0, len(part), half):
                         self.cover(part[j : j + half], 1)
-            self.progress.at(window.stop)
+            self.progress.at(windows[group[-1]].stop)
 
     # -- output -------------------------------------------------------------------------------
     def result(self, wall_s: float) -> DescriptionResult:
@@ -302,7 +404,7 @@ class _Describer:
                     "flags": d.flags,
                     "prompt_version": self.prompt.version,
                 }
-                events.append(Event(start, end, "description", d.text, None, self.source, detail))
+                events.append(Event(start, end, "description", d.text, d.confidence, self.source, detail))
             elif s in self.failed:
                 events.append(
                     Event(
@@ -328,6 +430,8 @@ class _Describer:
             "failed_seconds": sorted(self.failed),
             "coverage": round(len(self.described) / n, 4),
             "windows": len(first),
+            "batch_size": self.plan.batch_size,
+            "calls": self.calls,
             "asks": len(self.asks),
             "reasks": len(self.asks) - len(first),
             "tokens_per_window": tokens,
@@ -338,6 +442,14 @@ class _Describer:
             "relative_time_answers": sum(a["relative_time"] for a in self.asks),
             "wall_s": round(wall_s, 3),
             "video_s_per_compute_s": round(self.duration_s / wall_s, 4) if wall_s > 0 else None,
+            "prepare_s": round(self.prepare_s, 3),
+            "encode_s": round(self.encode_s, 3),
+            "generate_s": round(self.generate_s, 3),
+            "memory_model": {
+                "bytes_per_token": round(self.memory_model.bytes_per_token),
+                "fixed_bytes": self.memory_model.fixed_bytes,
+                "source": self.memory_model.source,
+            },
         }
         peaks = [a["peak_bytes"] for a in self.asks if "peak_bytes" in a]
         if peaks:
@@ -350,7 +462,7 @@ def _resumed(result: DescriptionResult) -> dict[int, Described]:
     for e in result.events:
         if e.aspect == "description" and e.detail:
             out[int(e.start_s)] = Described(
-                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30
+                e.value, tuple(e.detail["window"]), e.detail["depth"], list(e.detail["flags"]), 1 << 30, e.confidence
             )
     return out
 
@@ -363,7 +475,7 @@ def _plan(
     frame_size: tuple[int, int],
     options: PlanOptions,
     memory_budget_bytes: int | None,
-    memory_model: MemoryModel,
+    memory_model: MemoryModel | None,
 ) -> WindowPlan:
     return plan_windows(
         duration_s,
@@ -383,12 +495,13 @@ def plan_for(
     frame_size: tuple[int, int],
     *,
     prompt_version: str = DEFAULT_PROMPT_VERSION,
-    options: PlanOptions = PlanOptions(),
+    options: PlanOptions | None = None,
     memory_budget_bytes: int | None = None,
-    memory_model: MemoryModel = MemoryModel(),
+    memory_model: MemoryModel | None = None,
 ) -> WindowPlan:
     """The window plan for a video of `duration_s` seconds whose frames are `frame_size` (h, w)."""
     adapter = adapter_for(model, processor)
+    options = options or PlanOptions()
     return _plan(
         model, adapter, get_prompt(prompt_version), duration_s, frame_size, options, memory_budget_bytes, memory_model
     )
@@ -403,9 +516,9 @@ def describe_video(
     *,
     prompt_version: str = DEFAULT_PROMPT_VERSION,
     source: str | None = None,
-    options: PlanOptions = PlanOptions(),
+    options: PlanOptions | None = None,
     memory_budget_bytes: int | None = None,
-    memory_model: MemoryModel = MemoryModel(),
+    memory_model: MemoryModel | None = None,
     resume: DescriptionResult | None = None,
     generate_kwargs: dict | None = None,
     progress: Say | None = None,
@@ -418,6 +531,8 @@ def describe_video(
       `plan=err.plan.shrink()` and `resume=err.partial`.
     """
     started = time.perf_counter()
+    options = options or PlanOptions()
+    memory_model = memory_model or memory_model_for(model)
     adapter = adapter_for(model, processor)
     prompt = get_prompt(prompt_version)
     reader = _Frames(frames)
@@ -437,10 +552,12 @@ def describe_video(
         source or getattr(model.config, "_name_or_path", "") or adapter.visual.family,
         generate_kwargs or {},
         Progress(progress, "describing", duration_s),
+        memory_model,
     )
     if resume is not None:
         describer.described.update(_resumed(resume))
         describer.asks.extend(resume.asks)
+        describer.calls = 1 + max((a.get("call", -1) for a in resume.asks), default=-1)
     try:
         describer.run()
     except DescribeOutOfMemory as e:

@@ -9,18 +9,32 @@ to `max_period` tokens covering at least `min_span` tokens.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 from transformers import StoppingCriteria
 
 
 class RepetitionGuard(StoppingCriteria):
-    def __init__(self, prompt_length: int, max_period: int = 64, min_repeats: int = 3, min_span: int = 24):
+    def __init__(
+        self,
+        prompt_length: int,
+        max_period: int = 64,
+        min_repeats: int = 3,
+        min_span: int = 24,
+        end_ids: Iterable[int] = (),
+    ):
         self.prompt_length = prompt_length
         self.max_period = max_period
         self.min_repeats = min_repeats
         self.min_span = min_span
-        self.triggered = False
+        self.end_ids = np.asarray(sorted(set(end_ids)), dtype=np.int64)
+        self.stopped_at: dict[int, int] = {}  # row -> generated tokens when the guard stopped it
+
+    @property
+    def triggered(self) -> bool:
+        return bool(self.stopped_at)
 
     def looping(self, tokens: np.ndarray) -> bool:
         n = tokens.shape[0]
@@ -36,8 +50,21 @@ class RepetitionGuard(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         longest = max(self.min_repeats * self.max_period, self.min_span)
+        generated = input_ids.shape[1] - self.prompt_length
         # One small device-to-host copy per step instead of a comparison per period on the device.
         tails = input_ids[:, max(self.prompt_length, input_ids.shape[1] - longest) :].cpu().numpy()
-        stop = torch.tensor([self.looping(row) for row in tails], dtype=torch.bool, device=input_ids.device)
-        self.triggered |= bool(stop.any())
-        return stop
+        ended = (
+            np.isin(input_ids[:, self.prompt_length :].cpu().numpy(), self.end_ids).any(axis=1)
+            if self.end_ids.size
+            else np.zeros(len(tails), bool)
+        )
+        stop = []
+        for row, tail in enumerate(tails):
+            if row in self.stopped_at or ended[row]:
+                stop.append(True)
+            elif self.looping(tail):
+                self.stopped_at[row] = generated
+                stop.append(True)
+            else:
+                stop.append(False)
+        return torch.tensor(stop, dtype=torch.bool, device=input_ids.device)

@@ -8,8 +8,11 @@ answer (`new_tokens_per_second` per second). A window is admissible when
 The adapters count every window exactly (real tokenizer) before calling the model; the text upper
 bounds here only decide window length and frame size.
 
-Memory is modelled as linear in sequence length on top of the loaded weights (see docs/vlm.md for
-the figures it is derived from): tokens = (free bytes - reserve) * safety / bytes_per_token.
+Memory is modelled as linear in sequence length on top of the loaded weights, calibrated per family,
+size, dtype and device (memory.py, docs/vlm.md):
+  tokens = (free bytes - reserve - fixed) * safety / bytes_per_token.
+Several windows can share one `generate` call (a batch, left-padded): a call of b windows holds b
+sequences, so the batch size is the number of whole windows whose tokens fit the memory tokens.
 """
 
 from __future__ import annotations
@@ -18,16 +21,13 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from analyzers.records import seconds_in
+
 GIB = 1024**3
 
 
 class PlanError(ValueError):
     """The budget cannot hold even one second of video at the smallest frame size."""
-
-
-def seconds_in(duration_s: float) -> int:
-    """Number of per-second slots of a video (the last one may be partial), as in analyzers.records."""
-    return max(1, math.ceil(duration_s - 1e-9))
 
 
 @dataclass(frozen=True)
@@ -128,15 +128,24 @@ class TextCost:
 
 @dataclass(frozen=True)
 class MemoryModel:
-    """Peak memory grows linearly with sequence length on top of the weights (docs/vlm.md)."""
+    """Peak memory of one call: weights + fixed + bytes_per_token x its sequence tokens (every row of a
+    batch, input and generated). memory.py has the calibrated values per family, size, dtype and device;
+    the defaults are the public figures for Qwen2-VL-7B bf16 (~13 GiB more at 14k tokens, ~28 GiB at 30k)."""
 
-    bytes_per_token: float = 1.0e6  # Qwen2-VL-7B bf16: ~13 GiB more at 14k tokens, ~28 GiB more at 30k
+    bytes_per_token: float = 1.0e6
     reserve_bytes: int = GIB  # CUDA context, allocator slack
     safety: float = 0.9
+    fixed_bytes: int = 0  # per call, independent of length (the measured intercept)
+    source: str = "public figures, Qwen2-VL-7B bf16"
 
     def tokens_for(self, free_bytes: float) -> int:
-        """Sequence tokens (input + generated) that fit in `free_bytes` left after the weights."""
-        return max(0, math.floor((free_bytes - self.reserve_bytes) * self.safety / self.bytes_per_token))
+        """Sequence tokens (input + generated, all rows) that fit in `free_bytes` left after the weights."""
+        usable = (free_bytes - self.reserve_bytes - self.fixed_bytes) * self.safety
+        return max(0, math.floor(usable / self.bytes_per_token))
+
+    def peak_bytes(self, weights_bytes: int, tokens: int) -> int:
+        """Predicted peak of a call holding `tokens` sequence tokens (no safety margin, no reserve)."""
+        return int(weights_bytes + self.fixed_bytes + self.bytes_per_token * tokens)
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ class PlanOptions:
     new_tokens_per_second: int = 40  # answer room per second: one sentence and its label
     answer_overhead_tokens: int = 16
     max_visual_tokens_per_second: int | None = None  # pixel cap; None: the processor's own cap
+    max_batch_windows: int = 8  # windows per generate call, when the memory budget holds them
 
 
 @dataclass(frozen=True)
@@ -164,11 +174,18 @@ class WindowPlan:
     memory_tokens: int | None
     options: PlanOptions
     visual: VisualCost = field(repr=False, compare=False)
+    batch_size: int = 1  # planned windows per generate call
 
     @property
     def budget_tokens(self) -> int:
-        """Most tokens (input + generated) any single call may use."""
+        """Most tokens (input + generated) any single sequence may use."""
         return self.context_limit if self.memory_tokens is None else min(self.context_limit, self.memory_tokens)
+
+    def batch_fits(self, padded_input_tokens: int, max_new_tokens: int, rows: int) -> bool:
+        """A call of `rows` sequences, each padded to `padded_input_tokens`, fits the memory tokens."""
+        if rows <= 1 or self.memory_tokens is None:
+            return True
+        return rows * (padded_input_tokens + max_new_tokens) <= self.memory_tokens
 
     def max_new_tokens(self, n_seconds: int) -> int:
         return self.options.answer_overhead_tokens + n_seconds * self.options.new_tokens_per_second
@@ -192,11 +209,13 @@ class WindowPlan:
             start += step
 
     def shrink(self, factor: float = 0.7) -> WindowPlan:
-        """A plan whose windows use at most `factor` of this plan's tokens, or the smallest plan
-        (one second at the smallest frame size) when that factor would go below it. For
-        out-of-memory retries; PlanError when this plan is already the smallest."""
+        """A plan whose calls use at most `factor` of this plan's tokens: fewer windows per call
+        first, then windows of fewer tokens, down to the smallest plan (one second at the smallest
+        frame size). For out-of-memory retries; PlanError when this plan is already the smallest."""
         if not 0 < factor < 1:
             raise ValueError(f"shrink factor must be in (0, 1), got {factor}")
+        if self.batch_size > 1:
+            return replace(self, batch_size=max(1, min(self.batch_size - 1, math.floor(self.batch_size * factor))))
         used = self.input_tokens_bound(self.window_s) + self.max_new_tokens(self.window_s)
         smallest = self.visual.frame_sizes(*self.source_size)[0]
         least = self.text.tokens(1) + self.visual.tokens(smallest, self.frames_per_second) + self.max_new_tokens(1)
@@ -215,6 +234,7 @@ class WindowPlan:
                 self.options,
                 frames_per_second=self.frames_per_second,
                 min_window_s=min(self.options.min_window_s, self.window_s),
+                max_batch_windows=1,
             ),
         )
 
@@ -232,6 +252,7 @@ class WindowPlan:
             "context_limit": self.context_limit,
             "memory_tokens": self.memory_tokens,
             "budget_tokens": self.budget_tokens,
+            "batch_size": self.batch_size,
         }
 
 
@@ -280,10 +301,14 @@ def plan_windows(
     window = min(fitting_seconds(chosen), longest)
     if window < 1:
         raise PlanError(
-            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs {need(chosen, 1)} tokens "
-            f"but the budget allows {budget} (context {context_limit}, memory {memory_tokens})"
+            f"{visual.family}: one second at {chosen.height}x{chosen.width}, {fps} frames needs {need(chosen, 1)} "
+            f"tokens but the budget allows {budget} (context {context_limit}, memory {memory_tokens})"
         )
     overlap = options.overlap_s if window > 2 * options.overlap_s else 0
+    # Whole windows per call within the memory tokens; without a memory figure, one (nothing to go by).
+    n_windows = 1 if window >= n_total else 1 + math.ceil((n_total - window) / (window - overlap))
+    batch = 1 if memory_tokens is None else memory_tokens // need(chosen, window)
+    batch = max(1, min(batch, options.max_batch_windows, n_windows))
     return WindowPlan(
         family=visual.family,
         source_size=tuple(source_size),
@@ -297,4 +322,5 @@ def plan_windows(
         memory_tokens=memory_tokens,
         options=options,
         visual=visual,
+        batch_size=batch,
     )

@@ -15,12 +15,17 @@ these processors only validate the size, normalise and lay out patches.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.video_processing_utils import VideoProcessorMixin
 from transformers.video_utils import VideoMetadata
+
+try:  # transformers >= 5.2x: the torchvision-free base of video processors
+    from transformers.video_processing_utils import VideoProcessorMixin as _VideoProcessorBase
+except ImportError:  # earlier 5.x (the GPU kit's 5.17): every video processor is a torchvision class
+    from transformers.image_processing_utils import BaseImageProcessor as _VideoProcessorBase
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -66,10 +71,10 @@ def _as_video(video) -> np.ndarray:
     return arr
 
 
-class ArrayVideoProcessor(VideoProcessorMixin):
+class ArrayVideoProcessor(_VideoProcessorBase):
     """Common part: accepts a list of (T, H, W, 3) uint8 arrays; ignores kwargs meant for torchvision."""
 
-    model_input_names = ["pixel_values_videos"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values_videos"]
 
     def __call__(self, videos, return_tensors=None, fps: float | None = None, **_ignored) -> BatchFeature:
         if isinstance(videos, np.ndarray) and videos.ndim == 4:
@@ -87,7 +92,7 @@ class ArrayVideoProcessor(VideoProcessorMixin):
 class QwenArrayVideoProcessor(ArrayVideoProcessor):
     """Qwen2-VL / Qwen2.5-VL: 2-frame temporal patches of 14x14 pixels, merged 2x2 into one token."""
 
-    model_input_names = ["pixel_values_videos", "video_grid_thw"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values_videos", "video_grid_thw"]
 
     def __init__(
         self,

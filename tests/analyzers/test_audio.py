@@ -1,9 +1,12 @@
+import numpy as np
 import pytest
 
 from analyzers.audio import SILENCE_DB, analyze_audio
-from analyzers.media import decode_audio, probe_video
-from tests.conftest import SPEECH_AT, TONE_AT
-from tests.media_factory import place, speech, write_audio_store
+from analyzers.decode import decode_audio
+from analyzers.probe import probe_video
+from analyzers.records import DERIVED
+from support.clips import SPEECH_AT, TONE_AT
+from support.media_factory import place, speech, write_audio_store
 
 
 def per_second(events, aspect):
@@ -32,10 +35,26 @@ def test_loudness_follows_the_signal(clip, tmp_path):
     assert loud[0] < loud[2]
 
 
-def test_without_audio_every_second_is_silent_not_missing():
+def test_without_audio_every_second_is_silent_not_missing_and_marked_derived():
     events = analyze_audio(None, 3.5)
     assert per_second(events, "speech") == [0.0] * 4
     assert per_second(events, "loudness_db") == [SILENCE_DB] * 4
+    # nothing was heard, so nothing was observed: the reconstruction score counts these cells 0
+    assert all(e.detail[DERIVED] == "no audio stream" for e in events)
+
+
+def test_speech_confidence_is_the_voice_probability_and_falls_with_noise(tmp_path):
+    said = speech("Please open the red door and close the window.")
+    rng = np.random.default_rng(0)
+    mean_confidence = {}
+    for noise in (0.0, 0.2):
+        pcm = np.clip(place(5, [(1.0, said)]) + noise * rng.standard_normal(5 * 16_000).astype(np.float32), -1, 1)
+        events = analyze_audio(write_audio_store(tmp_path / f"{noise}.parquet", pcm), 5.0)
+        speech_events = [e for e in events if e.aspect == "speech"]
+        assert [e.value >= 0.5 for e in speech_events] == [False, True, True, True, False]
+        assert all(0.5 <= e.confidence <= 1.0 for e in speech_events)
+        mean_confidence[noise] = float(np.mean([e.confidence for e in speech_events]))
+    assert mean_confidence[0.0] > 0.95 and mean_confidence[0.2] < mean_confidence[0.0] - 0.05
 
 
 def test_speech_across_a_chunk_border_stays_one_segment(tmp_path):

@@ -4,12 +4,14 @@ import pandas as pd
 
 from analyzers.coverage_picture import (
     ANALYSED,
+    DERIVED_CELL,
     LABEL_WIDTH,
     MAX_PLOT_WIDTH,
     NOT_ANALYSED,
     ROW_HEIGHT,
     TOP,
     UNCONFIGURED,
+    UNSURE,
     render_coverage_png,
 )  # fmt: skip
 
@@ -46,3 +48,27 @@ def test_long_videos_are_binned_into_a_bounded_width():
     assert image.shape[1] <= LABEL_WIDTH + MAX_PLOT_WIDTH + 10 and len(png) < 20_000
     assert np.abs(cell(image, 1, 10) - ANALYSED).max() <= 2
     assert np.abs(cell(image, 1, MAX_PLOT_WIDTH - 10) - NOT_ANALYSED).max() <= 2
+
+
+def test_a_cell_is_as_green_as_it_counts_and_derived_cells_are_amber():
+    timeline = pd.DataFrame(
+        {
+            "shot": [0, 0, 0],
+            "speech": [0.0, 0.0, None],
+            "faces": [0, 0, 0],
+            "confidence": [
+                {"shot": 1.0, "speech": 0.0, "faces": 0.5},
+                {"shot": 0.2, "speech": 0.0, "faces": 0.5},
+                {"shot": 1.0, "speech": None, "faces": 0.5},
+            ],
+            "derived": [["speech"], ["speech"], []],
+        }
+    )
+    image = decode(render_coverage_png(timeline, ASPECTS, expected=ASPECTS, score=0.5))
+    centre = [s * 28 + 14 for s in range(3)]
+    assert np.abs(cell(image, 0, centre[0]) - ANALYSED).max() <= 2
+    sure, unsure = cell(image, 0, centre[1]), UNSURE + 0.2 * (ANALYSED - UNSURE)
+    assert np.abs(sure - unsure).max() <= 2  # 0.2: mostly pale
+    assert np.abs(cell(image, 2, centre[0]) - (UNSURE + 0.5 * (ANALYSED - UNSURE))).max() <= 2
+    assert all(np.abs(cell(image, 1, x) - DERIVED_CELL).max() <= 2 for x in centre[:2])
+    assert np.abs(cell(image, 1, centre[2]) - NOT_ANALYSED).max() <= 2

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analyzers.decode import decode_video
 from analyzers.frames import iter_frames
-from analyzers.media import decode_video, probe_video
+from analyzers.probe import probe_video
 from analyzers.shots import analyze_shots, boundaries
-from tests.media_factory import Shot, ffmpeg, render_shots, write_video
+from support.media_factory import Shot, ffmpeg, render_shots, write_video
 
 FPS = 25  # a rate every format here can carry (MPEG-2's list, GIF's centiseconds)
 SHOTS = [Shot(2, 21), Shot(2, 22)]

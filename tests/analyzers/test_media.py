@@ -1,12 +1,14 @@
+import itertools
 import math
 from pathlib import Path
 
 import pytest
 
 from analyzers.audio_store import AUDIO_RATE, read_audio
+from analyzers.decode import decode_audio, decode_video
 from analyzers.frames import frame_times, iter_frames
-from analyzers.media import MediaError, decode_audio, decode_video, probe_video
-from tests.media_factory import Shot, render_shots, tone, write_video
+from analyzers.probe import MediaError, probe_video
+from support.media_factory import Shot, render_shots, tone, write_video
 
 
 def test_probe_reports_container_facts(clip):
@@ -25,7 +27,7 @@ def test_one_decode_pass_yields_signals_and_sampled_frames(clip, tmp_path):
     assert result.decoded == 165 and len(result.signals) == 165
     times = frame_times(tmp_path / "frames.parquet")
     assert result.sampled == len(times) == 22  # 2 per second
-    assert all(0 <= b - a < 0.6 for a, b in zip(times, times[1:]))
+    assert all(0 <= b - a < 0.6 for a, b in itertools.pairwise(times))
     frames = list(iter_frames(tmp_path / "frames.parquet", start_s=3.0, end_s=4.0))
     assert [round(f.t, 2) for f in frames] == [3.0, 3.53]
     assert frames[0].image.shape == (180, 320, 3)
@@ -48,7 +50,7 @@ def test_audio_pass_is_16k_mono_aligned_to_the_video(tmp_path):
         audio_rate=44_100,
     )
     probe = probe_video(path)
-    assert decode_audio(probe, tmp_path / "a.parquet") == 3
+    assert decode_audio(probe, tmp_path / "a.parquet").seconds == 3
     pcm = read_audio(tmp_path / "a.parquet")
     assert len(pcm) == pytest.approx(2.5 * AUDIO_RATE, abs=AUDIO_RATE * 0.05)
     rms = math.sqrt(float((pcm[AUDIO_RATE // 2 : AUDIO_RATE * 2] ** 2).mean()))
@@ -76,7 +78,7 @@ def test_six_channel_audio_is_downmixed(tmp_path):
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
     probe = probe_video(silent_clip)
     assert probe.audio_streams == [] and probe.seconds == 4
-    assert decode_audio(probe, tmp_path / "a.parquet") == 0
+    assert decode_audio(probe, tmp_path / "a.parquet").seconds == 0
     assert not (tmp_path / "a.parquet").exists()
 
 
@@ -91,6 +93,23 @@ def test_bad_files_raise_a_clear_error_naming_the_file(tmp_path, content, reason
         probe_video(path)
     assert str(path) in str(err.value)
     assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.02])
+def test_a_file_cut_before_its_index_is_called_truncated_not_an_errno(tmp_path, fraction):
+    from support.media_factory import pattern_video, truncated_copy
+
+    cut = truncated_copy(pattern_video(tmp_path / "whole.mp4", 2, 160, 96, 10), tmp_path / "cut.mp4", fraction)
+    with pytest.raises(MediaError) as err:
+        probe_video(cut)
+    message = str(err.value)
+    assert message.startswith(f"{cut}: not a readable media file: it looks truncated")
+    assert f"the file ends at {cut.stat().st_size}" in message and "Errno" not in message
+    text = tmp_path / "notes.mp4"
+    text.write_bytes(b"plain text\n" * 50)
+    with pytest.raises(MediaError, match="not a readable media file: ffmpeg: Invalid data") as err:
+        probe_video(text)
+    assert "truncated" not in str(err.value) and "Errno" not in str(err.value)
 
 
 def test_audio_only_file_is_refused(tmp_path):
@@ -112,7 +131,7 @@ def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
     import cv2
     import numpy as np
 
-    from tests.media_factory import ffmpeg, phone_video, portrait_picture
+    from support.media_factory import ffmpeg, phone_video, portrait_picture
 
     picture = portrait_picture()
     path = phone_video(tmp_path / "phone.mp4", picture, degrees, tag=tag)
@@ -129,7 +148,7 @@ def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
 
 
 def test_raw_h264_takes_its_rate_from_the_bitstream(tmp_path):
-    from tests.media_factory import pattern_video, remux
+    from support.media_factory import pattern_video, remux
 
     raw = remux(pattern_video(tmp_path / "ten.mp4", 3, 160, 96, 10), tmp_path / "ten.h264")
     probe = probe_video(raw)  # the raw demuxer alone would say 25 fps and no duration
@@ -140,7 +159,7 @@ def test_raw_h264_takes_its_rate_from_the_bitstream(tmp_path):
 
 
 def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
-    from tests.media_factory import ffmpeg
+    from support.media_factory import ffmpeg
 
     raw = tmp_path / "frames.mjpeg"
     ffmpeg(
@@ -163,7 +182,7 @@ def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
-    from tests.media_factory import pattern_video, truncated_copy
+    from support.media_factory import pattern_video, truncated_copy
 
     # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
     whole = pattern_video(
@@ -173,18 +192,17 @@ def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
     before = cut.read_bytes()
     probe = probe_video(cut)
     assert probe.duration_s == pytest.approx(4.0)
-    with pytest.raises(
-        MediaError, match=r"truncated or damaged: .* declares 4.0 s but frames decode only up to"
-    ) as err:
+    with pytest.raises(MediaError, match=r"truncated or damaged: .* declares 4.0 s but its data ends at") as err:
         decode_video(probe, tmp_path / "f.parquet")
     assert str(cut) in str(err.value) and cut.read_bytes() == before
 
 
 def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
-    from tests.media_factory import ffmpeg
+    from support.media_factory import ffmpeg
 
     path = tmp_path / "vfr.mp4"  # 30 frames 1/15 s apart, then 60 frames 1/30 s apart
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90", "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=30", "-frames:v", "90",
+           "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
            "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))  # fmt: skip
     probe = probe_video(path)
     assert probe.duration_s == pytest.approx(4.0)
@@ -220,7 +238,7 @@ def test_the_probe_row_keeps_any_file_name_exactly(tmp_path, silent_clip, name):
 
     import pandas as pd
 
-    from analyzers.media import VideoProbe
+    from analyzers.probe import VideoProbe
 
     path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name))
     path.write_bytes(silent_clip.read_bytes())

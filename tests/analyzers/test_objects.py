@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoModelForObjectDetection
 
 from analyzers import objects
-from tests.media_factory import DETECTOR_LABELS, texture, tiny_object_detector, write_frame_store
+from support.media_factory import DETECTOR_LABELS, texture, tiny_object_detector, write_frame_store
 
 QUERIES = 6
 
@@ -31,6 +31,9 @@ def test_every_second_gets_the_labels_of_its_frames_and_boxes_inside_the_frame(d
     for event in events:
         assert event.value and set(event.value) <= set(DETECTOR_LABELS.values()) and event.value == sorted(event.value)
         assert {b["label"] for b in event.detail["boxes"]} == set(event.value)
+        best = {label: max(b["score"] for b in event.detail["boxes"] if b["label"] == label) for label in event.value}
+        # the detection score the reconstruction score weighs the cell by: the labels' best scores, averaged
+        assert event.confidence == pytest.approx(sum(best.values()) / len(best), abs=1e-4)
         for box in event.detail["boxes"]:
             x, y, w, h = box["box"]
             assert x >= 0 and x + w <= 320 and y >= 0 and y + h <= 180 and 0 <= box["score"] <= 1

@@ -1,10 +1,15 @@
-"""OCR on tiny generated frames: rendered strings are read, unchanged frames are not read again."""
+"""OCR on tiny generated frames: rendered strings are read (German letters included), unchanged frames
+are not read again, the score drops on worse text, the languages are configurable."""
 
+import cv2
 import numpy as np
+import pytest
 
 from analyzers import ocr
 from analyzers.frame_models import block_difference, same_picture, thumbnail
-from tests.media_factory import caption, texture, write_frame_store
+from support.media_factory import caption, caption_lines, latin_font, texture, write_frame_store
+
+GERMAN = ["Größte Übersicht für Bäcker", "Schöne Grüße aus Köln", "Fußgängerzone", "Jörg Weiß, Geschäftsführer"]
 
 
 def _key(text: str) -> str:
@@ -49,3 +54,44 @@ def test_a_second_without_its_own_frame_keeps_the_picture_before_it(tmp_path):
     store = write_frame_store(tmp_path / "frames.parquet", [caption("Exit only")], fps=1.0)
     events = ocr.analyze_text(store, 2.5)
     assert [[_key(t) for t in e.value] for e in events] == [["exitonly"]] * 3
+
+
+def test_german_letters_are_kept(tmp_path):
+    frames = [
+        caption_lines(GERMAN[:2], 640, 360, 26, font=latin_font("Sans")),
+        caption_lines(GERMAN[2:], 640, 360, 26, texture(3, 640, 360), latin_font("Serif")),
+    ]
+    store = write_frame_store(tmp_path / "frames.parquet", frames, fps=1.0)
+    events = ocr.analyze_text(store, 2.0)
+    assert [e.value for e in events] == [GERMAN[:2], GERMAN[2:]]
+    assert events[0].source == "rapidocr:PP-OCRv4+tesseract:deu+eng"
+    assert all(0.8 <= b["score"] <= 1 for e in events for b in e.detail["boxes"])
+
+
+@pytest.mark.parametrize("recognizer", ["combined", "tesseract"])
+def test_the_score_drops_when_the_text_is_harder_to_read(recognizer):
+    clean = caption_lines(GERMAN[:1], 640, 360, 26, font=latin_font("Sans"))
+    # the same caption more and more out of focus: misread ("Bacher"), then garbled, and less and less sure
+    read = [
+        ocr.read_text(cv2.GaussianBlur(clean, (0, 0), sigma) if sigma else clean, min_score=0.0, recognizer=recognizer)
+        for sigma in (0, 3.0, 3.3)
+    ]
+    assert [len(lines) for lines in read] == [1, 1, 1] and read[0][0].text == GERMAN[0] != read[1][0].text
+    assert read[0][0].score > read[1][0].score > read[2][0].score + 0.2
+
+
+def test_the_languages_are_configurable_and_missing_language_data_is_named(monkeypatch):
+    monkeypatch.setenv(ocr.LANGUAGES_ENV, "deu+eng+xyz")
+    with pytest.raises(ocr.OcrSetupError, match=r"xyz.*tesseract-ocr-xyz"):
+        ocr.TesseractReader()
+    monkeypatch.setenv(ocr.LANGUAGES_ENV, "German")
+    with pytest.raises(ocr.OcrSetupError, match=r"VIDEO_TIMELINE_OCR_LANGUAGES='German'.*deu\+eng"):
+        ocr.ocr_languages()
+    monkeypatch.setenv(ocr.LANGUAGES_ENV, "eng")
+    assert ocr.source_of("combined", ocr.TesseractReader()) == "rapidocr:PP-OCRv4+tesseract:eng"
+
+
+def test_pp_ocr_recognizer_stays_selectable(tmp_path):
+    store = write_frame_store(tmp_path / "frames.parquet", [caption("Exit only")], fps=1.0)
+    events = ocr.analyze_text(store, 1.0, recognizer="ppocr")
+    assert [[_key(t) for t in e.value] for e in events] == [["exitonly"]] and events[0].source == ocr.PPOCR_SOURCE

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from analyzers import faces, ocr, progress, transcript
-from analyzers.media import decode_audio, decode_video, probe_video
+from analyzers.decode import decode_audio, decode_video
+from analyzers.probe import probe_video
 
 
 def positions(lines: list[str], what: str) -> list[int]:

@@ -34,6 +34,18 @@ def test_one_row_per_second_with_nulls_for_what_was_not_analysed():
     assert timeline["camera"].isna().all()  # camera never analysed: null, not "unknown"
 
 
+def test_language_is_a_string_column_null_where_speech_was_not_analysed():
+    events = per_second("transcript", ["", "Guten Morgen"]) + per_second("language", ["", "de"])
+    timeline = build_timeline("v", 3, events_frame(events, "v"))
+    assert timeline["language"].tolist()[:2] == ["", "de"] and timeline["language"].isna().tolist() == [
+        False,
+        False,
+        True,
+    ]
+    assert str(timeline["language"].dtype) == "string"
+    assert timeline["coverage"].tolist()[0] == 1 / len(CONTRACT_ASPECTS)  # counted once, as the transcript
+
+
 def test_found_nothing_is_not_null():
     timeline = build_timeline(
         "v", 2, events_frame(per_second("text", [[], ["EXIT"]]) + per_second("faces", [0, 0]), "v")
@@ -81,8 +93,86 @@ def test_score_counts_only_configured_aspects_and_coverage_counts_all():
     timeline = build_timeline("v", 2, events)
     score = reconstruction_score(timeline, ("shot", "cut", "camera", "description"))
     assert score.per_aspect["camera"] == 0.5
-    assert score.score == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+    # the composed description fills the column (coverage) but counts 0 in the score
+    assert score.per_aspect["description"] == 0.0 and score.aspects["description"].derived == 1.0
+    assert score.score == pytest.approx((1 + 1 + 0.5 + 0) / 4)
+    assert score.coverage == pytest.approx((1 + 1 + 0.5 + 1) / 4)
     assert timeline["coverage"].tolist() == [4 / len(CONTRACT_ASPECTS), 3 / len(CONTRACT_ASPECTS)]
+    assert timeline["derived"].tolist()[0].tolist() == ["description"]
+
+
+def test_a_composed_description_scores_below_a_model_description_by_its_confidence():
+    observed = per_second("shot", [0, 0]) + per_second("cut", [False, False])
+    aspects = ("shot", "cut", "description")
+    composed = reconstruction_score(build_timeline("v", 2, events_frame(observed, "v"), aspects), aspects)
+    model = [Event(s, s + 1, "description", f"A dog runs in second {s}.", 0.8, "vlm") for s in range(2)]
+    described = reconstruction_score(build_timeline("v", 2, events_frame(observed + model, "v"), aspects), aspects)
+    assert composed.score == pytest.approx(2 / 3, abs=1e-4) and composed.per_aspect["description"] == 0.0
+    assert described.per_aspect["description"] == 0.8 and described.score == pytest.approx(2.8 / 3, abs=1e-4)
+    assert described.model_described_seconds == 2 and composed.model_described_seconds == 0
+
+
+def test_each_cell_counts_its_confidence_and_found_nothing_counts_the_evidence():
+    events = events_frame(
+        [
+            Event(0, 1, "faces", 2, 0.7, "det"),  # found: its detection score
+            Event(1, 2, "faces", 0, None, "det"),  # found nothing in a sharp picture
+            Event(2, 3, "faces", 0, None, "det"),  # found nothing in a blurred, tiny one
+            Event(3, 4, "faces", 0, 0.9, "det"),  # the analyzer says how sure its "nothing" is
+        ]
+        + per_second("visibility", [1.0, 0.95, 0.1, 0.1])
+        + per_second("speech", [0.0, 1.0, 0.0, 0.0])
+        + per_second("transcript", ["", "", "hello", ""]),
+        "v",
+    )
+    timeline = build_timeline("v", 4, events)
+    weights = pd.DataFrame(list(timeline["confidence"]))
+    assert weights["faces"].tolist() == [0.7, 0.95, 0.1, 0.9]
+    # an empty transcript is as sure as the voice detector that nobody spoke (speech carries no confidence
+    # here, so counts 1); where it heard voice, "nothing said" is not an observation
+    assert weights["transcript"].tolist() == [1.0, 0.0, 1.0, 1.0]
+    score = reconstruction_score(timeline, ("faces",))
+    assert score.score == pytest.approx((0.7 + 0.95 + 0.1 + 0.9) / 4)
+    assert score.aspects["faces"].unsure == pytest.approx(1 - score.score)
+    assert timeline["score"].tolist() == pytest.approx(
+        [float(weights.loc[s].fillna(0).mean()) for s in range(4)], abs=1e-4
+    )
+
+
+def test_silence_without_an_audio_stream_is_derived_and_counts_zero():
+    from analyzers.audio import analyze_audio
+
+    events = events_frame(analyze_audio(None, 3) + per_second("transcript", ["", "", ""]), "v")
+    aspects = ("speech", "transcript", "loudness_db")
+    timeline = build_timeline("v", 3, events, aspects)
+    assert timeline["speech"].tolist() == [0.0] * 3 and timeline["loudness_db"].tolist() == [-120.0] * 3
+    score = reconstruction_score(timeline, aspects)
+    assert score.score == 0.0 and score.coverage == 1.0
+    assert all(score.aspects[a].derived == 1.0 for a in aspects)
+    assert score.reasons() == [f"{a} 0.00 (derived 100%)" for a in aspects]
+
+
+def test_seconds_whose_stream_did_not_decode_are_not_analysed_and_part_decoded_ones_count_less():
+    events = events_frame(
+        per_second("shot", [0, 0, 0, 0])
+        + per_second("camera", ["static"] * 4)
+        + per_second("speech", [0.0] * 4)
+        + per_second("video_decoded", [1.0, 0.4, 0.8, 1.0])
+        + [Event(s, s + 1, "audio_decoded", 1 - lost, detail={"lost": lost}) for s, lost in enumerate([0, 0, 0.7, 0])],
+        "v",
+    )
+    timeline = build_timeline("v", 4, events)
+    assert timeline["shot"].isna().tolist() == [False, True, False, False]
+    assert timeline["camera"].isna().tolist() == [False, True, False, False]
+    assert timeline["speech"].isna().tolist() == [False, False, True, False]
+    weights = pd.DataFrame(list(timeline["confidence"]))
+    assert weights["shot"].tolist()[2] == 0.8 and weights["speech"].tolist()[3] == 1.0
+    score = reconstruction_score(timeline, ("shot", "speech"))
+    assert score.aspects["shot"].not_analysed == 0.25 and score.aspects["shot"].score == pytest.approx(2.8 / 4)
+    assert score.reasons() == [
+        "shot 0.70 (not analysed 25%, confidence 0.93 where observed)",
+        "speech 0.75 (not analysed 25%)",
+    ]
 
 
 def test_density_finds_gaps_duplicates_and_wrong_lengths():

@@ -1,15 +1,20 @@
-"""Transcription of real synthesized speech (espeak-ng) by the offline Whisper tiny.en model."""
-
-import re
+"""Transcription of real synthesized speech (espeak-ng) by the offline Whisper models: the multilingual
+base (German and English, the language per second, speech it cannot make out left out) and tiny.en."""
 
 import numpy as np
 import pytest
 
 from analyzers import transcript
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
-from tests.media_factory import place, speech, write_audio_store
+from support.media_factory import place, speech, write_audio_store
+from support.words import word_error_rate, words
 
 SENTENCE = "Please open the red door and close the window."
+GERMAN = (
+    "Guten Morgen und herzlich willkommen. Heute zeigen wir Ihnen die neue Bäckerei am Marktplatz. "
+    "Die Brötchen sind frisch und die Preise sind günstig."
+)
+LOJBAN = "coi rodo mi klama le zarci .i do klama ma .i mi nelci le nu citka le plise .i ko sarji le nu tavla"
 
 
 @pytest.fixture(scope="module")
@@ -17,17 +22,22 @@ def whisper():
     return transcript.load_whisper(transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL))
 
 
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^a-z ]", "", text.lower()).split()
+@pytest.fixture(scope="module")
+def whisper_base():
+    return transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
+
+
+def _by_aspect(events, aspect):
+    return [e for e in events if e.aspect == aspect]
 
 
 def test_spoken_words_land_in_the_seconds_they_are_said(whisper, tmp_path):
     store = write_audio_store(tmp_path / "audio.parquet", place(8, [(2.0, speech(SENTENCE))]))
-    events = transcript.analyze_transcript(whisper, store, 8.0, source="whisper-tiny.en")
-    assert [e.start_s for e in events] == [float(s) for s in range(8)] and {e.aspect for e in events} == {"transcript"}
+    events = _by_aspect(transcript.analyze_transcript(whisper, store, 8.0, source="whisper-tiny.en"), "transcript")
+    assert [e.start_s for e in events] == [float(s) for s in range(8)]
     heard = " ".join(e.value for e in events)
-    expected = _words(SENTENCE)
-    assert sum(w in _words(heard) for w in expected) >= len(expected) - 1  # at most one word misheard
+    expected = words(SENTENCE)
+    assert sum(w in words(heard) for w in expected) >= len(expected) - 1  # at most one word misheard
     assert [e.value for e in events[:2]] == ["", ""]  # silence before the speech
     said = [e for e in events if e.value]
     assert 2 <= said[0].start_s <= 3 and said[-1].start_s <= 6
@@ -39,7 +49,8 @@ def test_spoken_words_land_in_the_seconds_they_are_said(whisper, tmp_path):
 
 def test_a_video_without_audio_is_analysed_as_silent(whisper):
     events = transcript.analyze_transcript(whisper, None, 2.5, source="whisper-tiny.en")
-    assert [(e.start_s, e.value) for e in events] == [(0.0, ""), (1.0, ""), (2.0, "")]
+    assert [(e.start_s, e.value) for e in _by_aspect(events, "transcript")] == [(0.0, ""), (1.0, ""), (2.0, "")]
+    assert [e.value for e in _by_aspect(events, "language")] == ["", "", ""]
 
 
 def test_a_folder_that_is_not_a_ctranslate2_model_is_refused_with_its_name(tmp_path):
@@ -69,7 +80,61 @@ def test_a_sentence_across_a_chunk_border_is_heard_whole_once(whisper, tmp_path)
     store = write_audio_store(tmp_path / "audio.parquet", place(12, [(3.0, speech(SENTENCE))]))  # spoken ~3-6 s
     whole = transcript.analyze_transcript(whisper, store, 12.0, source="w")
     chunked = transcript.analyze_transcript(whisper, store, 12.0, source="w", chunk_s=5)  # a border at 5 s
-    heard = lambda events: _words(" ".join(e.value for e in events))  # noqa: E731
-    expected = _words(SENTENCE)
+    heard = lambda events: words(" ".join(e.value for e in _by_aspect(events, "transcript")))  # noqa: E731
+    expected = words(SENTENCE)
     assert sum(w in heard(whole) for w in expected) >= len(expected) - 1
     assert heard(chunked) == heard(whole)  # nothing lost, split or said twice at the border
+
+
+def test_german_speech_is_transcribed_in_german_with_its_language(whisper_base, tmp_path):
+    pcm = speech(GERMAN, voice="de")
+    seconds = len(pcm) / AUDIO_RATE + 1
+    store = write_audio_store(tmp_path / "audio.parquet", place(seconds, [(0.5, pcm)]))
+    events = transcript.analyze_transcript(whisper_base, store, seconds, source="whisper-base")
+    said, languages = _by_aspect(events, "transcript"), _by_aspect(events, "language")
+    assert word_error_rate(GERMAN, " ".join(e.value for e in said)) <= 0.3
+    assert {e.value for e, w in zip(languages, said) if w.value} == {"de"}
+    assert all(e.value == "" for e, w in zip(languages, said) if not w.value)
+    assert np.mean([e.confidence for e in said if e.value]) >= 0.75
+    assert all(w["language"] == "de" for e in said for w in e.detail["words"])
+    assert transcript.languages_heard(events) == {"de": sum(1 for e in said if e.value)}
+
+
+def test_english_stays_right_with_the_multilingual_model(whisper_base, tmp_path):
+    store = write_audio_store(tmp_path / "audio.parquet", place(5, [(0.5, speech(SENTENCE))]))
+    events = transcript.analyze_transcript(whisper_base, store, 5.0, source="whisper-base")
+    assert word_error_rate(SENTENCE, " ".join(e.value for e in _by_aspect(events, "transcript"))) <= 0.1
+    assert set(transcript.languages_heard(events)) == {"en"}
+
+
+def test_speech_the_model_cannot_make_out_gives_an_empty_low_confidence_transcript(whisper_base, whisper, tmp_path):
+    """Lojban (a language Whisper was not trained on) for base, German for English-only tiny.en: Whisper
+    writes guesses (Latin or Spanish words, English nonsense); they stay out of the transcript."""
+    german = speech(GERMAN, voice="de")
+    for model, pcm in ((whisper_base, speech(LOJBAN, voice="jbo")), (whisper, german)):
+        seconds = len(pcm) / AUDIO_RATE + 1
+        store = write_audio_store(tmp_path / "audio.parquet", place(seconds, [(0.5, pcm)]))
+        events = transcript.analyze_transcript(model, store, seconds, source="w")
+        said = _by_aspect(events, "transcript")
+        assert [e.value for e in said] == [""] * len(said)
+        assert [e.value for e in _by_aspect(events, "language")] == [""] * len(said)
+        guessed = [e for e in said if e.detail["unclear"]]
+        assert guessed  # Whisper did write words there: they were left out
+        assert all(e.confidence < transcript.MIN_SEGMENT_P for e in guessed)
+
+
+def test_confidence_drops_when_the_speech_is_harder_to_make_out(whisper_base, tmp_path):
+    pcm = place(6, [(0.5, speech(SENTENCE))])
+    noisy = pcm + np.random.default_rng(0).normal(0, 0.12, len(pcm)).astype(np.float32)
+
+    def mean_confidence(track):
+        store = write_audio_store(tmp_path / "audio.parquet", track)
+        said = _by_aspect(transcript.analyze_transcript(whisper_base, store, 6.0, source="w"), "transcript")
+        return np.mean([e.confidence for e in said if e.confidence is not None])
+
+    assert mean_confidence(noisy) < mean_confidence(pcm) - 0.05
+
+
+def test_an_english_only_model_refuses_another_language(whisper):
+    with pytest.raises(transcript.WhisperModelError, match=r"'de'.*English-only"):
+        transcript.transcribe_words(whisper, speech(SENTENCE), language="de")

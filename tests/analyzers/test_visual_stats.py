@@ -2,9 +2,10 @@
 
 import pytest
 
-from analyzers.media import decode_video, probe_video
+from analyzers.decode import decode_video
+from analyzers.probe import probe_video
 from analyzers.visual_stats import analyze_visual_stats
-from tests.media_factory import ffmpeg
+from support.media_factory import ffmpeg
 
 
 def test_a_slideshow_second_without_a_new_frame_shows_the_picture_still_on_screen(tmp_path):

@@ -3,18 +3,17 @@ picks the executor, heavy steps are routed to the `gpu` queue, and the overlap m
 end-to-end test see overlap when there is some. No server is started here (test_celery_workers.py)."""
 
 import pytest
-from dagster._config import process_config
-from dagster._config.field_utils import convert_potential_field
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster import QueuedRunCoordinator
 from dagster_celery.cli import get_validated_config
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from dagster_postgres import DagsterPostgresStorage
 
 from resources.model_specs import ModelSpec
-from tests.distributed.cluster import DEPLOY, max_overlap_s, max_parallel_groups
-from video_assets.definitions import ANALYZE_JOB, build_definitions
+from support.celery_cluster import DEPLOY, max_overlap_s, max_parallel_groups
+from video_assets.dagster_private import dagster_instance_config, validate_config
+from video_assets.definitions import build_definitions
 from video_assets.distributed import EXECUTOR_ENV, ExecutorConfigError, executor_from_env
+from video_assets.names import ANALYZE_JOB
 
 ENV = {
     "DAGSTER_PG_HOST": "db",
@@ -34,7 +33,7 @@ def deploy_env(monkeypatch):
 
 
 def validated(config_type, value) -> dict:
-    result = process_config(convert_potential_field(config_type).config_type, value)
+    result = validate_config(config_type, value)
     assert result.success, [e.message for e in result.errors]
     return result.value
 

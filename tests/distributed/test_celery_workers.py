@@ -20,10 +20,11 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from resources.heavy_models import GPU_POOL
 from resources.storage import TimelineStorage
-from tests.distributed.cluster import Cluster, max_overlap_s, max_parallel_groups, step_records
-from tests.distributed.servers import wait_until
-from tests.media_factory import Shot, place, render_shots, speech, write_video
+from support.celery_cluster import Cluster, max_overlap_s, max_parallel_groups, step_records
+from support.media_factory import Shot, place, render_shots, speech, write_video
+from support.servers import wait_until
 from video_assets.celery_executor import LOST_WORKER_BOUND_S
+from video_assets.dagster_private import claimed_pool_slots, pending_pool_steps
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +108,9 @@ def checks_passed(c: Cluster, run_id: str) -> dict[str, bool]:
     }
 
 
-def gpu_slots(c: Cluster):
-    info = c.instance.event_log_storage.get_concurrency_info(GPU_POOL)
-    return info.claimed_slots, info.pending_steps
+def gpu_slots(c: Cluster) -> tuple[set, set]:
+    """(run id, step key) of the `gpu` pool's claimed slots and of the steps waiting for one."""
+    return claimed_pool_slots(c.instance, GPU_POOL), pending_pool_steps(c.instance, GPU_POOL)
 
 
 def test_a_backfill_runs_its_steps_across_workers_one_heavy_step_at_a_time(cluster, tmp_path):
@@ -142,7 +143,7 @@ def test_a_backfill_runs_its_steps_across_workers_one_heavy_step_at_a_time(clust
     assert heavy_overlap < 0, f"heavy steps overlapped by {heavy_overlap:.2f} s"
     light_parallel = max_parallel_groups([(r.start, r.end, r.run_id) for r in light])
     assert light_parallel >= 2, "light steps of different videos never ran at the same time"
-    assert gpu_slots(c) == ([], [])
+    assert gpu_slots(c) == (set(), set())
     figures = {
         "workers": "2 gpu (1 process each) + 1 light (2 processes)",
         "partitions": len(keys),
@@ -178,7 +179,7 @@ def test_a_killed_gpu_worker_and_a_postgres_restart_lose_nothing(cluster, tmp_pa
     killed_at = time.time()
     assert [r.end for r in step_records(c.instance, [victim_run.run_id]) if r.step in HEAVY] == [None]
     others = [c.launch(k) for k in keys[1:]]  # their heavy steps queue behind the dead worker's slot
-    holds = lambda: any(s.run_id == victim_run.run_id for s in gpu_slots(c)[0])  # noqa: E731
+    holds = lambda: any(run_id == victim_run.run_id for run_id, _ in gpu_slots(c)[0])  # noqa: E731
     assert holds()
     wait_until(lambda: not holds(), LOST_WORKER_BOUND_S + 10, "the dead worker's gpu slot to be freed")
     slot_freed_s = time.time() - killed_at
@@ -210,7 +211,7 @@ def test_a_killed_gpu_worker_and_a_postgres_restart_lose_nothing(cluster, tmp_pa
             assert run.status == DagsterRunStatus.FAILURE and "connect" in message.lower(), message
             outcomes[key] += ": " + next(line for line in message.splitlines() if "connect" in line.lower()).strip()
     # Nothing left claimed: slots of failed runs are freed by run monitoring after they end.
-    wait_until(lambda: gpu_slots(c) == ([], []), 30, "every gpu slot free and no step waiting")
+    wait_until(lambda: gpu_slots(c) == (set(), set()), 30, "every gpu slot free and no step waiting")
     for parquet in c.data.glob("*/video=*/*.parquet"):  # every stored file is whole (its footer is intact)
         pq.read_metadata(parquet)
 
@@ -222,7 +223,7 @@ def test_a_killed_gpu_worker_and_a_postgres_restart_lose_nothing(cluster, tmp_pa
     pid = next(r.pid for r in step_records(c.instance, [second.run_id]) if r.step in HEAVY)
     os.kill(pid, signal.SIGKILL)
     process_killed_at = time.time()
-    wait_until(lambda: not any(s.run_id == second.run_id for s in gpu_slots(c)[0]), 15, "the slot to be freed")
+    wait_until(lambda: not any(run_id == second.run_id for run_id, _ in gpu_slots(c)[0]), 15, "the slot to be freed")
     process_slot_freed_s = time.time() - process_killed_at
     second = wait_for_runs(c, keys[:1], 2)[0]
     assert second.status == DagsterRunStatus.FAILURE
@@ -238,7 +239,7 @@ def test_a_killed_gpu_worker_and_a_postgres_restart_lose_nothing(cluster, tmp_pa
     for key, (seconds, cut, _, speech_at) in zip(keys, specs):
         check_timeline(c, key, seconds, cut, speech_at)
     assert sorted(c.data.rglob("*.tmp")) == []
-    assert gpu_slots(c) == ([], [])
+    assert gpu_slots(c) == (set(), set())
 
     # Across all of it, heavy steps never overlapped (a killed one ran until its kill).
     all_runs = runs_of(c, keys)

@@ -17,8 +17,8 @@ from dagster import AssetKey, DagsterInstance
 
 from analyzers.frames import FRAME_SCHEMA
 from analyzers.keys import partition_key
-from tests.media_factory import pattern_video
-from tests.reliability.conftest import PROJECT, cli_command, digest, make_workspace, run_cli
+from support.instance import PROJECT, cli_command, digest, make_workspace, run_cli
+from support.media_factory import pattern_video
 
 pytestmark = pytest.mark.slow
 
@@ -32,27 +32,24 @@ def disk_full(*_):
 
 
 def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp_path, monkeypatch, silent_clip):
-    from video_assets.definitions import ANALYZE_JOB, build_definitions
+    from video_assets.definitions import build_definitions
+    from video_assets.runs import register_video, run_partition
 
     data = tmp_path / "data"
     defs = build_definitions(data_root=str(data))
-    job, storage = defs.resolve_job_def(ANALYZE_JOB), defs.resources["storage"]
-    key = storage.register_source(silent_clip)
     source_digest = digest(silent_clip)
     with DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions("videos", [key])
+        key = register_video(defs, instance, silent_clip)
 
         def run(*assets: str):
             selection = [AssetKey(a) for a in assets] or None  # a re-materialization of just those, as from the UI
-            return job.execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=False, asset_selection=selection
-            )
+            return run_partition(defs, instance, key, asset_selection=selection)
 
         assert run().success
         before = finals(data)
         assert {
-            "timeline/video=%s/timeline.parquet" % key,
-            "sampled_frames/video=%s/sampled_frames.parquet" % key,
+            f"timeline/video={key}/timeline.parquet",
+            f"sampled_frames/video={key}/sampled_frames.parquet",
         } <= set(before)
 
         # 1. A table written through the IO manager: half the bytes reach the temp file, then the disk is full.
@@ -76,7 +73,7 @@ def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp
         monkeypatch.setattr(pq, "write_table", half_then_fail)
         failed = run("timeline")
         monkeypatch.undo()
-        assert not failed.success and "No space left on device (injected)" in str(failed.all_events)
+        assert not failed.success and "No space left on device (injected)" in failed.failure
 
         # 2. A streamed file (the sampled frames): the first row group is written, then the disk is full.
         real_writer_write = pq.ParquetWriter.write_table

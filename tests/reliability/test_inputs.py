@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from analyzers.keys import partition_key
-from tests.media_factory import (
+from support.instance import Workspace, digest, error_lines, run_cli
+from support.media_factory import (
     Shot,
     ffmpeg,
     pattern_video,
@@ -30,7 +31,6 @@ from tests.media_factory import (
     truncated_copy,
     write_video,
 )
-from tests.reliability.conftest import Workspace, digest, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,8 @@ VFR_TIMES = [i * 2 / 30 for i in range(30)] + [(i + 30) / 30 for i in range(30, 
 def variable_rate(folder: Path) -> Path:
     target = folder / "variable rate.mp4"
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=30", "-frames:v", "90", "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
+        "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=30", "-frames:v", "90",
+        "-vf", "setpts='if(lt(N,30),N*2,N+30)/30/TB'",
         "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(target),
     )  # fmt: skip
     return target
@@ -219,7 +220,8 @@ def test_each_input_has_its_stated_outcome(batch, name):
     report = re.search(
         rf"^{re.escape(batch.args[name])}: (\d+) seconds in .* reconstruction score ([\d.]+)$", batch.proc.stdout, re.M
     )
-    assert report and report.groups() == (str(case.seconds), "1.000"), batch.proc.stderr[-3000:]
+    assert report and report.group(1) == str(case.seconds), batch.proc.stderr[-3000:]
+    assert 0.0 < float(report.group(2)) < 1.0  # composed descriptions count 0
     timeline = batch.ws.timeline(path)
     assert timeline["second"].tolist() == list(range(case.seconds))
     assert (timeline["video"] == partition_key(path)).all()
@@ -251,7 +253,8 @@ def test_outputs_stay_in_the_layout_and_no_temp_file_is_left(batch):
             assert Path(json.loads(path.read_text())["path"]).is_file()
         else:
             asset, partition, name = parts
-            assert partition.removeprefix("video=") in keys and name == f"{asset}.parquet"
+            stored_as = "report.html" if asset == "report" else f"{asset}.parquet"
+            assert partition.removeprefix("video=") in keys and name == stored_as
     assert batch.ws.temp_files() == []
 
 
@@ -266,11 +269,13 @@ def test_shell_metacharacters_in_names_run_nothing(batch):
 MEMORY_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from analyzers import camera_motion, media, shots, visual_stats
+from analyzers import camera_motion, shots, visual_stats
+from analyzers.decode import decode_audio, decode_video
+from analyzers.probe import probe_video
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
-probe = media.probe_video(src)
-result = media.decode_video(probe, out / "frames.parquet")
-seconds = media.decode_audio(probe, out / "audio.parquet")
+probe = probe_video(src)
+result = decode_video(probe, out / "frames.parquet")
+seconds = decode_audio(probe, out / "audio.parquet").seconds
 events = shots.analyze_shots(result.signals, probe.fps, probe.duration_s)
 camera = camera_motion.analyze_camera_motion(result.signals, probe.duration_s, shots.boundaries(events))
 stats = visual_stats.analyze_visual_stats(result.signals, probe.duration_s)

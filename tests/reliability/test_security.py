@@ -2,6 +2,7 @@
 tool runs through a shell, and the web UI listens on localhost unless told otherwise."""
 
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -81,7 +82,10 @@ def shell_uses(text: str) -> list[str]:
 
 
 def test_the_shell_scanner_finds_what_it_looks_for():
-    planted = "subprocess.run(cmd, shell=True)\nos.system('ls')\nos.popen ('x')\nsubprocess.getoutput('y')\nsafe = run([exe, arg])"
+    planted = (
+        "subprocess.run(cmd, shell=True)\nos.system('ls')\nos.popen ('x')\nsubprocess.getoutput('y')\n"
+        "safe = run([exe, arg])"
+    )
     assert len(shell_uses(planted)) == 4
 
 
@@ -97,9 +101,14 @@ def test_the_ui_binds_to_localhost_unless_told_otherwise(instance_home, monkeypa
 
     started = []
 
+    real_popen = subprocess.Popen
+
     class Recorded:  # the command line is what matters here; test_webserver starts the real server
         def __init__(self, cmd, **_):
             started.append(cmd)
+            gone = real_popen(["true"], start_new_session=True)  # a process group that has already ended,
+            gone.wait()  # so the command's clean-up of its server's group finds nothing to stop
+            self.pid = gone.pid
 
         def wait(self):
             return 0

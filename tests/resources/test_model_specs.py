@@ -102,5 +102,5 @@ def test_a_models_file_named_explicitly_must_exist(tmp_path, monkeypatch):
     with pytest.raises(ModelSpecError, match="model spec file not found"):
         load_model_specs(tmp_path / "absent.toml")
     monkeypatch.setenv(MODELS_ENV, str(tmp_path / "absent.toml"))
-    with pytest.raises(ModelSpecError, match="absent.toml"):
+    with pytest.raises(ModelSpecError, match=r"absent\.toml"):
         load_model_specs()

@@ -7,15 +7,14 @@ storage and run-launcher sections against the config schemas of the classes they
 from pathlib import Path
 
 import pytest
-from dagster._config import process_config
-from dagster._config.field_utils import convert_potential_field
-from dagster._core.instance.config import dagster_instance_config
+from dagster import DagsterInvalidConfigError
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.job import get_user_defined_k8s_config
 from dagster_postgres import DagsterPostgresStorage
 
 from resources.model_specs import ModelSpec
-from video_assets.heavy_assets import build_description_asset
+from video_assets.dagster_private import dagster_instance_config, validate_config
+from video_assets.descriptions import build_description_asset
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 
@@ -33,7 +32,7 @@ def cluster_env(monkeypatch):
 
 
 def validated(config_type, value) -> dict:
-    result = process_config(convert_potential_field(config_type).config_type, value)
+    result = validate_config(config_type, value)
     assert result.success, [e.message for e in result.errors]
     return result.value
 
@@ -53,7 +52,9 @@ def test_a_broken_instance_file_is_rejected(tmp_path, cluster_env):
     (tmp_path / "dagster.yaml").write_text(
         (DEPLOY / "dagster.yaml").read_text().replace("granularity: op", "granularity: opp")
     )
-    with pytest.raises(Exception, match="granularity"):
+    with pytest.raises(
+        DagsterInvalidConfigError, match=r"Found value `opp` for `granularity`, Expected value 'run' or 'op'"
+    ):
         dagster_instance_config(str(tmp_path))
 
 

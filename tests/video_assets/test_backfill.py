@@ -13,14 +13,16 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from tests.conftest import PROJECT
+from support.instance import private_instance
 from video_assets import cli, definitions
-from video_assets.backfill import BACKFILL_TAG, stale_assets_by_partition, with_auto_backfill
-from video_assets.definitions import ANALYZE_JOB, build_definitions
+from video_assets.backfill import stale_assets_by_partition, with_auto_backfill
+from video_assets.definitions import build_definitions
+from video_assets.names import BACKFILL_TAG
+from video_assets.runs import analyze_file, run_partition
 from video_assets.sensors import rebuild_stale_sensor
 
 pytestmark = pytest.mark.slow
-SHOTS_AND_DOWNSTREAM = [AssetKey("shots"), AssetKey("camera_motion"), AssetKey("timeline")]
+SHOTS_AND_DOWNSTREAM = [AssetKey("shots"), AssetKey("camera_motion"), AssetKey("timeline"), AssetKey("report")]
 
 
 def with_new_code_version(defs, asset: str, version: str):
@@ -32,25 +34,18 @@ def with_new_code_version(defs, asset: str, version: str):
         )
 
 
-def analyse(defs, instance, path) -> str:
-    key = defs.resources["storage"].register_source(path)
-    instance.add_dynamic_partitions("videos", [key])
-    assert defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key).success
-    return key
-
-
 @pytest.fixture(scope="module")
 def analysed(silent_clip, tmp_path_factory) -> tuple:
     """An instance and data root holding one fully analysed video (made once: the whole graph takes a while)."""
     root = tmp_path_factory.mktemp("analysed")
-    (root / "dagster_home").mkdir()
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        env.setenv("VIDEO_TIMELINE_DATA", str(root / "data"))
+    env = private_instance(root)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("DAGSTER_HOME", "VIDEO_TIMELINE_DATA"):
+            patch.setenv(name, env[name])
         with DagsterInstance.get() as instance:
-            key = analyse(build_definitions(model_specs={}), instance, silent_clip)
-    return root, key
+            run = analyze_file(build_definitions(model_specs={}), instance, silent_clip)
+            assert run.success, run.failure
+    return root, run.key
 
 
 @pytest.fixture
@@ -92,7 +87,7 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
 
         monkeypatch.setattr(definitions, "defs", changed)  # the command uses the code location's definitions
         assert cli.main(["backfill-stale", "--dry-run"]) == 0
-        assert f"{key}: shots, camera_motion, timeline" in capsys.readouterr().out
+        assert f"{key}: shots, camera_motion, timeline, report" in capsys.readouterr().out
         assert cli.main(["backfill-stale"]) == 0
         printed = capsys.readouterr()
         assert "rebuilt 1 video(s), 0 failed" in printed.out
@@ -110,6 +105,36 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
         assert "rebuilt 0 video(s)" in capsys.readouterr().out and len(instance.get_runs()) == 2
 
 
+def test_a_video_whose_analysis_failed_part_way_is_not_part_of_a_backfill(
+    analysed_instance, silent_clip, tmp_path, monkeypatch, capsys
+):
+    """Its first assets are stored (here: probe and audio), the rest never were: a rebuild of the changed
+    audio asset and the timeline would fail loading camera_motion, so it is skipped, and said so."""
+    base, key = build_definitions(model_specs={}), analysed_instance
+    other = tmp_path / "other" / "clip.mp4"
+    other.parent.mkdir()
+    shutil.copy(silent_clip, other)
+    with DagsterInstance.get() as instance:
+        partial = [AssetKey("video_probe"), AssetKey("audio_pcm"), AssetKey("audio")]
+        run = analyze_file(base, instance, other, asset_selection=partial)
+        assert run.success, run.failure
+        failed = run.key
+
+        changed = with_new_code_version(base, "audio", "audio-v2")
+        assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {
+            key: [AssetKey("audio"), AssetKey("timeline"), AssetKey("report")]
+        }
+        monkeypatch.setattr(definitions, "defs", changed)
+        assert cli.main(["backfill-stale", "--dry-run"]) == 0
+        printed = capsys.readouterr().out
+        [skipped] = [line for line in printed.splitlines() if line.startswith(f"skipped {failed}: its analysis never")]
+        assert "camera_motion" in skipped and "audio" not in skipped.split("(")[0].split(", ")
+        assert f"{key}: audio, timeline, report" in printed and f"{failed}: audio" not in printed
+        assert cli.main(["backfill-stale"]) == 0
+        assert "rebuilt 1 video(s), 0 failed" in capsys.readouterr().out
+        assert materialization_count(instance, "audio", failed) == 1  # untouched
+
+
 def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(analysed_instance):
     base, key = build_definitions(model_specs={}), analysed_instance
     with DagsterInstance.get() as instance:
@@ -121,13 +146,10 @@ def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(
         changed = with_auto_backfill(with_new_code_version(base, "shots", "shots-v2"))
         second = evaluate_automation_conditions(changed, instance, cursor=first.cursor)
         # the changed asset and, in the same tick, its dependents (their parent is about to change)
-        assert second.total_requested == 3
+        assert second.total_requested == 4
         assert all(second.get_requested_partitions(k) == {key} for k in SHOTS_AND_DOWNSTREAM)
 
-        job = changed.resolve_job_def(ANALYZE_JOB)
-        assert job.execute_in_process(
-            instance=instance, partition_key=key, asset_selection=SHOTS_AND_DOWNSTREAM
-        ).success
+        assert run_partition(changed, instance, key, asset_selection=SHOTS_AND_DOWNSTREAM).success
         third = evaluate_automation_conditions(changed, instance, cursor=second.cursor)
         assert third.total_requested == 0  # rebuilt: no loop
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {}

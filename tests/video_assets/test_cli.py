@@ -1,5 +1,7 @@
 """The CLI end to end against a private instance: the real graph, in-process, on generated media."""
 
+import os
+import re
 import subprocess
 import sys
 
@@ -11,7 +13,10 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from analyzers.keys import partition_key
 from analyzers.timeline import TIMELINE_SCHEMA
-from tests.conftest import CLIP_CUTS, file_digest
+from support.clips import CLIP_CUTS
+from support.instance import digest as file_digest
+from support.media_factory import tiny_object_detector
+from video_assets.runs import recorded_score, recorded_score_metadata
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +32,7 @@ def test_analyze_writes_the_timeline_and_records_the_run(clip, instance_home, tm
     out = tmp_path / "out" / "t.parquet"
     proc = run_cli(instance_home, "analyze", str(clip), "--output", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "reconstruction score 1.000" in proc.stdout
+    assert 0.0 < printed_score(proc.stdout) < 1.0  # composed descriptions count 0
     timeline = pd.read_parquet(out)
     assert timeline["second"].tolist() == list(range(11))
     assert sorted(timeline.loc[timeline["cut"], "second"].tolist()) == [int(c) for c in CLIP_CUTS]
@@ -66,7 +71,7 @@ def test_mistyped_arguments_are_named_with_the_problem(clip, instance_home, tmp_
 def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_clip, instance_home, tmp_path):
     both = run_cli(instance_home, "analyze", str(clip), str(silent_clip))
     assert both.returncode == 0, both.stderr[-3000:]
-    assert both.stdout.count("reconstruction score 1.000") == 2  # checks run per partition
+    assert len(re.findall(r"reconstruction score \d\.\d{3}\n", both.stdout)) == 2  # checks run per partition
     silent_timeline = tmp_path / "data" / "timeline" / f"video={partition_key(silent_clip)}" / "timeline.parquet"
     silent = pd.read_parquet(silent_timeline)
     assert silent["second"].tolist() == [0, 1, 2, 3] and (silent["speech"] == 0).all()
@@ -85,3 +90,79 @@ def test_a_broken_file_fails_clearly_and_leaves_other_videos_alone(clip, silent_
     assert f"error: {broken}: not a readable media file" in proc.stderr and "(step video_probe)" in proc.stderr
     assert file_digest(broken) == before
     assert good_timeline.read_bytes() == good_bytes
+
+
+def printed_score(stdout: str) -> float:
+    return float(re.search(r"reconstruction score (\d\.\d{3})", stdout).group(1))
+
+
+@pytest.mark.parametrize("heavy_objects", [False, True], ids=["default graph", "objects detector configured"])
+def test_the_printed_score_is_the_score_the_check_recorded(silent_clip, instance_home, tmp_path, heavy_objects):
+    models = tmp_path / "models.toml"
+    if heavy_objects:
+        detector = tiny_object_detector(tmp_path / "detector")
+        models.write_text(f'[objects]\nmodel = "{detector}"\n[objects.options]\nthreshold = 0.0\n')
+    else:
+        models.write_text("# nothing configured: the default graph\n")
+    proc = run_cli({**instance_home, "VIDEO_TIMELINE_MODELS": str(models)}, "analyze", str(silent_clip))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    key = partition_key(silent_clip)
+    with DagsterInstance.get() as instance:
+        run = instance.get_runs(RunsFilter(tags={"dagster/partition": key}))[0]
+        checks = {
+            e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        }
+        materialized = {
+            e.dagster_event.event_specific_data.materialization.asset_key.to_user_string()
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        }
+        assert recorded_score(instance, key) == checks["reconstruction_score"].metadata["score"].value
+        recorded = recorded_score_metadata(instance, key)
+    assert ("objects" in materialized) is heavy_objects
+    assert printed_score(proc.stdout) == round(checks["reconstruction_score"].metadata["score"].value, 3)
+    # the printed reasons are the check's, and name the configured aspects that fell short
+    assert f"  coverage {recorded['coverage']:.3f}; below 1: {recorded['below_1']}\n" in proc.stdout
+    assert ("objects" in recorded["below_1"]) is heavy_objects and "speech 0.00 (derived 100%)" in recorded["below_1"]
+
+
+def test_an_unchanged_file_is_not_analysed_again_a_changed_one_is(silent_clip, instance_home, tmp_path, capsys):
+    import av
+
+    from support.decode_counter import DecodeCounts, counting_open
+    from support.media_factory import Shot, render_shots, write_video
+    from video_assets import cli
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(silent_clip.read_bytes())
+    assert cli.main(["analyze", str(video)]) == 0
+    analysed = capsys.readouterr().out
+    score = printed_score(analysed)
+
+    def analyse_again(*args):
+        counts = DecodeCounts()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(av, "open", counting_open(av.open, counts))
+            assert cli.main(["analyze", *args, str(video)]) == 0
+        return capsys.readouterr().out, counts
+
+    def runs():
+        with DagsterInstance.get() as instance:
+            return len(instance.get_runs(RunsFilter(tags={"dagster/partition": partition_key(video)})))
+
+    out, counts = analyse_again()
+    assert "unchanged since its last analysis" in out and printed_score(out) == score
+    assert counts.opened == [] and counts.video_frames == 0 and runs() == 1  # no run, nothing decoded
+
+    os.utime(video)  # touched: a new mtime, the same bytes
+    out, counts = analyse_again()
+    assert "unchanged since its last analysis" in out and counts.video_frames == 0 and runs() == 1
+
+    out, counts = analyse_again("--force")
+    assert "analysing" in out and counts.video_frames > 0 and runs() == 2
+
+    write_video(video, render_shots([Shot(2.0, 9)], 160, 96, 10), 10)  # new content under the same path
+    out, counts = analyse_again()
+    assert "analysing" in out and counts.video_frames > 0 and runs() == 3
+    timeline = re.search(r"^timeline: (.+)$", out, re.MULTILINE).group(1)
+    assert pd.read_parquet(timeline)["second"].tolist() == [0, 1]

@@ -1,28 +1,29 @@
-"""Each video is decoded once: one probe open, one pass over the video stream, one over the audio."""
+"""Each video is decoded once: one probe open, one pass over the video stream, one over the audio.
+
+The counter (support/decode_counter.py) sees every PyAV open and every frame decoded through any of
+PyAV's decoding calls, so a second pass made any other way than the first is counted too."""
 
 import av
 import pytest
 from dagster import DagsterInstance
 
-from analyzers import media
-from tests.decode_counter import DecodeCounts, counting_open
-from video_assets.definitions import ANALYZE_JOB, build_definitions
+from analyzers.probe import probe_video
+from support.decode_counter import counting_media_reads
+from video_assets.definitions import build_definitions
+from video_assets.runs import analyze_file
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_whole_graph_opens_the_source_three_times_and_decodes_each_stream_once(clip, instance_home, monkeypatch):
-    frame_count = media.probe_video(clip).frame_count
-    counts = DecodeCounts()
-    monkeypatch.setattr(media.av, "open", counting_open(av.open, counts))
+def test_the_whole_graph_opens_the_source_three_times_and_decodes_each_stream_once(clip, instance_home):
+    frame_count = probe_video(clip).frame_count
+    with av.open(str(clip)) as container:  # PyAV itself, before anything is counted
+        audio_frames = sum(1 for _ in container.decode(audio=0))
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"])
-    storage = defs.resources["storage"]
-    key = storage.register_source(clip)
-    with DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions("videos", [key])
-        result = defs.resolve_job_def(ANALYZE_JOB).execute_in_process(instance=instance, partition_key=key)
-    assert result.success
+    with DagsterInstance.get() as instance, counting_media_reads() as counts:
+        run = analyze_file(defs, instance, clip)
+    assert run.success, run.failure
     assert counts.opened == [str(clip)] * 3  # probe, video pass, audio pass
     # the video pass decodes every frame once; the probe decodes only the first
     assert counts.video_frames == frame_count + 1
-    assert counts.audio_frames > 0
+    assert counts.audio_frames == audio_frames > 0 and counts.other_frames == 0  # the audio pass: each frame once

@@ -1,7 +1,8 @@
 import pandas as pd
-from dagster import AssetKey
+from dagster import AssetCheckSeverity, AssetKey
 
-from analyzers.media import probe_video
+from analyzers.probe import probe_video
+from resources.settings import AnalysisSettings
 from video_assets.definitions import ANALYZE_JOB, defs
 
 
@@ -57,3 +58,47 @@ def test_every_heavy_model_asset_is_in_the_gpu_pool_and_nothing_else_is(tmp_path
     heavy = {name for name, pool in pools.items() if pool == "gpu"}
     assert heavy == {"video_descriptions", "transcript", "objects"}
     assert all(pool is None for name, pool in pools.items() if name not in heavy)
+
+
+def _timeline(*, audio: bool, visibility: float, model_description: bool) -> pd.DataFrame:
+    """A 4 s timeline of the default graph's aspects, as the analyzers would leave it."""
+    from analyzers.audio import analyze_audio
+    from analyzers.records import Event, events_frame
+    from analyzers.timeline import build_timeline
+
+    def each(aspect, value, confidence=None):
+        return [Event(s, s + 1, aspect, value, confidence, "test") for s in range(4)]
+
+    events = each("shot", 0) + each("cut", False) + each("camera", "static", 0.9) + each("faces", 0) + each("text", [])
+    events += each("visibility", visibility) + each("transcript", "")
+    events += analyze_audio(None, 4) if not audio else each("speech", 0.0, 0.95) + each("loudness_db", -30.0)
+    if model_description:
+        events += each("description", "A quiet street.", 0.9)
+    return build_timeline("v", 4, events_frame(events, "v"), EXPECTED)
+
+
+EXPECTED = ("shot", "cut", "camera", "faces", "text", "speech", "transcript", "loudness_db", "description")
+
+
+def test_the_score_check_warns_below_its_threshold_and_says_why():
+    from video_assets.timeline import build_timeline_assets
+
+    graph = {
+        "shots": ("shot", "cut"),
+        "camera_motion": ("camera",),
+        "faces": ("faces",),
+        "screen_text": ("text",),
+        "audio": ("speech", "loudness_db"),
+        "transcript": ("transcript",),
+    }
+    _, checks = build_timeline_assets(graph)
+    check = checks[0]
+    good = check(settings=AnalysisSettings(), timeline=_timeline(audio=True, visibility=1.0, model_description=True))
+    poor = check(settings=AnalysisSettings(), timeline=_timeline(audio=False, visibility=0.2, model_description=False))
+    assert good.passed is True and good.metadata["score"].value > 0.9
+    assert poor.passed is False and poor.severity == AssetCheckSeverity.WARN  # a warning: the run still succeeds
+    assert poor.metadata["score"].value < AnalysisSettings().score_threshold <= good.metadata["score"].value
+    assert poor.metadata["coverage"].value == 1.0  # every cell holds a value: coverage alone would not tell
+    why = poor.metadata["below_1"].value
+    assert why.startswith("speech 0.00 (derived 100%)") and "description 0.00 (derived 100%)" in why
+    assert poor.metadata["score_camera"].value == 0.9 and poor.metadata["coverage_objects"].value == 0.0

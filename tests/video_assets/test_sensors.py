@@ -9,8 +9,9 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_
 from analyzers.keys import partition_key
 from resources.settings import OperationsSettings
 from resources.storage import TimelineStorage
-from tests.conftest import file_digest
+from support.instance import digest as file_digest
 from video_assets.definitions import ANALYZE_JOB, build_definitions
+from video_assets.runs import run_partition
 from video_assets.sensors import ATTEMPT_TAG, PARTITION_TAG, RETRY_OF_TAG, inbox_sensor, retry_failed_sensor, scan_inbox
 
 
@@ -78,9 +79,14 @@ def test_each_settled_file_becomes_one_partition_and_one_run_request(silent_clip
         assert set(instance.get_dynamic_partitions("videos")) == {partition_key(first), partition_key(second)}
         storage = TimelineStorage(data_root=str(data))
         assert storage.source_path(partition_key(second)) == second.resolve()
-        # A lost cursor gives the same run keys again, which the sensor daemon never launches twice.
+        # Each request carries a run key of its file and content, so a lost cursor gives the same keys again,
+        # and the sensor daemon never launches a run key twice.
+        requested = tick2.run_requests + tick4.run_requests
+        keys = [r.run_key for r in requested]
+        assert all(isinstance(k, str) and k for k in keys) and len(set(keys)) == len(keys) == 2
+        assert all(r.partition_key in r.run_key for r in requested)
         replay = inbox_tick(instance, inbox, data, inbox_tick(instance, inbox, data, None).cursor)
-        assert {r.run_key for r in replay.run_requests} == {r.run_key for r in tick2.run_requests + tick4.run_requests}
+        assert sorted(r.run_key for r in replay.run_requests) == sorted(keys)
         assert file_digest(second) == file_digest(silent_clip)
 
 
@@ -99,7 +105,7 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
     silent_clip, instance_home, tmp_path
 ):
     inbox, data = tmp_path / "inbox", tmp_path / "data"
-    inbox.mkdir()
+    inbox.mkdir(exist_ok=True)  # instance_home made it empty
     good, corrupt = inbox / "good.mp4", inbox / "corrupt.mp4"
     good.write_bytes(silent_clip.read_bytes())
     corrupt.write_bytes(silent_clip.read_bytes()[:2000])  # a truncated upload
@@ -111,9 +117,7 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         tick = inbox_tick(instance, inbox, data, inbox_tick(instance, inbox, data, None).cursor)
         assert inbox_tick(instance, inbox, data, tick.cursor).run_requests == []
         for request in tick.run_requests:  # launched as the daemon would: the job, the partition, the tags
-            job.execute_in_process(
-                instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
-            )
+            run_partition(defs, instance, request.partition_key, tags=request.tags)
 
         runs = {
             key: instance.get_runs(RunsFilter(tags={PARTITION_TAG: key})) for key in map(partition_key, (good, corrupt))
@@ -131,7 +135,8 @@ def test_inbox_to_runs_on_a_real_instance_with_one_clear_failure_and_bounded_ret
         reason = failures[0].dagster_event.step_failure_data.user_failure_data.description
         assert reason.startswith(f"{corrupt.resolve()}: not a readable media file")
 
-        # A run marked failed without a step failure (its worker died, it never started) is retried, a bounded number of times.
+        # A run marked failed without a step failure (its worker died, it never started) is retried,
+        # a bounded number of times.
         died = instance.create_run_for_job(
             job, tags={PARTITION_TAG: partition_key(good)}, status=DagsterRunStatus.STARTED
         )

@@ -13,7 +13,7 @@ from analyzers.vlm import UnsupportedModel, load_processor
 from analyzers.vlm.adapters import LlavaNextVideoAdapter, Qwen25VLAdapter, QwenVLAdapter, adapter_for
 from analyzers.vlm.planner import Geometry
 from analyzers.vlm.prompts import get_prompt
-from tests.analyzers.vlm.conftest import load
+from support.tiny_vlm import load
 
 PROMPT = get_prompt("v1")
 

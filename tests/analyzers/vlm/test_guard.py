@@ -6,7 +6,7 @@ from analyzers.vlm.adapters import adapter_for
 from analyzers.vlm.guard import RepetitionGuard
 from analyzers.vlm.planner import Geometry
 from analyzers.vlm.prompts import get_prompt
-from tests.analyzers.vlm.conftest import load
+from support.tiny_vlm import load
 
 
 def _ids(tokens) -> torch.LongTensor:

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -168,4 +170,4 @@ def test_planned_windows_never_exceed_the_budget(
         assert len(w) <= plan.window_s <= max_window
     covered = [s for w in windows for s in w]
     assert sorted(set(covered)) == list(range(seconds_in(duration)))
-    assert all(b.start == a.stop - plan.overlap_s for a, b in zip(windows, windows[1:]))
+    assert all(b.start == a.stop - plan.overlap_s for a, b in itertools.pairwise(windows))

@@ -1,0 +1,279 @@
+"""Decoding: one pass over the video stream, one pass over the audio stream.
+
+The video pass yields everything the visual analyzers need, so no analyzer decodes again: the
+per-frame signals of every frame (analyzers/frame_signals.py) and sampled RGB frames at a fixed
+rate, streamed into a frame store for the frame models. The audio pass resamples the first audio
+stream to 16 kHz mono (any layout, 5.1 included) and streams it to an audio store.
+
+Both passes decode past packets the decoder rejects, as ffmpeg does (analyzers/packets.py): a damaged
+stretch in the middle is recorded (`StreamDamage`; its `warning` names the file, stream and time, for the
+caller to log) and left unanalysed, and the rest of the stream is analysed. Only a video stream of which
+no frame decodes, or whose data ends well before its declared end (a truncated file), fails.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+from av.video.reformatter import VideoReformatter
+
+from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
+from analyzers.frame_signals import SIGNAL_WIDTH, FrameSignals
+from analyzers.frames import FrameStoreWriter, SampledFrame
+from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
+from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media
+from analyzers.progress import Progress, Say
+from analyzers.records import Event, per_second_spans
+from analyzers.visibility import visibility
+
+SOURCE = "decode"
+
+# Frames may end this much before the video stream's declared end (edit lists, a damaged last GOP);
+# beyond it (or 2 % of the length) the file counts as truncated rather than silently shortened.
+TRUNCATION_TOLERANCE_S = 1.0
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    # PyAV reports the display matrix angle counter-clockwise-positive, as ffmpeg does.
+    if rotation == 90:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    if rotation == 180:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if rotation == 270:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    return image
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+@dataclass
+class StreamDamage:
+    """What part of one stream did not decode (times on the video's clock)."""
+
+    stream: str  # "video stream #0 (h264)"
+    failed_packets: int  # packets the decoder rejected (ffmpeg skips them too)
+    lost: list[tuple[float, float]]  # stretches whose media did not decode: left unanalysed
+    error: str | None  # the first decoder or read error
+
+    @property
+    def lost_s(self) -> float:
+        return sum(b - a for a, b in self.lost)
+
+    def warning(self, path: Path, what: str) -> str:
+        """One line for a person: the file, the stream, where and what was lost."""
+        rejected = f"{self.failed_packets} packet(s) did not decode" if self.failed_packets else "the data is damaged"
+        if not self.lost:
+            return f"{path}: {self.stream}: {rejected} ({self.error}); no time lost"
+        lost = f"{what} lost at {spans_text(self.lost)}, left unanalysed there"
+        return f"{path}: {self.stream}: {rejected} ({self.error}); {lost}"
+
+
+def _stream_name(stream) -> str:
+    return f"{stream.type} stream #{stream.index} ({stream.codec_context.name})"
+
+
+@dataclass
+class DecodeResult:
+    signals: pd.DataFrame  # one row per decoded frame (analyzers.frame_signals.METRIC_KEYS)
+    sampled: int  # frames written to the frame store
+    decoded: int  # frames decoded
+    seconds: float  # wall time of the pass
+    visibility: list[tuple[float, float]] = field(default_factory=list)  # (t, visibility) of each sampled frame
+    damage: StreamDamage | None = None  # None: every packet decoded
+
+    def decoded_share(self, duration_s: float) -> list[float]:
+        """Per second of the video, the share of it whose frames decoded."""
+        lost = share_per_second(self.damage.lost if self.damage else [], per_second_spans(duration_s))
+        return [round(1.0 - x, 4) for x in lost]
+
+
+def decode_video(
+    probe: VideoProbe,
+    frames_path: Path,
+    *,
+    sample_fps: float = 2.0,
+    max_side: int = 1280,
+    progress: Say | None = None,
+) -> DecodeResult:
+    """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path).
+
+    Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could not be decoded
+    is in `damage`. Raises MediaError when no frame decodes, or when the stream's data ends well before its
+    declared end (a truncated file)."""
+    path = Path(probe.path)
+    started = time.perf_counter()
+    rot = probe.rotation
+    # Decoded (pre-rotation) sizes for the signal and sample scalers.
+    coded_w, coded_h = (probe.height, probe.width) if rot in (90, 270) else (probe.width, probe.height)
+    sig_scale = min(1.0, SIGNAL_WIDTH / max(coded_w, coded_h))
+    sig_w, sig_h = _even(coded_w * sig_scale), _even(coded_h * sig_scale)
+    sample_scale = min(1.0, max_side / max(coded_w, coded_h))
+    smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
+
+    signals = FrameSignals()
+    writer = FrameStoreWriter(frames_path)
+    next_sample = 0.0
+    report = Progress(progress, f"decoding {path.name}", probe.duration_s)
+    # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
+    # every frame, which cost more than the scaling itself.
+    to_signal, to_sample = VideoReformatter(), VideoReformatter()
+    fps = probe.fps or 25.0
+    shown = array("d")  # the time of every decoded frame, before any is skipped: what `packets` is matched against
+    seen: list[tuple[float, float]] = []
+    try:
+        with open_media(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            t0 = clock_origin(container)
+            end = declared_end(container, stream)
+            packets = PacketLog(t0, keep_spans=True)
+            for index, frame in enumerate(decode_packets(container, stream, packets)):
+                # Raw elementary streams carry no timestamps: their frames follow at the stream's rate.
+                t = frame.time - t0 if frame.time is not None else index / fps
+                shown.append(t)
+                if t < -1e-3:  # frames before the container start are not shown by players
+                    continue
+                t = max(t, 0.0)
+                small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
+                signals.process_frame(t, _rotate(small.to_ndarray(), rot))
+                if t + 1e-6 >= next_sample:
+                    image = _rotate(
+                        to_sample.reformat(
+                            frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA"
+                        ).to_ndarray(),
+                        rot,
+                    )
+                    writer.add(SampledFrame(t=t, frame_index=index, image=image))
+                    seen.append((t, visibility(image)))
+                    next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
+                report.at(t)
+            name = _stream_name(stream)
+    finally:
+        writer.close()
+    if not signals.frames:
+        reason = packets.read_error or packets.first_error
+        raise MediaError(f"{path}: no frame could be decoded" + (f" ({reason})" if reason else ""))
+    data_end = packets.data_end if packets.data_end is not None else signals.last_t + 1.0 / fps
+    if end is not None and end - data_end > max(TRUNCATION_TOLERANCE_S, 0.02 * end):
+        raise MediaError(
+            f"{path}: the file is truncated or damaged: its video stream declares {end:.1f} s "
+            f"but its data ends at {data_end:.1f} s"
+            + (f" (frames decode only up to {signals.last_t + 1.0 / fps:.1f} s)" if packets.read_error else "")
+        )
+    damage = None
+    if packets.failed or packets.read_error or len(shown) < packets.packets:
+        lost = packets.lost_spans(shown, 1.0 / fps)
+        if lost or packets.failed or packets.read_error:
+            damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error)
+    return DecodeResult(
+        signals=signals.table(),
+        sampled=writer.count,
+        decoded=signals.frames,
+        seconds=time.perf_counter() - started,
+        visibility=seen,
+        damage=damage,
+    )
+
+
+def video_quality_events(result: DecodeResult, duration_s: float, source: str = SOURCE) -> list[Event]:
+    """Per second: `video_decoded` (share of the second whose frames decoded) and `visibility` (mean over its
+    sampled frames; a second without a sampled frame of its own shows the last earlier one)."""
+    decoded = result.decoded_share(duration_s)
+    times = [t for t, _ in result.visibility]
+    events = []
+    for (_, start, end), share in zip(per_second_spans(duration_s), decoded):
+        detail = {"lost_s": round((1.0 - share) * (end - start), 3)} if share < 1.0 else None
+        events.append(Event(start, end, "video_decoded", share, source=source, detail=detail))
+        inside = [v for t, v in result.visibility if start - 1e-6 <= t < end - 1e-6]
+        if not inside:
+            k = bisect.bisect_left(times, start - 1e-6)
+            inside = [result.visibility[k - 1][1]] if k else []
+        if inside:
+            events.append(Event(start, end, "visibility", round(float(np.mean(inside)), 4), source=source))
+    return events
+
+
+@dataclass
+class AudioDecodeResult:
+    seconds: int  # rows written (one per second of video); 0 without an audio stream
+    decoded_s: float = 0.0  # seconds of audio that decoded
+    damage: StreamDamage | None = None  # None: every packet decoded
+
+
+def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
+    """The one pass over the first audio stream, streamed to `audio_path` as 16 kHz mono.
+
+    Writes one row per second of video (the audio is cut or padded with silence to the video's
+    duration, so audio seconds line up with video seconds), each with the share of it that decoded and the
+    share lost to damage. Packets the decoder rejects are skipped, as ffmpeg does: their time is kept as
+    lost (not silence), so the audio after them stays in place. No file is written without an audio stream.
+    """
+    path = Path(probe.path)
+    if not probe.audio_streams:
+        return AudioDecodeResult(0)
+    seconds = probe.seconds
+    total = int(round(probe.duration_s * AUDIO_RATE))
+    writer = AudioStoreWriter(Path(audio_path))
+    try:
+        with open_media(path) as container:
+            stream = container.streams.audio[0]
+            origin = clock_origin(container)
+            packets = PacketLog(origin)
+            resampler, setup = _resampler(), None
+            failed_before = 0  # packets.failed when the last frame was written
+            for frame in decode_packets(container, stream, packets):
+                t = frame.time - origin if frame.time is not None else None
+                if setup is not None and (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
+                    # The decoder changed its output (a stream switching layout, or a damaged header it took
+                    # at its word): a resampler serves one input format, so flush it and start another.
+                    _resample_into(writer, resampler, None)
+                    resampler = _resampler()
+                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if packets.failed > failed_before and t is not None:
+                    # Packets were rejected since the last frame: flush what the resampler holds, then keep
+                    # their time as lost so this frame lands at its own time.
+                    _resample_into(writer, resampler, None)
+                    resampler = _resampler()
+                    writer.add_lost(int(round(t * AUDIO_RATE)) - writer.samples)
+                elif writer.samples == 0 and t is not None and t > 1e-3:
+                    # Audio that starts after the container start: silence until it does.
+                    writer.add_silence(int(round(t * AUDIO_RATE)))
+                failed_before = packets.failed
+                frame.pts = None  # let the resampler ignore gaps in timestamps
+                _resample_into(writer, resampler, frame)
+            _resample_into(writer, resampler, None)
+            name, stream_end = _stream_name(stream), declared_end(container, stream)
+        if packets.read_error:
+            writer.add_lost(total - writer.samples)  # nothing after the read error is known
+        elif packets.failed > failed_before:
+            # Rejected packets after the last frame: lost up to where the stream's data or declared length ends
+            # (a parser that lost sync may hand the whole damaged rest over as one packet of unknown length).
+            ends = [e for e in (packets.data_end, stream_end) if e is not None]
+            writer.add_lost(min(total, int(round(max(ends, default=0.0) * AUDIO_RATE))) - writer.samples)
+        writer.finish(total, seconds)
+    finally:
+        writer.close()
+    damage = None
+    if packets.failed or packets.read_error:
+        damage = StreamDamage(name, packets.failed, writer.lost_spans(), packets.first_error or packets.read_error)
+    return AudioDecodeResult(seconds, round(writer.decoded / AUDIO_RATE, 3), damage)
+
+
+def _resampler():
+    return av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+
+
+def _resample_into(writer: AudioStoreWriter, resampler, frame) -> None:
+    for out in resampler.resample(frame):
+        writer.add(out.to_ndarray().reshape(-1))

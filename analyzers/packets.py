@@ -1,0 +1,112 @@
+"""Decoding packet by packet, past packets the decoder rejects, as ffmpeg does.
+
+PyAV's `container.decode(stream)` raises at the first packet the decoder rejects, which loses the rest of
+the stream. Here each packet is decoded on its own: a rejected packet is skipped and recorded, and
+decoding goes on (the decoder recovers at the next frame or keyframe it can decode). A read error of the
+container ends the stream. `PacketLog` keeps what was demuxed and what did not decode, so a pass can say
+which stretch of the stream was lost (`lost_spans`) and where the stream's data ends (`data_end`).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+
+import av
+import numpy as np
+
+
+class PacketLog:
+    """What one pass over a stream demuxed and could not decode; times in seconds on the video's clock.
+
+    With `keep_spans` it keeps every timed packet's span (16 bytes and a flag each) for `lost_spans`."""
+
+    def __init__(self, origin: float = 0.0, keep_spans: bool = False):
+        self.origin = origin  # the container's start (time zero of the timeline)
+        self.packets = 0  # packets holding data
+        self.failed = 0  # packets the decoder rejected
+        self.first_error: str | None = None
+        self.read_error: str | None = None  # the container could not be read past some point: the stream ends there
+        self.data_end: float | None = None  # where the demuxed data ends (None: no packet had a timestamp)
+        self._keep = keep_spans
+        self._starts, self._ends, self._rejected = array("d"), array("d"), bytearray()
+
+    def add(self, packet, rejected: bool = False) -> None:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None or packet.time_base is None:
+            return  # a raw stream without timestamps: its packets cannot be placed in time
+        start = float(ts * packet.time_base) - self.origin
+        end = start + (float(packet.duration * packet.time_base) if packet.duration else 0.0)
+        self.data_end = end if self.data_end is None else max(self.data_end, end)
+        if self._keep:
+            self._starts.append(start)
+            self._ends.append(end)
+            self._rejected.append(rejected)
+
+    def lost_spans(self, frame_times: Iterable[float], frame_s: float) -> list[tuple[float, float]]:
+        """Stretches of the stream whose packets yielded no frame: rejected packets, and packets whose time no
+        decoded frame shows while the frames around them are further apart than usual (a decoder that drops
+        frames after damage without an error). Frames a decoder merely retimes a little still fill their slot,
+        so they count as decoded."""
+        times = np.sort(np.fromiter(frame_times, float))
+        tolerance = 0.5 * frame_s
+        order = np.argsort(np.frombuffer(self._starts, float), kind="stable")
+        lost: list[tuple[float, float]] = []
+        for k in order:
+            start, end, rejected = self._starts[k], self._ends[k], self._rejected[k]
+            if start < -1e-3:
+                continue  # before the container start (edit lists, priming): never shown
+            i = int(np.searchsorted(times, start - tolerance))
+            if i < len(times) and times[i] <= start + tolerance:
+                continue  # a frame shows this packet's time
+            before = times[i - 1] if i > 0 else -np.inf
+            after = times[i] if i < len(times) else np.inf
+            if not rejected and after - before <= 1.5 * frame_s:
+                continue
+            end = max(end, start + frame_s)
+            if lost and start - lost[-1][1] < tolerance:
+                lost[-1] = (lost[-1][0], max(lost[-1][1], end))
+            else:
+                lost.append((max(start, 0.0), end))
+        return lost
+
+
+def decode_packets(container, stream, log: PacketLog) -> Iterator:
+    """Every frame of `stream` in decoding order; rejected packets are skipped and counted in `log`."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:  # the container cannot be read further: the stream ends here
+            log.read_error = str(exc)
+            return
+        if packet.size:
+            log.packets += 1
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            log.failed += 1
+            log.first_error = log.first_error or str(exc)
+            if packet.size:
+                log.add(packet, rejected=True)
+            continue
+        if packet.size:
+            log.add(packet)
+        yield from frames
+
+
+def spans_text(spans: list[tuple[float, float]], limit: int = 5) -> str:
+    """'2.50-3.00 s, 7.00-7.50 s' (the first `limit` spans, then how many more)."""
+    shown = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in spans[:limit])
+    return shown + (f" and {len(spans) - limit} more" if len(spans) > limit else "")
+
+
+def share_per_second(spans: list[tuple[float, float]], seconds: list[tuple[int, float, float]]) -> list[float]:
+    """For each (second, start, end), the share of it the spans cover."""
+    out = []
+    for _, start, end in seconds:
+        covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in spans)
+        out.append(min(1.0, covered / max(end - start, 1e-9)))
+    return out

@@ -1,0 +1,235 @@
+"""Probing: the container facts of a video, read before anything is decoded.
+
+A file that is not a decodable video fails here with a `MediaError` naming the file and the reason;
+the source file is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from analyzers.packets import PacketLog, decode_packets
+from analyzers.records import seconds_in
+
+
+class MediaError(ValueError):
+    """A file that cannot be analysed; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    path: str
+    duration_s: float
+    fps: float
+    frame_count: int
+    width: int  # as displayed (after rotation)
+    height: int
+    rotation: int  # degrees clockwise the frames are turned for display
+    video_codec: str
+    container: str
+    audio_streams: list[dict] = field(default_factory=list)
+    # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
+    # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
+    timing: str = "container"
+
+    @property
+    def seconds(self) -> int:
+        return seconds_in(self.duration_s)
+
+    def as_row(self) -> dict:
+        """A flat record (audio streams as JSON) for a one-row table."""
+        row = asdict(self)
+        row["audio_streams"] = json.dumps(self.audio_streams)
+        row["path"] = _path_as_text(self.path)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> VideoProbe:
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}  # rows stored before a field existed
+        fields["audio_streams"] = json.loads(fields["audio_streams"])
+        fields["path"] = _path_from_text(fields["path"])
+        for name in ("frame_count", "width", "height", "rotation"):
+            fields[name] = int(fields[name])
+        for name in ("duration_s", "fps"):
+            fields[name] = float(fields[name])
+        return cls(**fields)
+
+
+_ESCAPED = "json:"  # marks a path stored JSON-escaped
+
+
+def _path_as_text(path: str) -> str:
+    """The path as valid UTF-8 text (Parquet strings must be): a name holding bytes that are not
+    UTF-8 (surrogate-escaped by Python) is stored JSON-escaped, so it still round-trips exactly."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED + json.dumps(path)
+    return _ESCAPED + json.dumps(path) if path.startswith(_ESCAPED) else path
+
+
+def _path_from_text(text: str) -> str:
+    return json.loads(text[len(_ESCAPED) :]) if text.startswith(_ESCAPED) else text
+
+
+def open_media(path: Path):
+    """The file opened for reading with PyAV; MediaError naming the file when it cannot be."""
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes)")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"{path}: not a readable media file: {_why_unreadable(path, exc)}") from exc
+
+
+# How common containers start: a file that starts like one but cannot be opened was most likely cut short.
+_SIGNATURES = ((4, b"ftyp", "MP4/MOV"), (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"), (0, b"RIFF", "AVI"),
+               (0, b"OggS", "Ogg"), (0, b"FLV", "FLV"), (0, b"\x00\x00\x01\xba", "MPEG-PS"))  # fmt: skip
+
+
+def _iso_boxes_overrun(path: Path) -> str | None:
+    """For an MP4/MOV: the top-level box that runs past the end of the file, or the missing index."""
+    size, offset, names = path.stat().st_size, 0, []
+    with open(path, "rb") as f:
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(16)
+            length, name = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                return None  # not a box structure we can follow
+            if offset + length > size:
+                return f"its '{name}' box needs {offset + length} bytes but the file ends at {size}"
+            names.append(name)
+            offset += length
+    if "moov" not in names:
+        return f"it has no 'moov' index box (it ends at {size} bytes; players write that index last)"
+    return None
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """The reason in words: a file that starts like a video but breaks off says it looks truncated;
+    otherwise ffmpeg's reason without its errno ("[Errno 1094995529] ...")."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    kind = next((name for at, magic, name in _SIGNATURES if head[at : at + len(magic)] == magic), None)
+    if kind is None and head[:1] == b"\x47" and path.stat().st_size % 188 != 0:  # MPEG-TS sync byte, a cut packet
+        kind = "MPEG-TS"
+    if kind is None:
+        return f"ffmpeg: {reason}"
+    detail = _iso_boxes_overrun(path) if kind == "MP4/MOV" else None
+    article = "a" if kind.startswith("Matroska") else "an"
+    return (
+        f"it looks truncated (a copy or download that stopped early?): it starts like {article} {kind} file, "
+        f"but {detail or 'ffmpeg cannot read it'} (ffmpeg: {reason})"
+    )
+
+
+def probe_video(path: str | Path) -> VideoProbe:
+    """Container facts. Raises MediaError for anything that is not a decodable video."""
+    path = Path(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            raise MediaError(f"{path}: no video stream (the file holds {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = _duration(container, stream)
+        frames = int(stream.frames or 0)
+        timing = "container"
+        # The first frame proves the stream decodes and carries the display rotation. Packets the decoder
+        # rejects are skipped, as in the decode pass: a damaged start is not an undecodable stream.
+        stream.thread_type = "AUTO"
+        packets = PacketLog()
+        first = next(decode_packets(container, stream, packets), None)
+        if first is None:
+            reason = packets.first_error or packets.read_error
+            raise MediaError(
+                f"{path}: the video stream does not decode ({reason})"
+                if reason
+                else f"{path}: the video stream holds no decodable frame"
+            )
+        rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        audio = [
+            {"index": a.index, "codec": a.codec_context.name, "channels": a.channels, "rate": a.rate}
+            for a in container.streams.audio
+        ]
+        video_codec, container_name = stream.codec_context.name, container.format.name
+    if duration <= 0:
+        frames, duration, fps, timing = _measure_untimed(path)
+    if duration <= 0:
+        raise MediaError(f"{path}: the video has no measurable duration")
+    return VideoProbe(
+        path=str(path),
+        duration_s=duration,
+        fps=fps,
+        frame_count=frames or (int(round(duration * fps)) if fps else 0),
+        width=width,
+        height=height,
+        rotation=rotation,
+        video_codec=video_codec,
+        container=container_name,
+        audio_streams=audio,
+        timing=timing,
+    )
+
+
+def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
+    """Frames, duration, fps and timing of a raw elementary stream (.h264, .mjpeg), whose container
+    declares no duration: counted from the packets (demuxed, not decoded).
+
+    Packet durations come from the stream's own timing (H.264/HEVC VUI), which beats the demuxer's
+    nominal rate; a stream without timing gets ffmpeg's 25 fps convention.
+    """
+    with open_media(path) as container:
+        stream = container.streams.video[0]
+        count, seconds = 0, Fraction(0)
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.duration and packet.time_base:
+                    seconds += packet.duration * packet.time_base
+        nominal = float(stream.guessed_rate or 25)
+    if not count:
+        return 0, 0.0, 0.0, "stream"
+    fps = count / float(seconds) if seconds else nominal
+    return count, count / fps, fps, "stream"
+
+
+def _duration(container, stream) -> float:
+    """The presentation length over all streams (what a player shows), else the video stream's."""
+    if container.duration:
+        return container.duration / av.time_base
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def declared_end(container, stream) -> float | None:
+    """Where the video stream says it ends, in seconds on the container's clock; None when it does not say."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time * stream.time_base if stream.start_time is not None else 0
+        return float(start + stream.duration * stream.time_base) - clock_origin(container)
+    if container.duration and len(container.streams) == 1:  # e.g. Matroska: only the container's length
+        return container.duration / av.time_base
+    return None
+
+
+def clock_origin(container) -> float:
+    """Time zero of the timeline: the container's start, so video and audio share one clock."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0

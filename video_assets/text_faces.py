@@ -1,0 +1,56 @@
+"""Text and faces stage: on-screen text (PP-OCR with Tesseract's marked letters) and faces (RetinaFace) over
+the sampled frames. Their models ship in wheels (and Debian's Tesseract language data) and run on the CPU,
+so both assets are always in the graph."""
+
+import time
+from collections.abc import Mapping
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure
+
+from analyzers import faces as faces_analyzer
+from analyzers import ocr as ocr_analyzer
+from resources.model_specs import ModelSpec
+from video_assets.events import event_asset, events_output, frames_path, probe_of
+from video_assets.names import TEXT_FACES_GROUP
+
+
+def _ocr_version() -> str:
+    """The OCR code version with its languages, so configuring other languages marks screen_text stale."""
+    try:
+        return f"{ocr_analyzer.VERSION}-{ocr_analyzer.ocr_languages()}"
+    except ocr_analyzer.OcrSetupError:
+        return f"{ocr_analyzer.VERSION}-invalid-languages"  # the step fails with the reason
+
+
+@event_asset(name="screen_text", group=TEXT_FACES_GROUP, version=_ocr_version(), aspects=("text",))
+def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames):
+    """On-screen text per second: PP-OCRv4 (rapidocr wheel) with the marked letters Tesseract reads in the
+    configured languages ($VIDEO_TIMELINE_OCR_LANGUAGES, default deu+eng); boxes in each event's detail."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    frames = frames_path(sampled_frames, context)
+    try:
+        reader = ocr_analyzer.default_reader()
+    except ocr_analyzer.OcrSetupError as exc:
+        raise Failure(description=f"screen_text: {exc}", allow_retries=False) from exc
+    events = ocr_analyzer.analyze_text(frames, probe.duration_s, progress=context.log.info, reader=reader)
+    read = sum(e.detail["frames_read"] for e in events)
+    source = ocr_analyzer.source_of("combined", reader)
+    return events_output(context, events, probe, started, frames_read=read, source=source, languages=reader.languages)
+
+
+@event_asset(group=TEXT_FACES_GROUP, version=faces_analyzer.VERSION, aspects=("faces",))
+def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames):
+    """Faces visible per second (RetinaFace, frontal to near-profile); boxes and scores in each event's detail."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    frames = frames_path(sampled_frames, context)
+    events = faces_analyzer.analyze_faces(frames, probe.duration_s, progress=context.log.info)
+    detected = sum(e.detail["frames_detected"] for e in events)
+    licence = faces_analyzer.LICENCES[faces_analyzer.DETECTOR]
+    return events_output(
+        context, events, probe, started, frames_detected=detected, source=faces_analyzer.SOURCE, licence=licence
+    )
+
+
+def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
+    return [screen_text, faces]
