@@ -1,15 +1,17 @@
-"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back their marked letters.
+"""On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back what PP-OCR cannot write.
 
 - Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
-  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; lines 30 px high in
-  a 1280 px frame, 11 px at the detector, are still found).
+  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; text about 12 px
+  high at the detector is found in some frames only, 7 px not at all: angle marks in an 800x600 frame).
 - Recognition: PP-OCRv4's recognizer (same wheel) reads each detected line from the full-size frame;
   it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
   Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
   language data of Debian's tesseract-ocr-<lang> packages (default German + English,
-  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line and gives back the marked letters (ä ö ü ß é
-  ...; analyzers.letters). Tesseract alone writes the letters right but reads band edges and texture
-  as characters; the measured comparison of the three is in docs/perception.md.
+  `VIDEO_TIMELINE_OCR_LANGUAGES`), reads the same line; the two readings are aligned character by
+  character and Tesseract's is taken only where PP-OCR cannot write the character (ä ö ß © € ...,
+  outside its dictionary), writes a symbol as its lookalike (° as 0), lost a space between confidently
+  read words or collapsed a doubled letter (analyzers.letters). Tesseract alone writes the letters
+  right but reads band edges and texture as characters; the measured comparison is in docs/perception.md.
 - A frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
   result instead of being read again: slides, titles and static shots cost one read.
 - Readings of one string that differ by a letter or two ("Casteliano", "Castellano") are merged into
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,16 +35,18 @@ import cv2
 import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
-from analyzers.letters import agreement, restore_letters
+from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
 
-VERSION = "2"  # 2: Tesseract reads the lines (German letters), near-duplicate readings merged
+VERSION = "3"  # 3: signs, lookalike symbols, spaces and doubled letters from Tesseract's reading
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
 PPOCR_SOURCE = "rapidocr:PP-OCRv4"
 RECOGNIZERS = ("combined", "ppocr", "tesseract")
-DET_MAX_SIDE = 480  # measured: same or better recall than 640 on the corpus at 60% of the CPU time
+# Measured on the labelled set (docs/perception.md): 480 misses text under ~12 px ("30°" on a diagram),
+# 800 finds it at 1.4x the CPU per frame read; 960 finds nothing more.
+DET_MAX_SIDE = 800
 MIN_SCORE = 0.8  # PP-OCR recognizer confidence below this is mostly texture read as letters
 MIN_TESSERACT_SCORE = 0.6  # the Tesseract-alone recognizer: mean word confidence (0..1) kept (not tuned)
 LANGUAGES_ENV = "VIDEO_TIMELINE_OCR_LANGUAGES"
@@ -55,6 +60,9 @@ _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/4.00/tessdata",
     "/usr/share/tessdata",
 )
+
+
+Words = list[tuple[str, float]]  # a line read word by word: (word, confidence 0..1)
 
 
 class OcrSetupError(RuntimeError):
@@ -115,13 +123,13 @@ class TesseractReader:
         except ImportError as exc:
             raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
         self._local = threading.local()
-        self._lettered: OrderedDict[str, str] = OrderedDict()  # recent readings of the combined recognizer
+        self._lettered: OrderedDict[str, Words] = OrderedDict()  # recent readings of the combined recognizer
 
-    def remembered(self, reading: str) -> str | None:
+    def remembered(self, reading: str) -> Words | None:
         """Tesseract's earlier reading of a line PP-OCR read as `reading` (see `remember`)."""
         return self._lettered.get(reading)
 
-    def remember(self, reading: str, lettered: str) -> None:
+    def remember(self, reading: str, lettered: Words) -> None:
         """Keeps Tesseract's reading of a line for PP-OCR's `reading` of it: a caption stays on screen
         for many frames and comes back, and is then read by Tesseract once."""
         self._lettered[reading] = lettered
@@ -141,6 +149,13 @@ class TesseractReader:
 
     def read(self, crop: np.ndarray) -> tuple[str, float]:
         """(text, score 0..1) of one RGB line crop; score is the mean confidence of the words kept."""
+        words = self.read_words(crop)
+        if not words:
+            return "", 0.0
+        return " ".join(t for t, _ in words), float(np.mean([c for _, c in words]))
+
+    def read_words(self, crop: np.ndarray) -> Words:
+        """The words of one RGB line crop with their confidence 0..1, band edges dropped."""
         import tesserocr
         from PIL import Image
 
@@ -157,19 +172,18 @@ class TesseractReader:
                 words.append((word.GetUTF8Text(level).strip(), word.Confidence(level) / 100.0))
             except RuntimeError:  # tesserocr raises for an empty word
                 continue
-        words = _without_edge_marks([(t, c) for t, c in words if t])
-        if not words:
-            return "", 0.0
-        return " ".join(t for t, _ in words), float(np.mean([c for _, c in words]))
+        return _without_edge_marks([(t, c) for t, c in words if t])
 
 
 def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Drops a one-character word at either end that is a mark, or a letter below 0.8: the edge of a
     caption band or of texture read as a character (seen on generated captions: "|" at 0.45-0.96, "!"
-    at 0.0, "J" at 0.23, "B" at 0.69)."""
+    at 0.0, "J" at 0.23, "B" at 0.69). A sign (© § € ...) read at 0.8 or more stays ("© 2024")."""
 
     def mark(word: tuple[str, float]) -> bool:
         text, confidence = word
+        if text in SIGNS:
+            return confidence < 0.8
         return len(text) == 1 and (not text.isalnum() or confidence < 0.8)
 
     while words and mark(words[0]):
@@ -182,6 +196,19 @@ def _without_edge_marks(words: list[tuple[str, float]]) -> list[tuple[str, float
 @lru_cache(maxsize=4)
 def tesseract_reader(languages: str) -> TesseractReader:
     return TesseractReader(languages)
+
+
+def writable_characters(engine) -> frozenset[str] | None:
+    """The characters PP-OCR's recognizer can write (its dictionary), None when the engine does not say."""
+    try:
+        return _characters(tuple(engine.text_rec.postprocess_op.character))
+    except (AttributeError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=4)
+def _characters(dictionary: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c for c in dictionary if len(c) == 1)
 
 
 def default_reader() -> TesseractReader:
@@ -208,8 +235,8 @@ def read_text(
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
-    frame. recognizer "combined" (default): PP-OCRv4's reading with the marked letters Tesseract reads
-    (analyzers.letters), score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
+    frame. recognizer "combined" (default): PP-OCRv4's reading fused with Tesseract's (analyzers.letters),
+    score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
     score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score.
     rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
     if recognizer not in RECOGNIZERS:
@@ -230,17 +257,26 @@ def read_text(
     else:
         recognized, _ = engine.text_rec(crops)
         min_score = MIN_SCORE if min_score is None else min_score
+    writable = writable_characters(engine)
+    foreign_dropped = recognizer == "combined" and not any(
+        code.startswith(_EAST_ASIAN_LANGUAGES) for code in reader.languages.split("+")
+    )
     lines = []
     for quad, crop, (text, score) in zip(quads, crops, recognized):
         if score < min_score or not text.strip():
             continue
-        if recognizer == "combined" and any(c.isalpha() for c in text):  # digits and signs have no marks
+        if recognizer != "tesseract":
+            text = plain_forms(text)
+        if foreign_dropped and _east_asian_only(text):
+            continue  # texture read as a Chinese character ("典"): none of the configured languages writes it
+        if recognizer == "combined":
             known = reader.remembered(text)
-            lettered = known if known is not None else reader.read(crop)[0]
-            reading, text = text, restore_letters(text, lettered)
+            words = known if known is not None else reader.read_words(crop)
+            lettered = " ".join(w for w, _ in words)
+            reading, text = text, fuse_readings(text, lettered, writable, [c for _, c in words])
             agreed = agreement(text, lettered)
             if known is None and agreed >= REMEMBER_AGREEMENT:  # a reading of junk is not reused
-                reader.remember(reading, lettered)
+                reader.remember(reading, words)
             score *= agreed  # two recognizers that disagree: a doubtful reading
         text = clean_text(text)
         if text:
@@ -248,6 +284,16 @@ def read_text(
             x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
             lines.append(TextLine(text, round(float(score), 4), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
     return lines
+
+
+_EAST_ASIAN_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+_EAST_ASIAN_LANGUAGES = ("chi", "jpn", "kor")
+
+
+def _east_asian_only(text: str) -> bool:
+    """Whether every letter of `text` is Chinese, Japanese or Korean (PP-OCR's dictionary is Chinese)."""
+    letters = [c for c in text if c.isalnum()]
+    return bool(letters) and all(unicodedata.name(c, "").startswith(_EAST_ASIAN_SCRIPTS) for c in letters)
 
 
 def source_of(recognizer: str = "combined", reader: TesseractReader | None = None) -> str:
@@ -272,11 +318,13 @@ def read_frames(
     progress: Progress | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
+    det_max_side: int | None = None,
 ) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read."""
+    side = det_max_side or DET_MAX_SIDE
     for frame, lines, reused in answers_for_changed_frames(
         frames_path,
-        lambda images: [read_text(image, engine, recognizer=recognizer, reader=reader) for image in images],
+        lambda images: [read_text(image, engine, side, recognizer=recognizer, reader=reader) for image in images],
         1,
         progress,
     ):
@@ -290,12 +338,17 @@ def analyze_text(
     progress: Say | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
+    det_max_side: int | None = None,
 ) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, near-duplicate
     readings merged (within the second and across neighbouring seconds); boxes and scores in detail."""
     if recognizer != "ppocr":
         reader = reader or default_reader()
-    frames = list(read_frames(frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader))
+    frames = list(
+        read_frames(
+            frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader, det_max_side
+        )
+    )
     grouped = frames_by_second(frames, duration_s)
     spans = per_second_spans(duration_s)
     merged = merge_near_duplicates([[line for f in grouped[s] for line in f.lines] for s, _, _ in spans])

@@ -43,7 +43,6 @@ from bench import corpus, scores  # noqa: E402
 from bench.perception_quality import text_scores  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
-RESULTS = ROOT / "bench" / "results"
 CLIP_CACHE = Path(os.environ.get("VIDEO_TIMELINE_BENCH_CLIPS", Path.home() / ".cache" / "video-timeline" / "clips"))
 ASPECTS = ("cuts", "camera", "faces", "text")
 UNCLEAR = "unclear"
@@ -71,6 +70,9 @@ class Labels:
     faces: list[int | None]
     text: list[list[str] | None]
     raw: dict
+
+
+SECTION = Path(__file__).resolve().parent / "sections" / "real_footage_accuracy.md"
 
 
 def _per_second(ranges: list, seconds: int) -> list:
@@ -146,7 +148,9 @@ def _values(events, aspect: str, seconds: int) -> list:
     return out
 
 
-def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_detector: str | None = None) -> dict:
+def run_analyzers(
+    path: Path, aspects: tuple[str, ...], scratch: Path, face_detector: str | None = None, det_side: int | None = None
+) -> dict:
     """The analyzers as the graph runs them, on one clip: per-second values, cut instants, the score."""
 
     from analyzers import camera_motion, faces, ocr, shots, visual_stats
@@ -178,8 +182,12 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_dete
         face_events = timed("faces", lambda: faces.analyze_faces(frames, probe.duration_s, detector=detector))
         events += face_events
         face_frames = sum(e.detail["frames_detected"] for e in face_events)
+    text_frames_read = None
+    side = {"det_max_side": det_side} if det_side else {}  # (older analyzers, bench.text_revisions: no such option)
     if "text" in aspects:
-        events += timed("text", lambda: ocr.analyze_text(frames, probe.duration_s))
+        text_events = timed("text", lambda: ocr.analyze_text(frames, probe.duration_s, **side))
+        events += text_events
+        text_frames_read = sum(e.detail["frames_read"] for e in text_events)
     timeline = build_timeline(path.stem, probe.duration_s, events_frame(events, path.stem))
     expected = ("shot", "cut", "camera") + tuple(a for a in ("faces", "text") if a in aspects)
     return {
@@ -195,6 +203,7 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_dete
         "faces": _values(events, "faces", n),
         "faces_frames_detected": face_frames,
         "text": _values(events, "text", n),
+        "text_frames_read": text_frames_read,
         "reconstruction_score": reconstruction_score(timeline, expected).score,
     }
 
@@ -268,6 +277,7 @@ def totals(per_clip: dict) -> dict:
         out["faces"]["cpu_ms_per_frame"] = round(1000 * sum(f["cpu_s"]["faces"] for f in detected) / frames, 1)
         out["faces"]["frames_detected"] = frames
     rows = [c["scores"]["text"] for c in per_clip.values() if "text" in c["scores"]]
+    read_frames = [c["found"] for c in per_clip.values() if c["found"].get("text_frames_read")]
     if rows:
         strings = sum(r["strings"] for r in rows)
         found = sum(round((r["recall"] or 0) * r["strings"]) for r in rows)
@@ -279,6 +289,10 @@ def totals(per_clip: dict) -> dict:
             "strings": strings,
             "read": read,
         }
+        if read_frames:  # CPU of the text analyzer per frame it read (unchanged pictures reuse a reading)
+            frames = sum(f["text_frames_read"] for f in read_frames)
+            out["text"]["cpu_ms_per_frame"] = round(1000 * sum(f["cpu_s"]["text"] for f in read_frames) / frames, 1)
+            out["text"]["frames_read"] = frames
     return out
 
 
@@ -324,7 +338,10 @@ def rank_agreement(results: dict, clip_scores: dict[str, float] | None = None) -
 
 
 def measure(
-    aspects: tuple[str, ...] = ASPECTS, only: list[str] | None = None, face_detector: str | None = None
+    aspects: tuple[str, ...] = ASPECTS,
+    only: list[str] | None = None,
+    face_detector: str | None = None,
+    det_side: int | None = None,
 ) -> dict:
     from analyzers import faces
 
@@ -332,11 +349,15 @@ def measure(
     missing = [str(lab.path) for lab in labels if not lab.path.is_file()]
     detector = face_detector or faces.DETECTOR
     results: dict = {"aspects": list(aspects), "face_detector": detector, "clips": {}, "missing": missing}
+    if "text" in aspects:
+        from analyzers import ocr
+
+        results["ocr_det_max_side"] = det_side or ocr.DET_MAX_SIDE
     with tempfile.TemporaryDirectory() as tmp:
         for lab in labels:
             if not lab.path.is_file():
                 continue
-            found = run_analyzers(lab.path, aspects, Path(tmp), detector)
+            found = run_analyzers(lab.path, aspects, Path(tmp), detector, det_side)
             results["clips"][lab.clip] = {
                 "file": lab.path.name,
                 "found": found,
@@ -396,27 +417,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", help="label names (bench/labels/<name>.json) to run")
     parser.add_argument("--tag", default="", help="added to the results file name")
     parser.add_argument("--face-detector", help="analyzers.faces.DETECTORS; default: the analyzer's default")
+    parser.add_argument("--section", action="store_true", help=f"also write the table to {SECTION} (BENCHMARKS.md)")
+    parser.add_argument(
+        "--ocr-det-side",
+        type=int,
+        nargs="+",
+        help="the OCR detector's longest side (analyzers.ocr.DET_MAX_SIDE by default); several: one set of "
+        "results each, one after the other in this run, each file tagged -det<side>",
+    )
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_package_clips()
     if not corpus.CORPUS.is_dir():
         print(f"accuracy: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
         return 0
-    started = time.time()
-    results = measure(tuple(args.aspects), args.clips, args.face_detector)
-    from bench import machine
+    sides = args.ocr_det_side or [None]
+    for side in sides:
+        started = time.time()
+        results = measure(tuple(args.aspects), args.clips, args.face_detector, side)
+        from bench import machine
 
-    results["machine"] = machine.describe()
-    results["command"] = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
-    results["wall_s"] = round(time.time() - started, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    for name in (f"accuracy-{stamp}{args.tag}.json", f"accuracy-latest{args.tag}.json"):
-        (RESULTS / name).write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    if results["missing"]:
-        print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
-    print(markdown(results))
+        command = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
+        tag = args.tag + (f"-det{side}" if len(sides) > 1 else "")
+        machine.save_results(results, "accuracy", started, command, latest=True, tag=tag)
+        if results["missing"]:
+            print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
+        if side:
+            print(f"OCR detector side {side}:")
+        print(markdown(results))
+        if args.section and len(sides) == 1:
+            write_section(results)
     return 0
+
+
+def write_section(results: dict, path: Path | None = None) -> None:
+    """The run's table as a BENCHMARKS.md section (bench/report.py appends bench/sections/*.md)."""
+    m = results["machine"]
+    head = [
+        "## Accuracy on the labelled real footage (bench/labels)",
+        "",
+        f"Measured {m['date_utc']}, commit {m.get('commit', '?')}, {m['cpu']} with {m['cores']} cores "
+        f"(load average at start {', '.join(map(str, m.get('load_average_start', [])))}), with "
+        f"`{results['command']}` ({results['wall_s']} s). Labels were made by looking at the frames and are "
+        "never tuned against; per-second figures count only the seconds a label scores. The before/after "
+        "history of each aspect is in docs/perception.md.",
+        "",
+    ]
+    (path or SECTION).write_text("\n".join(head) + "\n" + markdown(results) + "\n")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import machine
+from bench.accuracy import spearman
 from bench.corpus import CORPUS, ROOT
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "clip_scores.json"
@@ -36,32 +37,6 @@ DEFAULT_OUT = ROOT / "bench" / "results" / "clip_scores.json"
 
 def corpus_clips() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*.mp4") if p.is_file())
-
-
-def ranks(values: list[float]) -> list[float]:
-    """1-based ranks, ties sharing their mean rank."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
-def spearman(xs: list[float], ys: list[float]) -> float | None:
-    """Spearman's rank correlation (Pearson's on ranks); None for fewer than 3 pairs or a constant side."""
-    if len(xs) != len(ys) or len(xs) < 3:
-        return None
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx, vy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    return round(cov / (vx * vy) ** 0.5, 4) if vx and vy else None
 
 
 def read_accuracy(path: Path) -> dict[str, float]:

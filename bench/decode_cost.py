@@ -29,7 +29,6 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 SIGNALS = "analyzers/frame_signals.py"
 DEFAULT_REVS = ("acf4b8f", "6f9d2fa", "worktree")  # before the accuracy work, the first helper's, now
 DEFAULT_CLIPS = (corpus.SYNTHETIC, corpus.REAL / "imageio_cockatoo.mp4")
@@ -123,11 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(clips, args.revs, args.repeat)
     from bench import machine
 
-    results["machine"] = machine.describe()
-    results["command"] = " ".join(["python -m bench.decode_cost", *(argv if argv is not None else sys.argv[1:])])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    (RESULTS / f"decode_cost-{stamp}.json").write_text(json.dumps(results, indent=1))
+    command = " ".join(["python -m bench.decode_cost", *(argv if argv is not None else sys.argv[1:])])
+    machine.save_results(results, "decode_cost", started, command)
     print(markdown(results))
     return 0
 

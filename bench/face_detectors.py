@@ -30,7 +30,6 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 CONFIGS = (("retinaface", 960), ("retinaface", 640), ("dlib", 640))  # detector, longest side it is given
 TURNS = (1.0, 0.7, 0.5, 0.4, 0.3)  # width share of the turned portrait (1.0: frontal)
 TILTS = (0, 20, 40, 60)  # degrees
@@ -141,11 +140,7 @@ def main() -> int:
     results = measure()
     from bench import machine
 
-    results["machine"] = machine.describe()
-    results["command"] = "python -m bench.face_detectors"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-    (RESULTS / f"face_detectors-{stamp}.json").write_text(json.dumps(results, indent=1))
+    machine.save_results(results, "face_detectors", started, "python -m bench.face_detectors")
     print(markdown(results))
     return 0
 

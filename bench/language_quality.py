@@ -1,7 +1,8 @@
 """German (and other Latin-script) text and speech: quality and cost of the OCR recognizers and the
 Whisper models on generated media with known content, plus the corpus figures they must keep.
 
-    flock /work/cpu.lock .venv/bin/python -m bench.language_quality      # prints the figures as JSON
+    flock /work/cpu.lock .venv/bin/python -m bench.language_quality          # prints the figures as JSON
+    flock /work/cpu.lock .venv/bin/python -m bench.language_quality --ocr    # the OCR figures only
 
 - OCR: German/French/Spanish strings rendered with DejaVu Sans, Sans Bold and Serif (matplotlib's wheel)
   on caption bands, on bands over texture and straight on texture, 1280x720 (40 px) and 640x360 (22 px):
@@ -15,7 +16,6 @@ Whisper models on generated media with known content, plus the corpus figures th
 from __future__ import annotations
 
 import json
-import re
 import resource
 import sys
 import tempfile
@@ -32,6 +32,7 @@ from analyzers.audio_store import AUDIO_RATE  # noqa: E402
 from bench import perception_quality as pq  # noqa: E402
 from bench.corpus import CORPUS  # noqa: E402
 from support.media_factory import caption_lines, latin_font, place, speech, texture, write_audio_store  # noqa: E402
+from support.words import word_error_rate  # noqa: E402
 
 STRINGS = [
     "Größte Übersicht für Bäcker",
@@ -172,9 +173,7 @@ def speech_figures(name: str) -> dict:
             audio_s, cpu_total = audio_s + len(pcm) / AUDIO_RATE, cpu_total + cpu
             case = {"spoken": lang, "languages": languages, "unclear_words": unclear, "heard": said[:160]}
             if lang != "jbo":
-                case["wer"] = (
-                    round(pq.word_error_rate(text, said), 4) if lang == "en" else round(_wer_de(text, said), 4)
-                )
+                case["wer"] = round(word_error_rate(text, said), 4)
             out["cases"].append(case)
     jfk = CORPUS / pq.JFK.relative_to(pq.CORPUS)
     if jfk.is_file():
@@ -183,40 +182,28 @@ def speech_figures(name: str) -> dict:
             cpu = _cpu()
             said, languages, _ = _heard(model, pcm, Path(tmp))
             cpu = _cpu() - cpu
-        out["jfk"] = {"wer": round(pq.word_error_rate(pq.JFK_TEXT, said), 4), "languages": languages, "cpu_s": cpu}
+        out["jfk"] = {"wer": round(word_error_rate(pq.JFK_TEXT, said), 4), "languages": languages, "cpu_s": cpu}
     out["cpu_s_per_audio_s"] = round(cpu_total / audio_s, 3)
     return out
 
 
-def _wer_de(reference: str, hypothesis: str) -> float:
-    """Word error rate with German letters kept (perception_quality's WER keeps a-z only)."""
-
-    def words(text):
-        return re.sub(r"[^a-zäöüß0-9' ]", " ", text.lower()).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
-def language_figures() -> dict:
+def language_figures(recognizers=ocr.RECOGNIZERS, speech_models=None) -> dict:
     figures: dict = {"ocr": {}, "speech": {}}
-    for recognizer in ocr.RECOGNIZERS:
+    for recognizer in recognizers:
         figures["ocr"][ocr.source_of(recognizer)] = {
             "german_frames": ocr_on_frames(recognizer),
             **ocr_on_corpus(recognizer),
         }
-    for name in (transcript.DEFAULT_MODEL, transcript.BUNDLED_MODEL):
+    for name in (transcript.DEFAULT_MODEL, transcript.BUNDLED_MODEL) if speech_models is None else speech_models:
         figures["speech"][name] = speech_figures(name)
     return figures
 
 
-def main() -> int:
-    print(json.dumps(language_figures(), indent=1, ensure_ascii=False))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    ocr_only = args == ["--ocr"]  # the OCR recognizers only (German frames and corpus text), no speech
+    figures = language_figures(speech_models=() if ocr_only else None)
+    print(json.dumps(figures, indent=1, ensure_ascii=False))
     return 0
 
 

@@ -66,3 +66,22 @@ def describe() -> dict:
         "commit": _commit(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def save_results(results: dict, name: str, started: float, command: str, latest: bool = False, tag: str = "") -> Path:
+    """Adds the machine, the command and the wall time to `results` and writes
+    bench/results/<name>-<UTC start><tag>.json (and <name>-latest<tag>.json with `latest`)."""
+    import json
+
+    results["machine"] = describe()
+    results["command"] = command
+    results["wall_s"] = round(time.time() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    text = json.dumps(results, indent=1, ensure_ascii=False)
+    for file in [f"{name}-{stamp}{tag}.json"] + ([f"{name}-latest{tag}.json"] if latest else []):
+        (RESULTS / file).write_text(text)
+    return RESULTS / f"{name}-{stamp}{tag}.json"

@@ -12,7 +12,6 @@ for other benchmark scripts.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from analyzers import faces, ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
 from analyzers.decode import decode_audio, decode_video  # noqa: E402
 from analyzers.probe import probe_video  # noqa: E402
+from support.words import word_error_rate  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 SYNTHETIC = CORPUS / "synthetic" / "synthetic_clip01.mp4"
@@ -71,19 +71,6 @@ def text_scores(events, truth: list[list[str]]) -> dict:
         "recall_spaces_ignored": round(hits["spaceless"] / total, 4) if total else None,
         "precision_spaces_ignored": round(correct / predicted, 4) if predicted else None,
     }
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    def words(text):
-        return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 def _decode(clip: Path, folder: Path):

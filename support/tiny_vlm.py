@@ -97,14 +97,16 @@ def _ids(tok: Tokenizer, names: list[str]) -> dict[str, int]:
     return {n: tok.token_to_id(n) for n in names}
 
 
+# The language model of every tiny family: one layer, grouped-query attention as in the real ones.
+TINY_DECODER = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
+)
+
+
 def _qwen_text(vocab: int, ids: dict[str, int], context: int) -> dict:
     return dict(
         vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        **TINY_DECODER,
         max_position_embeddings=context,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
         bos_token_id=ids["<|endoftext|>"],
@@ -173,11 +175,7 @@ def build_llava(folder: Path, context: int = 2048, seed: int = 0) -> Path:
         ).to_dict(),
         text_config=LlamaConfig(
             vocab_size=tok.get_vocab_size(),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
+            **TINY_DECODER,
             max_position_embeddings=context,
             bos_token_id=ids["<s>"],
             eos_token_id=ids["</s>"],

@@ -1,12 +1,12 @@
 """Word error rate for tests that check what a transcript says: the edit distance in words between
 what was said and what was heard, over the words said. Words are compared in lower case; anything
-but a letter (German letters included) separates words."""
+but a letter (German letters included), a digit or an apostrophe separates words."""
 
 import re
 
 
 def words(text: str) -> list[str]:
-    return re.sub(r"[^a-zäöüß ]", " ", text.lower()).split()
+    return re.sub(r"[^a-zäöüß0-9' ]", " ", text.lower()).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -92,8 +92,11 @@ def _video_settings(path: Path) -> dict:
 class FamilyAdapter:
     families: ClassVar[tuple[str, ...]] = ()
     processor_class: ClassVar[type]
+    video_processor_class: ClassVar[type]  # a processor with another video processor is converted to it
 
     def __init__(self, config, processor):
+        if not isinstance(processor.video_processor, self.video_processor_class):
+            processor = self.convert_processor(processor)
         self.config = config
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -222,12 +225,11 @@ class FamilyAdapter:
 class QwenVLAdapter(FamilyAdapter):
     families = ("qwen2_vl",)
     processor_class = ArrayQwen2VLProcessor
+    video_processor_class = QwenArrayVideoProcessor
 
     def __init__(self, config, processor):
-        if not isinstance(processor.video_processor, QwenArrayVideoProcessor):
-            processor = self.convert_processor(processor)
         super().__init__(config, processor)
-        vp = processor.video_processor
+        vp = self.processor.video_processor
         self.visual = QwenVisual(
             family=config.model_type,
             patch_size=vp.patch_size,
@@ -295,13 +297,12 @@ class Qwen25VLAdapter(QwenVLAdapter):
 class LlavaNextVideoAdapter(FamilyAdapter):
     families = ("llava_next_video",)
     processor_class = ArrayLlavaNextVideoProcessor
+    video_processor_class = LlavaArrayVideoProcessor
 
     def __init__(self, config, processor):
-        if not isinstance(processor.video_processor, LlavaArrayVideoProcessor):
-            processor = self.convert_processor(processor)
         super().__init__(config, processor)
         vision = config.vision_config
-        size = processor.video_processor.crop_size
+        size = self.processor.video_processor.crop_size
         if size != vision.image_size:
             raise ValueError(f"{self.name}: video crop size {size} differs from the vision tower's {vision.image_size}")
         if config.spatial_pool_stride != 2 or vision.image_size // vision.patch_size % 2:
