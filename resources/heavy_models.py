@@ -39,9 +39,14 @@ if TYPE_CHECKING:  # torch is imported where a model runs, not when the code loc
     import torch
 
 GPU_POOL = "gpu"
-# Op tags of every heavy asset: on Kubernetes (k8s_job_executor) its step pod requests one GPU;
-# other executors ignore them. deploy/k8s/ and docs/heavy_models.md.
-GPU_OP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
+GPU_QUEUE = "gpu"  # the Celery queue that only GPU workers serve (deploy/celery/)
+# Op tags of every heavy asset: on Kubernetes (k8s_job_executor) its step pod requests one GPU; with
+# Celery (dagster-celery) the step goes to the `gpu` queue; other executors ignore them.
+# deploy/k8s/, deploy/celery/ and docs/heavy_models.md.
+GPU_OP_TAGS = {
+    "dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}},
+    "dagster-celery/queue": GPU_QUEUE,
+}
 # Environment switches that keep huggingface_hub / transformers from reaching a hub.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 

@@ -7,25 +7,31 @@ release; on an upgrade, this module is the one to check.
 import fcntl
 import functools
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster import AssetCheckKey, AssetKey, DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterEvent, DagsterInstance
 from dagster._config import process_config
 from dagster._config.field_utils import convert_potential_field
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.execution.plan.objects import ErrorSource, StepFailureData
+from dagster._core.execution.retries import RetryMode
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import ConsolidatedSqliteEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._serdes import serialize_value
 from dagster._time import get_current_datetime
+from dagster._utils.error import serializable_error_info_from_exc_info
 
 __all__ = [
     "FINISHED_STATUSES",
     "BaseAssetGraph",
+    "RetryMode",
     "StaleStatus",
     "claimed_pool_slots",
     "dagster_instance_config",
@@ -36,6 +42,7 @@ __all__ = [
     "pool_holders",
     "pool_slot_count",
     "serialise_sqlite_pool_claims",
+    "serialized_step_failure",
     "stale_status_resolver",
     "validate_config",
 ]
@@ -88,6 +95,21 @@ def init_pool_to_default_limit(instance: DagsterInstance, pool: str) -> None:
 
 def free_pool_slots_of_run(instance: DagsterInstance, run_id: str) -> None:
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def serialized_step_failure(step_context, message: str) -> str:
+    """A STEP_FAILURE event for the exception being handled, serialized as a step's events travel from a
+    Celery worker to the run (video_assets/celery_executor.py)."""
+    failure = DagsterEvent.step_failure_event(
+        step_context=step_context,
+        step_failure_data=StepFailureData(
+            error=serializable_error_info_from_exc_info(sys.exc_info()),
+            user_failure_data=None,
+            error_source=ErrorSource.UNEXPECTED_ERROR,
+        ),
+        message=message,
+    )
+    return serialize_value(failure)
 
 
 def validate_config(schema, config: dict):

@@ -16,6 +16,7 @@ from resources.storage import TimelineStorage
 from video_assets import audio, decode, descriptions, text_faces, visual
 from video_assets.backfill import auto_backfill_enabled, with_auto_backfill
 from video_assets.console_logger import concise_console_logger
+from video_assets.distributed import executor_from_env
 from video_assets.events import aspects_by_asset
 from video_assets.gpu_slots import gpu_slot_recovery
 from video_assets.io_manager import ParquetIOManager
@@ -40,14 +41,18 @@ def build_definitions(data_root: str | None = None, model_specs: dict[str, Model
     event_assets = aspects_by_asset(assets)
     timeline, checks = build_timeline_assets(event_assets)
     report = build_report_asset(expected_aspects(event_assets))
-    # In-process: on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
-    analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=in_process_executor)
+    # In-process unless configuration says otherwise ($VIDEO_TIMELINE_EXECUTOR, video_assets/distributed.py):
+    # on 2 cores a step's process start (2-3 s) costs more than the step; runs give parallelism.
+    executor = executor_from_env()
+    analyze = define_asset_job(ANALYZE_JOB, selection=AssetSelection.all(), executor_def=executor)
     defs = Definitions(
         assets=[*assets, timeline, report],
         asset_checks=checks,
         jobs=[analyze],
         sensors=[*OPERATIONS_SENSORS, gpu_slot_recovery],
         loggers={"console": concise_console_logger},
+        # Distributed: the UI's own materializations and asset backfills run on the workers too.
+        executor=None if executor is in_process_executor else executor,
         resources={
             "storage": storage,
             "settings": AnalysisSettings(),

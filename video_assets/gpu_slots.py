@@ -8,7 +8,8 @@ dead when no process that wrote one of its events still exists; it is marked fai
 are freed, so the next heavy step starts.
 
 Pids are only meaningful on the machine that ran the worker, so this acts only on a local
-(SQLite) instance; on Postgres with the Kubernetes or Celery executor, run monitoring does it.
+(SQLite) instance; on Postgres, Kubernetes run monitoring does it, and with Celery workers the
+executor fails a step whose worker died and frees its slot (video_assets/celery_executor.py).
 Ways to run it: the `gpu_slot_recovery` sensor (daemon, `dagster dev`), or
 `python -m video_assets.gpu_slots` (no daemon).
 
