@@ -1,20 +1,25 @@
 """Visual stage: shots and cuts, camera motion and picture statistics from the per-frame signals, and
-objects from a detector over the sampled frames (only when models.toml has an [objects] section: no
-detector weights ship, so without it the timeline's `objects` column stays null, not analysed)."""
+objects over the sampled frames: by default NanoDet (Apache-2.0, shipped) with ByteTrack tracks reset at
+cuts (`object_tracks`); a transformers detector instead when models.toml has an [objects] section.
+$VIDEO_TIMELINE_OBJECT_DETECTOR picks the default path's detector (nanodet, or the AGPL-3.0 opt-in yolo11n)."""
 
+import os
 import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
 
 from analyzers import camera_motion as camera_analyzer
+from analyzers import object_detector
+from analyzers import object_tracks as tracks_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import shots as shots_analyzer
 from analyzers import visual_stats as visual_analyzer
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
+from resources.settings import AnalysisSettings
 from video_assets.events import event_asset, events_output, frames_path, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
@@ -82,6 +87,55 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     return objects
 
 
+OBJECT_DETECTOR_ENV = "VIDEO_TIMELINE_OBJECT_DETECTOR"
+
+
+def object_detector_name() -> str:
+    return os.environ.get(OBJECT_DETECTOR_ENV, object_detector.DEFAULT_DETECTOR)
+
+
+def build_tracked_objects_asset() -> AssetsDefinition:
+    detector = object_detector_name()
+
+    @event_asset(
+        name=OBJECTS,
+        group=VISUAL_GROUP,
+        version=f"{tracks_analyzer.VERSION}-{detector}",
+        aspects=("objects", "object_tracks"),
+        metadata={"detector": detector, "licence": object_detector.LICENCES.get(detector, "unknown")},
+    )
+    def objects(
+        context: AssetExecutionContext,
+        settings: AnalysisSettings,
+        video_probe: pd.DataFrame,
+        sampled_frames,
+        shots: pd.DataFrame,
+    ):
+        """Objects per second (COCO labels) and their tracks: NanoDet on the sampled frames, ByteTrack ids kept
+        within a shot; one `object_track` row per track (label, id, first and last second, thumbnail)."""
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        frames = frames_path(sampled_frames, context)
+        cuts = shots_analyzer.boundaries(frame_events(shots))
+        fps = float(settings.sample_fps)
+        try:
+            events = tracks_analyzer.analyze_object_tracks(
+                frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
+            )
+        except object_detector.DetectorUnavailable as exc:
+            raise Failure(description=f"objects: {exc}", allow_retries=False) from exc
+        table = [
+            {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")}
+            for e in events
+            if e.aspect == "object_track"
+        ]
+        return events_output(
+            context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table),
+            source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],
+        )  # fmt: skip
+
+    return objects
+
+
 def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
-    heavy = [build_objects_asset(specs[OBJECTS])] if OBJECTS in specs else []
-    return [shots, camera_motion, visual_stats, *heavy]
+    objects = build_objects_asset(specs[OBJECTS]) if OBJECTS in specs else build_tracked_objects_asset()
+    return [shots, camera_motion, visual_stats, objects]
