@@ -72,29 +72,31 @@ class Track:
         return f"{self.label}#{self.id}"
 
 
-def _tracker(fps: float):
+def _tracker(fps: float, sure: float):
     from trackers import ByteTrackTracker
 
     return ByteTrackTracker(
         lost_track_buffer=max(1, int(round(LOST_S * 30))),  # counted in 30 fps frames; timestamps scale it
         frame_rate=fps,
-        track_activation_threshold=TRACK_SCORE,
+        track_activation_threshold=sure,
         minimum_consecutive_frames=1,  # at 2 frames per second a second sighting is already half a second later
         minimum_iou_threshold=0.1,
-        high_conf_det_threshold=TRACK_SCORE,
+        high_conf_det_threshold=sure,
     )
 
 
 def track_frames(
-    frames: list[tuple[float, list[Detection]]], cuts: list[float], fps: float = 2.0
+    frames: list[tuple[float, list[Detection]]], cuts: list[float], fps: float = 2.0, sure: float = TRACK_SCORE
 ) -> tuple[list[TrackedFrame], dict[int, Track]]:
-    """Links each frame's detections into tracks, one label per track, a fresh tracker after every cut."""
+    """Links each frame's detections into tracks, one label per track, a fresh tracker after every cut.
+    Boxes from `sure` start tracks; weaker ones only extend them."""
     import supervision as sv
 
     cuts = sorted(cuts)
     tracked: list[TrackedFrame] = []
     tracks: dict[int, Track] = {}
     next_id, shot = 1, None
+    shots: list[int] = []
     trackers: dict[str, object] = {}
     for t, detections in frames:
         frame_shot = bisect_right(cuts, t + 1e-6)
@@ -106,7 +108,7 @@ def track_frames(
         for d in detections:
             by_label[d.label].append(d)
         for label, found in by_label.items():  # one tracker per label: a track never changes its label
-            tracker = trackers.setdefault(label, _tracker(fps))
+            tracker = trackers.setdefault(label, _tracker(fps, sure))
             xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
             scores = np.array([d.score for d in found], float)
             result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores), timestamp=t)
@@ -126,7 +128,45 @@ def track_frames(
                         track.best_score, track.best_t, track.best_box = float(score), t, box_xywh
                 boxes.append(TrackedBox(label, round(float(score), 4), box_xywh, gid))
         tracked.append(TrackedFrame(t, sorted(boxes, key=lambda b: -b.score)))
+        shots.append(shot)
+    _claim_first_sightings(tracked, shots, tracks, next_id, sure)
     return tracked, tracks
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _claim_first_sightings(
+    tracked: list[TrackedFrame], shots: list[int], tracks: dict[int, Track], next_id: int, sure: float
+):
+    """ByteTrack names a track only when it is seen a second time, so the sure box that started it has no id:
+    give it the id of the track that begins in the next frame of the shot where it overlaps one of its label,
+    or an id of its own (an object seen once)."""
+    for i, frame in enumerate(tracked):
+        following = tracked[i + 1] if i + 1 < len(tracked) and shots[i + 1] == shots[i] else None
+        for k, b in enumerate(frame.boxes):
+            if b.track is not None or b.score < sure:
+                continue
+            candidates = [
+                (_iou(b.box, n.box), n.track)
+                for n in (following.boxes if following else [])
+                if n.track is not None and n.label == b.label and tracks[n.track].first_t == following.t
+            ]
+            overlap, gid = max(candidates, default=(0.0, None), key=lambda c: c[0])
+            if gid is None or overlap <= 0.0:
+                gid, next_id = next_id, next_id + 1
+                tracks[gid] = Track(gid, b.label, frame.t, frame.t)
+            track = tracks[gid]
+            track.first_t, track.frames = min(track.first_t, frame.t), track.frames + 1
+            track.scores.append(b.score)
+            if b.score > track.best_score:
+                track.best_score, track.best_t, track.best_box = b.score, frame.t, b.box
+            frame.boxes[k] = TrackedBox(b.label, b.score, b.box, gid)
 
 
 def detect_frames(
@@ -161,13 +201,20 @@ def crop_thumbnail(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
     if crop.size == 0:
         return ""
     scale = min(1.0, THUMB_SIDE / max(crop.shape[:2]))
-    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+    if scale < 1:  # at least one pixel either way: a box may be a sliver
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
 
 def per_second_events(
-    tracked: list[TrackedFrame], tracks: dict[int, Track], duration_s: float, source: str, thumbs: dict[int, str]
+    tracked: list[TrackedFrame],
+    tracks: dict[int, Track],
+    duration_s: float,
+    source: str,
+    thumbs: dict[int, str],
+    sure: float = TRACK_SCORE,
 ) -> list[Event]:
     """`objects` and `object_tracks` per analysed second, one `object_track` per track."""
     grouped = frames_by_second(tracked, duration_s)
@@ -181,7 +228,7 @@ def per_second_events(
         boxes = []
         for frame in group:
             for b in frame.boxes:
-                if b.track is None and b.score < TRACK_SCORE:
+                if b.track is None and b.score < sure:
                     continue  # a weak box no track took: not reported
                 best[b.label] = max(best.get(b.label, 0.0), b.score)
                 if b.track is not None:
@@ -225,6 +272,21 @@ def per_second_events(
     return events
 
 
+def track_detected(
+    found: list[tuple[float, list[Detection], bool]],
+    frames_path: Path,
+    duration_s: float,
+    cuts: list[float],
+    source: str,
+    sample_fps: float = 2.0,
+    sure: float = TRACK_SCORE,
+) -> list[Event]:
+    """The per-second and per-track events of any detector's answers (t, detections, reused) per frame."""
+    tracked, tracks = track_frames([(t, d) for t, d, _ in found], cuts, sample_fps, sure)
+    tracked = [TrackedFrame(f.t, f.boxes, reused) for f, (_, _, reused) in zip(tracked, found)]
+    return per_second_events(tracked, tracks, duration_s, source, thumbnails(frames_path, tracks), sure)
+
+
 def analyze_object_tracks(
     frames_path: Path,
     duration_s: float,
@@ -235,9 +297,4 @@ def analyze_object_tracks(
 ) -> list[Event]:
     """Objects and their tracks per second of a video (see the module docstring)."""
     found = detect_frames(frames_path, detector, Progress(progress, "detecting objects", duration_s))
-    tracked, tracks = track_frames([(t, d) for t, d, _ in found], cuts, sample_fps)
-    tracked = [TrackedFrame(f.t, f.boxes, reused) for f, (_, _, reused) in zip(tracked, found)]
-    events = per_second_events(
-        tracked, tracks, duration_s, object_detector.SOURCES[detector], thumbnails(frames_path, tracks)
-    )
-    return events
+    return track_detected(found, frames_path, duration_s, cuts, object_detector.SOURCES[detector], sample_fps)

@@ -16,6 +16,7 @@ from analyzers import object_tracks as tracks_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import shots as shots_analyzer
 from analyzers import visual_stats as visual_analyzer
+from analyzers.progress import Progress
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
@@ -60,11 +61,23 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     threshold = float(spec.options.get("threshold", objects_analyzer.DEFAULT_THRESHOLD))
     first_batch = int(spec.options.get("batch_size", objects_analyzer.DEFAULT_BATCH))
 
-    @heavy_asset(spec, OBJECTS, objects_analyzer.VERSION, ("objects",), group=VISUAL_GROUP)
+    @heavy_asset(
+        spec,
+        OBJECTS,
+        f"{objects_analyzer.VERSION}-t{tracks_analyzer.VERSION}",
+        ("objects", "object_tracks"),
+        group=VISUAL_GROUP,
+    )
     def objects(
-        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames
+        context: AssetExecutionContext,
+        heavy_models: HeavyModelRuntime,
+        settings: AnalysisSettings,
+        video_probe: pd.DataFrame,
+        sampled_frames,
+        shots: pd.DataFrame,
     ):
-        """Objects visible per second (a transformers detector); boxes in each event's detail."""
+        """Objects visible per second (a transformers detector) and their tracks (ByteTrack, reset at cuts);
+        boxes in each event's detail."""
         from transformers import AutoModelForObjectDetection
 
         started, probe = time.perf_counter(), probe_of(video_probe)
@@ -72,14 +85,23 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
         with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             model = heavy.load_pretrained(AutoModelForObjectDetection)
             processor = objects_analyzer.load_processor(heavy.model_path)
-            events = heavy.shrink_on_oom(
-                lambda batch: objects_analyzer.analyze_objects(
-                    model, processor, frames, probe.duration_s, spec.model, threshold, batch, progress=context.log.info
+            found = heavy.shrink_on_oom(
+                lambda batch: objects_analyzer.detect_frames(
+                    model, processor, frames, threshold, batch, Progress(context.log.info, "objects", probe.duration_s)
                 ),
                 first_batch,
                 lambda batch, _exc: batch // 2 or None,
                 lambda batch: f"{batch} frames per batch",
             )
+        events = tracks_analyzer.track_detected(
+            [(f.t, f.detections, f.reused) for f in found],
+            frames,
+            probe.duration_s,
+            shots_analyzer.boundaries(frame_events(shots)),
+            spec.model,
+            float(settings.sample_fps),
+            sure=threshold,  # the user's threshold: every box it keeps is reported
+        )
         return events_output(
             context, events, probe, started, threshold=threshold, model=spec.model, **session_metadata(heavy)
         )
