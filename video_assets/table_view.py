@@ -20,6 +20,8 @@ SHOW_COLUMNS = (
     "cut",
     "camera",
     "faces",
+    "persons",
+    "object_tracks",
     "text",
     "speech",
     "loudness_db",
