@@ -32,7 +32,6 @@ import numpy as np
 
 from analyzers import object_detector
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
-from analyzers.frames import iter_frames
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
@@ -202,16 +201,33 @@ def detect_frames(
         ]
 
 
+def frames_at(frames_path: Path, times: set[float]) -> dict[float, np.ndarray]:
+    """The stored frames at `times` (rounded to the millisecond), RGB; only those are decoded."""
+    import pyarrow.parquet as pq
+
+    wanted = {round(t, 3) for t in times}
+    out = {}
+    reader = pq.ParquetFile(str(frames_path))
+    for group in range(reader.num_row_groups):
+        ts = [round(t, 3) for t in reader.read_row_group(group, columns=["t"]).column("t").to_pylist()]
+        rows = [i for i, t in enumerate(ts) if t in wanted]
+        if not rows:
+            continue
+        jpegs = reader.read_row_group(group, columns=["jpeg"]).column("jpeg")
+        for i in rows:
+            bgr = cv2.imdecode(np.frombuffer(jpegs[i].as_py(), np.uint8), cv2.IMREAD_COLOR)
+            out[ts[i]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return out
+
+
 def thumbnails(frames_path: Path, tracks: dict[int, Track]) -> dict[int, str]:
     """A base64 JPEG of each track's surest box (the crop, longest side THUMB_SIDE)."""
-    wanted: dict[float, list[Track]] = defaultdict(list)
-    for track in tracks.values():
-        wanted[round(track.best_t, 6)].append(track)
-    out = {}
-    for frame in iter_frames(frames_path):
-        for track in wanted.get(round(frame.t, 6), []):
-            out[track.id] = crop_thumbnail(frame.image, track.best_box)
-    return out
+    images = frames_at(frames_path, {track.best_t for track in tracks.values()})
+    return {
+        track.id: crop_thumbnail(images[round(track.best_t, 3)], track.best_box)
+        for track in tracks.values()
+        if round(track.best_t, 3) in images
+    }
 
 
 def crop_thumbnail(image: np.ndarray, box: tuple[int, int, int, int]) -> str:

@@ -29,8 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.frames import iter_frames
-from analyzers.object_tracks import crop_thumbnail
+from analyzers.object_tracks import crop_thumbnail, frames_at
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -232,10 +231,10 @@ def analyze_persons(
         wanted[round(f.t, 3)].append(i)
     vectors: list[np.ndarray | None] = [None] * len(faces)
     crops: dict[int, str] = {}
-    for frame in iter_frames(frames_path):
-        for i in wanted.get(round(frame.t, 3), []):
-            vectors[i] = embed_face(frame.image, faces[i].box, embedder)
-            crops[i] = crop_thumbnail(frame.image, faces[i].box)
+    for t, image in frames_at(frames_path, set(wanted)).items():
+        for i in wanted.get(t, []):
+            vectors[i] = embed_face(image, faces[i].box, embedder)
+            crops[i] = crop_thumbnail(image, faces[i].box)
     kept = [i for i, v in enumerate(vectors) if v is not None]
     faces = [faces[i] for i in kept]
     crops = {k: crops[i] for k, i in enumerate(kept)}
