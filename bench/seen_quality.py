@@ -6,8 +6,9 @@ models side by side.
 Objects (clips whose labels have `objects`): per-second presence F1 of the person, vehicle and animal
 categories (COCO labels mapped by analyzers.object_detector.CATEGORIES) over the seconds labelled true or
 false, pooled over the clips; and for each labelled object to follow (`object_tracks`: category, span,
-frame region) whether the analyzer gave it exactly one track id: the distinct ids of the tracked boxes of
-its category whose centre lies in its region during its span (0 ids: missed, 2+: the track broke).
+frame region) whether the analyzer gave it exactly one track id: in each frame of its span the largest
+tracked box of its category whose centre lies in its region is taken as the object; the distinct ids of
+those boxes (0: missed, 2+: the track broke or another object took its place).
 Persons (clips whose labels have `persons`, and a re-cut of the labelled Hamilton clip where the same
 people come back in separate shots, plus synthetic_clip01's ground truth): every labelled face with a known
 identity is matched to a face the analyzer reported in that second (IoU >= 0.3); over the pairs of matched
@@ -103,16 +104,26 @@ def objects_for(labels: dict, path: Path, scratch: Path, detectors: list[str]) -
         w, h = probe.width, probe.height
         for obj in labels.get("object_tracks", []):
             x0, y0, x1, y1 = obj["region"]
-            ids = set()
+            ids, frames_seen, frames_in_span = set(), 0, 0
             for frame in tracked:
                 if not obj["span"][0] <= frame.t <= obj["span"][1]:
                     continue
-                for b in frame.boxes:
-                    cx, cy = (b.box[0] + b.box[2] / 2) / w, (b.box[1] + b.box[3] / 2) / h
-                    inside = x0 <= cx <= x1 and y0 <= cy <= y1
-                    if inside and b.track is not None and object_detector.CATEGORY_OF.get(b.label) == obj["category"]:
-                        ids.add(tracks[b.track].name)
-            follow.append({"object": obj["object"], "category": obj["category"], "ids": sorted(ids)})
+                frames_in_span += 1
+                candidates = [
+                    b
+                    for b in frame.boxes
+                    if b.track is not None
+                    and object_detector.CATEGORY_OF.get(b.label) == obj["category"]
+                    and x0 <= (b.box[0] + b.box[2] / 2) / w <= x1
+                    and y0 <= (b.box[1] + b.box[3] / 2) / h <= y1
+                ]
+                if candidates:  # the labelled object is the largest of its category in its region
+                    frames_seen += 1
+                    ids.add(tracks[max(candidates, key=lambda b: b.box[2] * b.box[3]).track].name)
+            follow.append(
+                {"object": obj["object"], "category": obj["category"], "ids": sorted(ids),
+                 "frames_seen": frames_seen, "frames": frames_in_span}
+            )  # fmt: skip
         out[detector] = {"counts": counts, "follow": follow, "detect_s": round(detect_s, 2), "frames": len(found)}
     return out
 
