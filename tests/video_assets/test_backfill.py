@@ -22,7 +22,8 @@ from video_assets.runs import analyze_file, run_partition
 from video_assets.sensors import rebuild_stale_sensor
 
 pytestmark = pytest.mark.slow
-SHOTS_AND_DOWNSTREAM = [AssetKey("shots"), AssetKey("camera_motion"), AssetKey("timeline"), AssetKey("report")]
+# objects depends on shots too: its tracks start anew at every cut.
+SHOTS_AND_DOWNSTREAM = [AssetKey(n) for n in ("shots", "camera_motion", "objects", "timeline", "report")]
 
 
 def with_new_code_version(defs, asset: str, version: str):
@@ -87,7 +88,7 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
 
         monkeypatch.setattr(definitions, "defs", changed)  # the command uses the code location's definitions
         assert cli.main(["backfill-stale", "--dry-run"]) == 0
-        assert f"{key}: shots, camera_motion, timeline, report" in capsys.readouterr().out
+        assert f"{key}: shots, camera_motion, objects, timeline, report" in capsys.readouterr().out
         assert cli.main(["backfill-stale"]) == 0
         printed = capsys.readouterr()
         assert "rebuilt 1 video(s), 0 failed" in printed.out
