@@ -147,7 +147,7 @@ def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(
         changed = with_auto_backfill(with_new_code_version(base, "shots", "shots-v2"))
         second = evaluate_automation_conditions(changed, instance, cursor=first.cursor)
         # the changed asset and, in the same tick, its dependents (their parent is about to change)
-        assert second.total_requested == 4
+        assert second.total_requested == len(SHOTS_AND_DOWNSTREAM)
         assert all(second.get_requested_partitions(k) == {key} for k in SHOTS_AND_DOWNSTREAM)
 
         assert run_partition(changed, instance, key, asset_selection=SHOTS_AND_DOWNSTREAM).success
