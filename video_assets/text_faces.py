@@ -56,6 +56,7 @@ def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_fra
 
 
 FACE_EMBEDDER_ENV = "VIDEO_TIMELINE_FACE_EMBEDDER"
+TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
 
 
 def build_persons_asset() -> AssetsDefinition:
@@ -84,7 +85,7 @@ def build_persons_asset() -> AssetsDefinition:
             if e.aspect == "person"
         ]
         return events_output(
-            context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table),
+            context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table[:TABLE_ROWS]),
             source=persons_analyzer.SOURCES[embedder], licence=persons_analyzer.LICENCES[embedder],
         )  # fmt: skip
 

@@ -110,6 +110,7 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
 
 
 OBJECT_DETECTOR_ENV = "VIDEO_TIMELINE_OBJECT_DETECTOR"
+TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
 
 
 def object_detector_name() -> str:
@@ -151,7 +152,7 @@ def build_tracked_objects_asset() -> AssetsDefinition:
             if e.aspect == "object_track"
         ]
         return events_output(
-            context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table),
+            context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table[:TABLE_ROWS]),
             source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],
         )  # fmt: skip
 
