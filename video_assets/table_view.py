@@ -20,8 +20,6 @@ SHOW_COLUMNS = (
     "cut",
     "camera",
     "faces",
-    "persons",
-    "object_tracks",
     "text",
     "speech",
     "loudness_db",
