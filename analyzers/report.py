@@ -36,7 +36,7 @@ JPEG_QUALITY = 70
 ROW_COLUMNS = (
     "second", "start_s", "end_s", "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript",
     "language", "loudness_db", "description", "description_source", "score", "coverage",
-    "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility",
+    "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility", "object_tracks", "persons",
 )  # fmt: skip
 PREVIEW_COLUMNS = ("second", "shot", "cut", "camera", "faces", "text", "speech", "transcript", "description")
 

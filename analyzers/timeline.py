@@ -27,6 +27,7 @@ from analyzers.records import DERIVED, per_second_spans
 # The timeline contract: column -> (arrow type, aspect that fills it).
 CONTRACT_ASPECTS = (
     "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript", "loudness_db", "description",
+    "object_tracks", "persons",
 )  # fmt: skip
 # Columns filled from events but not counted in coverage: the visual statistics, the picture's visibility,
 # and the language of the transcript (the same analysis as `transcript`, which coverage already counts).
@@ -35,8 +36,9 @@ EXTRA_ASPECTS = ("language", "brightness", "saturation", "sharpness", "motion_en
 AUDIO_ASPECTS = ("speech", "transcript", "language", "loudness_db")
 VIDEO_ASPECTS = tuple(a for a in CONTRACT_ASPECTS + EXTRA_ASPECTS if a not in AUDIO_ASPECTS)
 # "Analysed, found nothing" values whose weight, without a confidence, is the evidence of absence.
-NOTHING_FOUND = {"faces": 0, "objects": [], "text": [], "transcript": ""}
-FRAME_ASPECTS = ("faces", "objects", "text")  # found by looking at sampled frames: evidence = visibility
+NOTHING_FOUND = {"faces": 0, "objects": [], "text": [], "transcript": "", "object_tracks": [], "persons": []}
+# Found by looking at sampled frames: evidence = visibility.
+FRAME_ASPECTS = ("faces", "objects", "text", "object_tracks", "persons")
 MAX_LOST = 0.5  # a second with at least this share of a stream lost is not analysed for that stream's aspects
 
 TIMELINE_SCHEMA = pa.schema(
@@ -67,6 +69,8 @@ TIMELINE_SCHEMA = pa.schema(
         ("motion_energy", pa.float64()),
         ("colour", pa.string()),
         ("visibility", pa.float64()),
+        ("object_tracks", pa.list_(pa.string())),  # "label#id": one id per object within a shot
+        ("persons", pa.list_(pa.string())),  # "P1", "P2" ...: the same id for the same person across the video
     ]
 )
 COMPOSED_SOURCE = "composed"

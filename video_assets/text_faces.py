@@ -2,14 +2,17 @@
 the sampled frames. Their models ship in wheels (and Debian's Tesseract language data) and run on the CPU,
 so both assets are always in the graph."""
 
+import os
 import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
 
 from analyzers import faces as faces_analyzer
 from analyzers import ocr as ocr_analyzer
+from analyzers import persons as persons_analyzer
+from analyzers.records import frame_events
 from resources.model_specs import ModelSpec
 from video_assets.events import event_asset, events_output, frames_path, probe_of
 from video_assets.names import TEXT_FACES_GROUP
@@ -52,5 +55,42 @@ def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_fra
     )
 
 
+FACE_EMBEDDER_ENV = "VIDEO_TIMELINE_FACE_EMBEDDER"
+TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
+
+
+def build_persons_asset() -> AssetsDefinition:
+    embedder = os.environ.get(FACE_EMBEDDER_ENV, persons_analyzer.DEFAULT_EMBEDDER)
+
+    @event_asset(
+        name="persons",
+        group=TEXT_FACES_GROUP,
+        version=f"{persons_analyzer.VERSION}-{embedder}",
+        aspects=("persons",),
+        metadata={"embedder": embedder, "licence": persons_analyzer.LICENCES.get(embedder, "unknown")},
+    )
+    def persons(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames, faces: pd.DataFrame):
+        """The same person recognised: every counted face embedded (dlib ResNet by default) and clustered over
+        the video into person ids; per second the ids on screen, one `person` row per person (seconds on
+        screen, first and last second, thumbnail)."""
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        frames = frames_path(sampled_frames, context)
+        try:
+            events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
+        except persons_analyzer.EmbedderUnavailable as exc:
+            raise Failure(description=f"persons: {exc}", allow_retries=False) from exc
+        table = [
+            {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")}
+            for e in events
+            if e.aspect == "person"
+        ]
+        return events_output(
+            context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table[:TABLE_ROWS]),
+            source=persons_analyzer.SOURCES[embedder], licence=persons_analyzer.LICENCES[embedder],
+        )  # fmt: skip
+
+    return persons
+
+
 def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
-    return [screen_text, faces]
+    return [screen_text, faces, build_persons_asset()]

@@ -1,20 +1,26 @@
 """Visual stage: shots and cuts, camera motion and picture statistics from the per-frame signals, and
-objects from a detector over the sampled frames (only when models.toml has an [objects] section: no
-detector weights ship, so without it the timeline's `objects` column stays null, not analysed)."""
+objects over the sampled frames: by default NanoDet (Apache-2.0, shipped) with ByteTrack tracks reset at
+cuts (`object_tracks`); a transformers detector instead when models.toml has an [objects] section.
+$VIDEO_TIMELINE_OBJECT_DETECTOR picks the default path's detector (nanodet, or the AGPL-3.0 opt-in yolo11n)."""
 
+import os
 import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
 
 from analyzers import camera_motion as camera_analyzer
+from analyzers import object_detector
+from analyzers import object_tracks as tracks_analyzer
 from analyzers import objects as objects_analyzer
 from analyzers import shots as shots_analyzer
 from analyzers import visual_stats as visual_analyzer
+from analyzers.progress import Progress
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
+from resources.settings import AnalysisSettings
 from video_assets.events import event_asset, events_output, frames_path, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
@@ -55,11 +61,23 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     threshold = float(spec.options.get("threshold", objects_analyzer.DEFAULT_THRESHOLD))
     first_batch = int(spec.options.get("batch_size", objects_analyzer.DEFAULT_BATCH))
 
-    @heavy_asset(spec, OBJECTS, objects_analyzer.VERSION, ("objects",), group=VISUAL_GROUP)
+    @heavy_asset(
+        spec,
+        OBJECTS,
+        f"{objects_analyzer.VERSION}-t{tracks_analyzer.VERSION}",
+        ("objects", "object_tracks"),
+        group=VISUAL_GROUP,
+    )
     def objects(
-        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, sampled_frames
+        context: AssetExecutionContext,
+        heavy_models: HeavyModelRuntime,
+        settings: AnalysisSettings,
+        video_probe: pd.DataFrame,
+        sampled_frames,
+        shots: pd.DataFrame,
     ):
-        """Objects visible per second (a transformers detector); boxes in each event's detail."""
+        """Objects visible per second (a transformers detector) and their tracks (ByteTrack, reset at cuts);
+        boxes in each event's detail."""
         from transformers import AutoModelForObjectDetection
 
         started, probe = time.perf_counter(), probe_of(video_probe)
@@ -67,14 +85,23 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
         with model_errors_are_final(spec), heavy_models.session(spec, log=context.log) as heavy:
             model = heavy.load_pretrained(AutoModelForObjectDetection)
             processor = objects_analyzer.load_processor(heavy.model_path)
-            events = heavy.shrink_on_oom(
-                lambda batch: objects_analyzer.analyze_objects(
-                    model, processor, frames, probe.duration_s, spec.model, threshold, batch, progress=context.log.info
+            found = heavy.shrink_on_oom(
+                lambda batch: objects_analyzer.detect_frames(
+                    model, processor, frames, threshold, batch, Progress(context.log.info, "objects", probe.duration_s)
                 ),
                 first_batch,
                 lambda batch, _exc: batch // 2 or None,
                 lambda batch: f"{batch} frames per batch",
             )
+        events = tracks_analyzer.track_detected(
+            [(f.t, f.detections, f.reused) for f in found],
+            frames,
+            probe.duration_s,
+            shots_analyzer.boundaries(frame_events(shots)),
+            spec.model,
+            float(settings.sample_fps),
+            sure=threshold,  # the user's threshold: every box it keeps is reported
+        )
         return events_output(
             context, events, probe, started, threshold=threshold, model=spec.model, **session_metadata(heavy)
         )
@@ -82,6 +109,56 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     return objects
 
 
+OBJECT_DETECTOR_ENV = "VIDEO_TIMELINE_OBJECT_DETECTOR"
+TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
+
+
+def object_detector_name() -> str:
+    return os.environ.get(OBJECT_DETECTOR_ENV, object_detector.DEFAULT_DETECTOR)
+
+
+def build_tracked_objects_asset() -> AssetsDefinition:
+    detector = object_detector_name()
+
+    @event_asset(
+        name=OBJECTS,
+        group=VISUAL_GROUP,
+        version=f"{tracks_analyzer.VERSION}-{detector}",
+        aspects=("objects", "object_tracks"),
+        metadata={"detector": detector, "licence": object_detector.LICENCES.get(detector, "unknown")},
+    )
+    def objects(
+        context: AssetExecutionContext,
+        settings: AnalysisSettings,
+        video_probe: pd.DataFrame,
+        sampled_frames,
+        shots: pd.DataFrame,
+    ):
+        """Objects per second (COCO labels) and their tracks: NanoDet on the sampled frames, ByteTrack ids kept
+        within a shot; one `object_track` row per track (label, id, first and last second, thumbnail)."""
+        started, probe = time.perf_counter(), probe_of(video_probe)
+        frames = frames_path(sampled_frames, context)
+        cuts = shots_analyzer.boundaries(frame_events(shots))
+        fps = float(settings.sample_fps)
+        try:
+            events = tracks_analyzer.analyze_object_tracks(
+                frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
+            )
+        except object_detector.DetectorUnavailable as exc:
+            raise Failure(description=f"objects: {exc}", allow_retries=False) from exc
+        table = [
+            {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")}
+            for e in events
+            if e.aspect == "object_track"
+        ]
+        return events_output(
+            context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table[:TABLE_ROWS]),
+            source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],
+        )  # fmt: skip
+
+    return objects
+
+
 def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
-    heavy = [build_objects_asset(specs[OBJECTS])] if OBJECTS in specs else []
-    return [shots, camera_motion, visual_stats, *heavy]
+    objects = build_objects_asset(specs[OBJECTS]) if OBJECTS in specs else build_tracked_objects_asset()
+    return [shots, camera_motion, visual_stats, objects]

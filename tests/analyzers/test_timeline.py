@@ -182,3 +182,25 @@ def test_density_finds_gaps_duplicates_and_wrong_lengths():
     assert any("missing seconds [1]" in p for p in density_problems(pd.DataFrame({"second": [0, 2]}), 2.5))
     assert any("duplicate" in p for p in density_problems(pd.DataFrame({"second": [0, 1, 1]}), 3))
     assert density_problems(pd.DataFrame({"second": [0, 1]}), 3.0) != []
+
+
+def test_object_tracks_and_persons_columns_keep_null_apart_from_nothing_and_score_their_confidence():
+    events = events_frame(
+        [
+            Event(0, 1, "object_tracks", ["car#1", "person#2"], 0.8, "nanodet"),
+            Event(1, 2, "object_tracks", [], None, "nanodet"),  # looked, nothing: the picture's visibility counts
+            Event(0, 1, "persons", ["P1"], 0.6, "dlib"),
+            Event(1, 2, "persons", ["P1", "P2"], 0.9, "dlib"),
+            Event(0, 3, "object_track", "car#1", 0.8, "nanodet"),  # the track table: not a column
+        ]
+        + per_second("visibility", [1.0, 0.5, 1.0]),
+        "v",
+    )
+    timeline = build_timeline("v", 3, events)
+    assert [list(v) if v is not None else None for v in timeline["object_tracks"]] == [["car#1", "person#2"], [], None]
+    assert [list(v) if v is not None else None for v in timeline["persons"]] == [["P1"], ["P1", "P2"], None]
+    weights = pd.DataFrame(list(timeline["confidence"]))
+    assert weights["object_tracks"].tolist()[:2] == [0.8, 0.5] and pd.isna(weights["object_tracks"][2])
+    score = reconstruction_score(timeline, ("object_tracks", "persons"))
+    assert score.aspects["persons"].score == pytest.approx((0.6 + 0.9) / 3)
+    assert score.aspects["object_tracks"].not_analysed == pytest.approx(1 / 3, abs=1e-4)

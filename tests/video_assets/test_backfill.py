@@ -22,7 +22,8 @@ from video_assets.runs import analyze_file, run_partition
 from video_assets.sensors import rebuild_stale_sensor
 
 pytestmark = pytest.mark.slow
-SHOTS_AND_DOWNSTREAM = [AssetKey("shots"), AssetKey("camera_motion"), AssetKey("timeline"), AssetKey("report")]
+# objects depends on shots too: its tracks start anew at every cut.
+SHOTS_AND_DOWNSTREAM = [AssetKey(n) for n in ("shots", "camera_motion", "objects", "timeline", "report")]
 
 
 def with_new_code_version(defs, asset: str, version: str):
@@ -87,7 +88,7 @@ def test_a_code_version_change_makes_exactly_its_assets_stale_and_backfill_stale
 
         monkeypatch.setattr(definitions, "defs", changed)  # the command uses the code location's definitions
         assert cli.main(["backfill-stale", "--dry-run"]) == 0
-        assert f"{key}: shots, camera_motion, timeline, report" in capsys.readouterr().out
+        assert f"{key}: shots, camera_motion, objects, timeline, report" in capsys.readouterr().out
         assert cli.main(["backfill-stale"]) == 0
         printed = capsys.readouterr()
         assert "rebuilt 1 video(s), 0 failed" in printed.out
@@ -146,7 +147,7 @@ def test_opt_in_automation_rebuilds_materialized_partitions_after_a_code_change(
         changed = with_auto_backfill(with_new_code_version(base, "shots", "shots-v2"))
         second = evaluate_automation_conditions(changed, instance, cursor=first.cursor)
         # the changed asset and, in the same tick, its dependents (their parent is about to change)
-        assert second.total_requested == 4
+        assert second.total_requested == len(SHOTS_AND_DOWNSTREAM)
         assert all(second.get_requested_partitions(k) == {key} for k in SHOTS_AND_DOWNSTREAM)
 
         assert run_partition(changed, instance, key, asset_selection=SHOTS_AND_DOWNSTREAM).success

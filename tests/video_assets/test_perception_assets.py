@@ -82,22 +82,28 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith("float16" if torch.cuda.is_available() else "int8")
 
 
-def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):
+def test_without_an_objects_spec_the_shipped_detector_and_face_embedder_are_the_defaults(tmp_path):
     perception = [*text_faces.stage_assets({}), *audio.stage_assets({}), *visual.stage_assets({})]
     assert aspects_by_asset(perception) == {
         "audio": ("speech", "loudness_db"),
         TEXT_ASSET: ("text",),
         FACES_ASSET: ("faces",),
+        "persons": ("persons",),
         TRANSCRIPT_ASSET: ("transcript", "language"),
         "shots": ("shot", "cut"),
         "camera_motion": ("camera",),
         "visual_stats": (),
+        OBJECTS_ASSET: ("objects", "object_tracks"),
     }
     defs = build_definitions(data_root=str(tmp_path), model_specs={})
-    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert OBJECTS_ASSET not in keys and {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET} <= keys
+    objects = defs.get_assets_def(OBJECTS_ASSET)
+    meta = next(iter(objects.specs)).metadata
+    assert meta["detector"] == "nanodet" and meta["licence"].startswith("Apache-2.0")
+    assert "gpu" not in str(objects.op.tags)  # no heavy-model pool: it runs with the light assets
+    persons_meta = next(iter(defs.get_assets_def("persons").specs)).metadata
+    assert persons_meta["embedder"] == "dlib" and persons_meta["licence"].startswith("CC0-1.0")
     inputs = {k.to_user_string() for k in defs.get_assets_def("timeline").dependency_keys}
-    assert {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET} <= inputs and OBJECTS_ASSET not in inputs
+    assert {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET, "persons"} <= inputs
 
 
 def test_a_changed_transcribe_spec_changes_the_code_version_and_bad_options_are_refused(tmp_path):
@@ -154,7 +160,7 @@ def test_missing_detector_weights_fail_once_naming_the_model_and_are_not_retried
         data_root=instance_home["VIDEO_TIMELINE_DATA"],
         model_specs={"objects": ModelSpec(name="objects", model=str(missing))},
     )
-    selection = [AssetKey(name) for name in ("video_probe", "frame_signals", "sampled_frames", OBJECTS_ASSET)]
+    selection = [AssetKey(name) for name in ("video_probe", "frame_signals", "sampled_frames", "shots", OBJECTS_ASSET)]
     with DagsterInstance.get() as instance:
         run = analyze_file(defs, instance, perception_clip, asset_selection=selection)
         assert not run.success

