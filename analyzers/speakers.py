@@ -10,8 +10,9 @@ module runs per video. Features follow Resemblyzer's published ones: 16 kHz, 25 
 
 Clustering: consecutive voiced seconds whose embeddings stay similar form runs; runs are merged by
 average-linkage agglomeration on cosine similarity until no pair reaches `merge_similarity`; each second
-is then given the speaker whose centroid is nearest, and a speaker heard for fewer than `min_seconds`
-seconds is folded into the nearest other one (a cough is not a new person).
+is then given the speaker whose centroid is nearest, and a speaker never heard for `min_seconds` seconds in
+a row is folded into the nearest other one (a cough, or a second that blends two voices at a turn, is not
+a new person).
 
 Per second the value is the list of speaker ids heard ("S1", "S2", ... in order of first appearance;
 one id at most: overlapping speech goes to the dominant voice), [] where nobody speaks. The confidence
@@ -43,7 +44,7 @@ TARGET_DBFS = -30.0
 MIN_SPEECH = 0.25  # share of a second voiced (the `speech` aspect) for it to get a speaker
 MERGE_SIMILARITY = 0.60  # mean cosine between two clusters above which they are one speaker (docs/perception.md)
 RUN_SIMILARITY = 0.80  # consecutive seconds this similar start as one run
-MIN_SECONDS = 2  # a speaker heard fewer seconds than this is folded into the nearest other
+MIN_SECONDS = 2  # a speaker never heard this many seconds in a row is folded into the nearest other
 MARGIN_SCALE = 0.25  # a centroid margin this large is full confidence
 OFFSETS_S = (0.25, 0.75)  # window centres in each second: their embeddings are averaged (steadier than one)
 
@@ -219,13 +220,14 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def cluster_speakers(
     embeddings: np.ndarray,
+    seconds: np.ndarray | None = None,
     merge_similarity: float = MERGE_SIMILARITY,
     run_similarity: float = RUN_SIMILARITY,
     min_seconds: int = MIN_SECONDS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Speaker index per embedding (0, 1, ... in order of first appearance) and each one's confidence.
 
-    `embeddings` are in time order (one per voiced second)."""
+    `embeddings` are in time order, one per voiced second; `seconds` their seconds (default 0, 1, 2 ...)."""
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, int), np.zeros(0)
@@ -253,8 +255,10 @@ def cluster_speakers(
         sizes[i] += sizes[j]
         alive[j] = False
     clusters = [sorted(members[k]) for k in np.flatnonzero(alive)]
-    # Fold speakers heard too briefly into the others, then give every second its nearest centroid.
-    big = [c for c in clusters if len(c) >= min_seconds] or [max(clusters, key=len)]
+    # Fold speakers never heard for min_seconds seconds in a row into the others (a second at a turn blends
+    # two voices and may look like a third), then give every second its nearest centroid.
+    at = np.arange(n) if seconds is None else np.asarray(seconds)
+    big = [c for c in clusters if _longest_turn(at[c]) >= min_seconds] or [max(clusters, key=len)]
     centroids = _unit(np.stack([emb[c].mean(axis=0) for c in big]))
     sims = emb @ centroids.T
     label = np.argmax(sims, axis=1)
@@ -266,6 +270,15 @@ def cluster_speakers(
     # Ids in order of first appearance.
     order = {old: new for new, old in enumerate(dict.fromkeys(label.tolist()))}
     return np.array([order[x] for x in label.tolist()], int), confidence
+
+
+def _longest_turn(seconds: np.ndarray) -> int:
+    """The longest run of consecutive seconds in a sorted array of seconds."""
+    if len(seconds) == 0:
+        return 0
+    breaks = np.flatnonzero(np.diff(seconds) != 1)
+    edges = np.concatenate([[-1], breaks, [len(seconds) - 1]])
+    return int(np.diff(edges).max())
 
 
 def speaker_id(index: int) -> str:
@@ -297,7 +310,7 @@ def analyze_speakers(
         pcm = read_audio(audio_path)
         parts = [encoder.embed(window_features(pcm, [spans[s][1] + o for s in voiced])) for o in OFFSETS_S]
         embeddings = _unit(np.mean(parts, axis=0))
-        labels, confidence = cluster_speakers(embeddings)
+        labels, confidence = cluster_speakers(embeddings, np.asarray(voiced))
     found = {s: (int(k), float(p)) for s, k, p in zip(voiced, labels, confidence)}
     events = []
     for s, start, end in spans:
