@@ -46,6 +46,7 @@ MERGE_SIMILARITY = 0.60  # mean cosine between two clusters above which they are
 RUN_SIMILARITY = 0.80  # consecutive seconds this similar start as one run
 MIN_SECONDS = 2  # a speaker never heard this many seconds in a row is folded into the nearest other
 MARGIN_SCALE = 0.25  # a centroid margin this large is full confidence
+BATCH_SECONDS = 256  # voiced seconds whose features are held at once (memory stays flat on long videos)
 OFFSETS_S = (0.25, 0.75)  # window centres in each second: their embeddings are averaged (steadier than one)
 
 
@@ -236,12 +237,13 @@ def cluster_speakers(
     runs = np.zeros(n, int)
     for k in range(1, n):
         runs[k] = runs[k - 1] + (float(emb[k] @ emb[k - 1]) < run_similarity)
-    members = [list(np.flatnonzero(runs == r)) for r in range(runs[-1] + 1)]
-    # Average linkage: the similarity of two clusters is the mean similarity of their members.
-    gram = emb @ emb.T
-    link = np.array([[gram[np.ix_(a, b)].mean() for b in members] for a in members])
-    np.fill_diagonal(link, -np.inf)
+    members = [list(m) for m in np.split(np.arange(n), np.flatnonzero(np.diff(runs)) + 1)]
+    # Average linkage: the similarity of two clusters is the mean similarity of their members, which for
+    # unit vectors is the dot product of the clusters' sums over the product of their sizes (no n x n matrix).
+    sums = np.stack([emb[m].sum(axis=0) for m in members])
     sizes = np.array([len(m) for m in members], float)
+    link = (sums @ sums.T) / np.outer(sizes, sizes)
+    np.fill_diagonal(link, -np.inf)
     alive = np.ones(len(members), bool)
     while alive.sum() > 1:
         i, j = np.unravel_index(np.argmax(link), link.shape)
@@ -307,9 +309,9 @@ def analyze_speakers(
     labels, confidence = np.zeros(0, int), np.zeros(0)
     if voiced:
         encoder = encoder or load_encoder()
-        pcm = read_audio(audio_path)
-        parts = [encoder.embed(window_features(pcm, [spans[s][1] + o for s in voiced])) for o in OFFSETS_S]
-        embeddings = _unit(np.mean(parts, axis=0))
+        pcm = read_audio(audio_path)  # 16 kHz float32: 230 MB per hour of audio
+        batches = [voiced[i : i + BATCH_SECONDS] for i in range(0, len(voiced), BATCH_SECONDS)]
+        embeddings = np.concatenate([_second_embeddings(encoder, pcm, [spans[s][1] for s in b]) for b in batches])
         labels, confidence = cluster_speakers(embeddings, np.asarray(voiced))
     found = {s: (int(k), float(p)) for s, k, p in zip(voiced, labels, confidence)}
     events = []
@@ -326,6 +328,12 @@ def analyze_speakers(
             events.append(Event(start, end, ASPECT, [], None if sure is None else round(sure, 4), SOURCE))
     seconds = {speaker_id(k): int(np.sum(labels == k)) for k in range(int(labels.max()) + 1)} if len(labels) else {}
     return events, {"speakers": len(seconds), "seconds_per_speaker": seconds}
+
+
+def _second_embeddings(encoder: SpeakerEncoder, pcm: np.ndarray, starts: list[float]) -> np.ndarray:
+    """One embedding per second starting at `starts`: the normalised mean of its windows' embeddings."""
+    parts = [encoder.embed(window_features(pcm, [start + offset for start in starts])) for offset in OFFSETS_S]
+    return _unit(np.mean(parts, axis=0))
 
 
 def speech_by_second(vad_events: list[Event]) -> dict[int, tuple[float, float | None, bool]]:
