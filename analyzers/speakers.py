@@ -134,7 +134,9 @@ def window_features(pcm: np.ndarray, centres_s: list[float]) -> np.ndarray:
     out = []
     for centre in centres_s:
         at = int(round(centre * AUDIO_RATE))
-        out.append(mel_frames(raise_level(padded[at : at + 2 * half]))[:PARTIAL_FRAMES])
+        window = padded[at : at + 2 * half]
+        window = np.pad(window, (0, 2 * half - len(window)))  # past the end of the track: silence
+        out.append(mel_frames(raise_level(window))[:PARTIAL_FRAMES])
     return np.stack(out) if out else np.zeros((0, PARTIAL_FRAMES, N_MELS), np.float32)
 
 

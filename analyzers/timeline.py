@@ -126,7 +126,7 @@ def compose_description(row: dict) -> str | None:
     speech, transcript = row.get("speech"), row.get("transcript")
     who = " and ".join(row.get("speakers") or [])
     if transcript:
-        parts.append(f'{who or "speech"}: "{transcript}"')
+        parts.append(f'speech: "{transcript}"' + (f" ({who})" if who else ""))
     elif who:
         parts.append(f"{who} speaks")
     elif speech is not None:

@@ -8,6 +8,8 @@ sample=samples/sample.mp4
 [ -f "$sample" ] || .venv/bin/python -m scripts.make_sample "$sample"
 .venv/bin/video-timeline analyze "$sample" --output out/sample_timeline.parquet
 .venv/bin/video-timeline show "$sample" --rows 12
+# Who speaks and what is heard, beside the words.
+.venv/bin/video-timeline show "$sample" --rows 12 --columns second,speech,speakers,sounds,transcript
 cat <<MSG
 
 Timeline: out/sample_timeline.parquet (one row per second).

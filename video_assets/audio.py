@@ -23,7 +23,7 @@ from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
 from video_assets.events import event_asset, events_output, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
-from video_assets.names import AUDIO_GROUP
+from video_assets.names import AUDIO_GROUP, OPTIONAL_INPUT
 
 TRANSCRIBE, TRANSCRIPT_ASSET = "transcribe", "transcript"  # models.toml section, asset name
 TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
@@ -107,7 +107,8 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
     """The transcript asset; `with_speakers`: its segments carry the speaker ids of the `speakers` asset."""
     check_options(spec, TRANSCRIBE_OPTIONS)
     source = f"faster-whisper:{spec.model}"
-    ins = {"speakers": AssetIn()} if with_speakers else {}
+    # Optional: a run that selects the transcript without the speakers transcribes without speaker ids.
+    ins = {"speakers": AssetIn(metadata={OPTIONAL_INPUT: True})} if with_speakers else {}
 
     @heavy_asset(
         spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION, ("transcript", "language"), group=AUDIO_GROUP, ins=ins
@@ -151,7 +152,7 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
                 )
             except transcript_analyzer.WhisperModelError as exc:
                 raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
-        if "speakers" in upstream:
+        if upstream.get("speakers") is not None:
             events = speaker_analyzer.attach_speakers(events, frame_events(upstream["speakers"]))
         said = [e for e in events if e.aspect == "transcript"]
         words = sum(len(e.detail["words"]) for e in said)

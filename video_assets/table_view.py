@@ -24,8 +24,6 @@ SHOW_COLUMNS = (
     "speech",
     "loudness_db",
     "transcript",
-    "speakers",
-    "sounds",
     "description",
 )
 NOT_ANALYSED = "n/a"

@@ -47,6 +47,13 @@ def test_features_put_a_tone_in_its_mel_band_and_raise_quiet_windows():
     assert np.array_equal(sp.raise_level(loud), loud)  # never quieter
 
 
+def test_windows_past_either_end_of_the_track_are_whole():
+    pcm = tone(2.3, 300.0)
+    features = sp.window_features(pcm, [0.0, 1.0, 2.25, 5.0])  # 5.0: wholly past the end
+    assert features.shape == (4, sp.PARTIAL_FRAMES, sp.N_MELS)
+    assert features[3].max() == 0 and features[1].min() > 0
+
+
 def turns(rng, centres, pattern, noise):
     emb = np.stack([centres[k] + noise * rng.standard_normal(centres.shape[1]) for k in pattern])
     return emb / np.linalg.norm(emb, axis=1, keepdims=True)

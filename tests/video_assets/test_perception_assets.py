@@ -87,6 +87,8 @@ def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_
     perception = [*text_faces.stage_assets({}), *audio.stage_assets({}), *visual.stage_assets({})]
     assert aspects_by_asset(perception) == {
         "audio": ("speech", "loudness_db"),
+        "sound_events": ("sounds",),
+        "speakers": ("speakers",),
         TEXT_ASSET: ("text",),
         FACES_ASSET: ("faces",),
         TRANSCRIPT_ASSET: ("transcript", "language"),
