@@ -37,6 +37,7 @@ ROW_COLUMNS = (
     "second", "start_s", "end_s", "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript",
     "language", "loudness_db", "description", "description_source", "score", "coverage",
     "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility", "object_tracks", "persons",
+    "sounds", "speakers",
 )  # fmt: skip
 PREVIEW_COLUMNS = ("second", "shot", "cut", "camera", "faces", "text", "speech", "transcript", "description")
 
@@ -171,6 +172,8 @@ def _cell(value):
         return [_cell(v) for v in value.tolist()]
     if isinstance(value, list | tuple):
         return [_cell(v) for v in value]
+    if isinstance(value, dict) and set(value) == {"label", "score"}:  # a sound event: one readable string
+        return f"{value['label']} {value['score']:.2f}"
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, np.generic):

@@ -27,16 +27,19 @@ from analyzers.records import DERIVED, per_second_spans
 # The timeline contract: column -> (arrow type, aspect that fills it).
 CONTRACT_ASPECTS = (
     "shot", "cut", "camera", "faces", "objects", "text", "speech", "transcript", "loudness_db", "description",
-    "object_tracks", "persons",
+    "object_tracks", "persons", "sounds", "speakers",
 )  # fmt: skip
 # Columns filled from events but not counted in coverage: the visual statistics, the picture's visibility,
 # and the language of the transcript (the same analysis as `transcript`, which coverage already counts).
 EXTRA_ASPECTS = ("language", "brightness", "saturation", "sharpness", "motion_energy", "colour", "visibility")
 # Which stream each aspect is seen in: a second whose stream did not decode is not analysed for them.
-AUDIO_ASPECTS = ("speech", "transcript", "language", "loudness_db")
+AUDIO_ASPECTS = ("speech", "transcript", "language", "loudness_db", "sounds", "speakers")
 VIDEO_ASPECTS = tuple(a for a in CONTRACT_ASPECTS + EXTRA_ASPECTS if a not in AUDIO_ASPECTS)
 # "Analysed, found nothing" values whose weight, without a confidence, is the evidence of absence.
-NOTHING_FOUND = {"faces": 0, "objects": [], "text": [], "transcript": "", "object_tracks": [], "persons": []}
+NOTHING_FOUND = {
+    "faces": 0, "objects": [], "text": [], "transcript": "", "object_tracks": [], "persons": [], "sounds": [],
+    "speakers": [],
+}  # fmt: skip
 # Found by looking at sampled frames: evidence = visibility.
 FRAME_ASPECTS = ("faces", "objects", "text", "object_tracks", "persons")
 MAX_LOST = 0.5  # a second with at least this share of a stream lost is not analysed for that stream's aspects
@@ -71,6 +74,9 @@ TIMELINE_SCHEMA = pa.schema(
         ("visibility", pa.float64()),
         ("object_tracks", pa.list_(pa.string())),  # "label#id": one id per object within a shot
         ("persons", pa.list_(pa.string())),  # "P1", "P2" ...: the same id for the same person across the video
+        # Sound events (analyzers/sound_events.py) and who speaks (analyzers/speakers.py).
+        ("sounds", pa.list_(pa.struct([("label", pa.string()), ("score", pa.float64())]))),
+        ("speakers", pa.list_(pa.string())),
     ]
 )
 COMPOSED_SOURCE = "composed"
@@ -124,8 +130,11 @@ def compose_description(row: dict) -> str | None:
     if row.get("text"):
         parts.append("on screen: " + "; ".join(f'"{t}"' for t in row["text"]))
     speech, transcript = row.get("speech"), row.get("transcript")
+    who = " and ".join(row.get("speakers") or [])
     if transcript:
-        parts.append(f'speech: "{transcript}"')
+        parts.append(f'speech: "{transcript}"' + (f" ({who})" if who else ""))
+    elif who:
+        parts.append(f"{who} speaks")
     elif speech is not None:
         loud = row.get("loudness_db")
         if speech >= 0.25:
@@ -134,6 +143,9 @@ def compose_description(row: dict) -> str | None:
             parts.append("silence")
         elif loud is not None:
             parts.append("sound without speech")
+    heard = [x["label"] for x in row.get("sounds") or [] if x["label"] not in ("Speech", "Silence")]
+    if heard:
+        parts.append("sounds: " + ", ".join(heard[:3]))
     if not parts:
         return None
     text = "; ".join(parts)

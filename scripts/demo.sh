@@ -8,6 +8,8 @@ sample=samples/sample.mp4
 [ -f "$sample" ] || .venv/bin/python -m scripts.make_sample "$sample"
 .venv/bin/video-timeline analyze "$sample" --output out/sample_timeline.parquet
 .venv/bin/video-timeline show "$sample" --rows 12
+# Who speaks and what is heard, beside the words.
+.venv/bin/video-timeline show "$sample" --rows 12 --columns second,speech,speakers,sounds,transcript
 # A real clip, when the shared corpus is beside the checkout: objects followed and persons recognised.
 real=$(.venv/bin/python -c "from bench.corpus import REAL; print(REAL / 'face_recognition_short_hamilton_clip.mp4')")
 if [ -f "$real" ]; then

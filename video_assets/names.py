@@ -14,6 +14,8 @@ TIMELINE_GROUP = "timeline"
 ASPECTS_KEY = "video_timeline/aspects"
 # Asset metadata: the asset's value is a file it streamed itself; the IO manager moves it into place.
 FILE_STORAGE = "video_timeline/file"
+# Input metadata (AssetIn): the input may be missing (its asset left out of the run); it then loads as None.
+OPTIONAL_INPUT = "video_timeline/optional"
 # video_probe's metadata: the SHA-256 of the source file's content it analysed.
 CONTENT_SHA256 = "content_sha256"
 

@@ -60,8 +60,10 @@ def _text(value) -> str:
     value = plain(value)
     if value is None:
         return NOT_ANALYSED
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+    if isinstance(value, list):  # a sound event {label, score} reads "Music 0.95"
+        return "; ".join(
+            f"{v['label']} {v['score']:.2f}" if isinstance(v, dict) and "label" in v else str(v) for v in value
+        )
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.4g}"
     return " ".join(str(value).split())  # one line per row

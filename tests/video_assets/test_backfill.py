@@ -122,15 +122,17 @@ def test_a_video_whose_analysis_failed_part_way_is_not_part_of_a_backfill(
         failed = run.key
 
         changed = with_new_code_version(base, "audio", "audio-v2")
+        # audio and what reads it: sound events, speakers, the transcript (its words carry the speakers)
+        downstream = ["audio", "sound_events", "speakers", "transcript", "timeline", "report"]
         assert stale_assets_by_partition(changed.resolve_asset_graph(), instance) == {
-            key: [AssetKey("audio"), AssetKey("timeline"), AssetKey("report")]
+            key: [AssetKey(name) for name in downstream]
         }
         monkeypatch.setattr(definitions, "defs", changed)
         assert cli.main(["backfill-stale", "--dry-run"]) == 0
         printed = capsys.readouterr().out
         [skipped] = [line for line in printed.splitlines() if line.startswith(f"skipped {failed}: its analysis never")]
         assert "camera_motion" in skipped and "audio" not in skipped.split("(")[0].split(", ")
-        assert f"{key}: audio, timeline, report" in printed and f"{failed}: audio" not in printed
+        assert f"{key}: {', '.join(downstream)}" in printed and f"{failed}: audio" not in printed
         assert cli.main(["backfill-stale"]) == 0
         assert "rebuilt 1 video(s), 0 failed" in capsys.readouterr().out
         assert materialization_count(instance, "audio", failed) == 1  # untouched

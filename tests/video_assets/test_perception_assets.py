@@ -86,6 +86,8 @@ def test_without_an_objects_spec_the_shipped_detector_and_face_embedder_are_the_
     perception = [*text_faces.stage_assets({}), *audio.stage_assets({}), *visual.stage_assets({})]
     assert aspects_by_asset(perception) == {
         "audio": ("speech", "loudness_db"),
+        "sound_events": ("sounds",),
+        "speakers": ("speakers",),
         TEXT_ASSET: ("text",),
         FACES_ASSET: ("faces",),
         "persons": ("persons",),

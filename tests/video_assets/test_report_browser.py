@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 # One colour per second (RGB): the filmstrip must show them in this order.
 COLOURS = [(220, 40, 40), (40, 190, 60), (50, 70, 220), (230, 210, 40), (190, 50, 210), (40, 200, 210)]
 LANES = ["frames", "time", "shots & cuts", "camera", "faces", "objects", "object tracks", "persons", "text on screen",
-         "speech", "transcript", "loudness", "description", "score"]  # fmt: skip
+         "speech", "transcript", "speakers", "sound events", "loudness", "description", "score"]  # fmt: skip
 SCREENSHOTS = PROJECT / "out" / "screenshots"
 
 

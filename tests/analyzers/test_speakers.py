@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+
+from analyzers import speakers as sp
+from analyzers.records import DERIVED, Event
+from support.media_factory import place, speech, theme_sound, tone, write_audio_store
+
+
+class TorchEncoder(torch.nn.Module):
+    """The reference network (PyTorch's own LSTM), tiny and random, to check the numpy encoder against."""
+
+    def __init__(self, hidden=8, layers=2, mels=sp.N_MELS):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(mels, hidden, layers, batch_first=True)
+        self.linear = torch.nn.Linear(hidden, hidden)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        raw = torch.relu(self.linear(h[-1]))
+        return raw / raw.norm(dim=1, keepdim=True)
+
+
+def test_the_numpy_encoder_computes_what_the_torch_network_computes(tmp_path):
+    torch.manual_seed(0)
+    reference = TorchEncoder()
+    path = tmp_path / "tiny.pt"
+    torch.save({"model_state": reference.state_dict(), "step": 1}, path)
+    features = np.random.default_rng(1).random((5, 30, sp.N_MELS)).astype(np.float32)
+    ours = sp.SpeakerEncoder(sp.read_state(path)).embed(features, batch=2)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(features)).numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+    (tmp_path / "bad.pt").write_bytes(b"no checkpoint")
+    with pytest.raises(sp.SpeakerModelError, match=r"bad\.pt"):
+        sp.read_state(tmp_path / "bad.pt")
+
+
+def test_features_put_a_tone_in_its_mel_band_and_raise_quiet_windows():
+    mel = sp.mel_frames(tone(1.0, 1000.0))
+    assert mel.shape == (101, sp.N_MELS)
+    peak_hz = sp.mel_matrix().argmax(axis=0) * 16_000 / sp.N_FFT
+    assert abs(peak_hz[int(mel.mean(axis=0).argmax())] - 1000.0) < 100
+    quiet = tone(1.0, 300.0, level=0.001)
+    assert np.sqrt(np.mean(sp.raise_level(quiet) ** 2)) == pytest.approx(10 ** (-30 / 20), rel=1e-3)
+    loud = tone(1.0, 300.0, level=0.5)
+    assert np.array_equal(sp.raise_level(loud), loud)  # never quieter
+
+
+def test_windows_past_either_end_of_the_track_are_whole():
+    pcm = tone(2.3, 300.0)
+    features = sp.window_features(pcm, [0.0, 1.0, 2.25, 5.0])  # 5.0: wholly past the end
+    assert features.shape == (4, sp.PARTIAL_FRAMES, sp.N_MELS)
+    assert features[3].max() == 0 and features[1].min() > 0
+
+
+def turns(rng, centres, pattern, noise):
+    emb = np.stack([centres[k] + noise * rng.standard_normal(centres.shape[1]) for k in pattern])
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def accuracy(truth, found):
+    # every true speaker mapped to the id it got most often (ids are distinct per speaker here)
+    best = {t: np.bincount(found[truth == t]).argmax() for t in np.unique(truth)}
+    return float(np.mean([best[t] == f for t, f in zip(truth, found)]))
+
+
+def test_clustering_finds_the_speakers_in_turn_order_and_degrades_with_noise():
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((3, 64))
+    pattern = np.array([2] * 6 + [0] * 5 + [1] * 7 + [2] * 4 + [0] * 6)
+    labels, confidence = sp.cluster_speakers(turns(rng, centres, pattern, 0.05))
+    assert labels.tolist() == [0] * 6 + [1] * 5 + [2] * 7 + [0] * 4 + [1] * 6  # ids in order of appearance
+    assert confidence.min() > 0.9
+    noisy_labels, noisy_confidence = sp.cluster_speakers(turns(rng, centres, pattern, 1.0))
+    assert accuracy(pattern, noisy_labels) < 1.0 or len(set(noisy_labels)) != 3
+    assert noisy_confidence.mean() < confidence.mean() - 0.1
+
+
+def test_a_speaker_heard_for_one_second_is_folded_into_the_nearest():
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((2, 64))
+    pattern = [0] * 5 + [1] + [0] * 5
+    labels, _ = sp.cluster_speakers(turns(rng, centres, pattern, 0.05))
+    assert set(labels.tolist()) == {0}
+    # heard twice, never two seconds in a row (seconds blending two voices at turns): no new speaker either
+    twice = [0] * 4 + [1] + [0] * 4 + [1] + [0] * 4
+    labels, _ = sp.cluster_speakers(turns(rng, centres, twice, 0.05), np.arange(len(twice)))
+    assert set(labels.tolist()) == {0}
+    # two seconds in a row are a turn: a second speaker
+    turn = [0] * 4 + [1, 1] + [0] * 4
+    labels, _ = sp.cluster_speakers(turns(rng, centres, turn, 0.05), np.arange(len(turn)))
+    assert labels.tolist() == turn
+
+
+def test_a_real_voice_and_a_synthetic_one_are_two_speakers_and_the_first_returns(tmp_path):
+    voice = theme_sound("audio-channel-front-left")  # a recorded human voice, about 1 s
+    human = np.concatenate([voice, theme_sound("audio-channel-front-right"), theme_sound("audio-channel-rear-left")])
+    robot = speech("Welcome to the station, the train leaves at nine", voice="en-us")
+    track = place(13, [(0.0, human[: 4 * 16_000]), (4.5, robot[: 4 * 16_000]), (9.0, human[: 4 * 16_000])])
+    store = write_audio_store(tmp_path / "a.parquet", track)
+    from analyzers.audio import analyze_audio
+
+    vad = sp.speech_by_second(analyze_audio(store, 13.0))
+    events, summary = sp.analyze_speakers(store, 13.0, vad)
+    who = {int(e.start_s): e.value for e in events}
+    assert summary["speakers"] == 2
+    first, second = who[1], who[6]
+    assert first and second and first != second
+    assert who[10] == first  # the same voice keeps its id after another spoke
+    silent = [s for s, (share, _, _) in vad.items() if share < sp.MIN_SPEECH]
+    assert silent and all(who[s] == [] for s in silent)
+
+
+def test_without_audio_nobody_speaks_derived_and_transcripts_get_the_ids():
+    events, summary = sp.analyze_speakers(None, 2.0, {})
+    assert [e.value for e in events] == [[], []] and all(DERIVED in e.detail for e in events)
+    assert summary["speakers"] == 0
+    words = [{"word": "hi", "start": 1.1, "end": 1.4, "p": 0.9, "language": "en"}]
+    edge = [{"word": "so", "start": 0.6, "end": 1.3, "p": 0.9, "language": "en"}]  # midpoint in a silent second
+    said = [
+        Event(0.0, 1.0, "transcript", "so", 0.9, "w", {"words": edge, "unclear": []}),
+        Event(1.0, 2.0, "transcript", "hi", 0.9, "w", {"words": words, "unclear": []}),
+    ]
+    who = [Event(0.0, 1.0, sp.ASPECT, [], 0.9), Event(1.0, 2.0, sp.ASPECT, ["S2"], 0.8)]
+    first, second = (e.detail for e in sp.attach_speakers(said, who))
+    assert second["speakers"] == ["S2"] and second["words"][0]["speaker"] == "S2"
+    assert first["speakers"] == [] and first["words"][0]["speaker"] == "S2"
