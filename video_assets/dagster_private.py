@@ -13,11 +13,23 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._time import get_current_datetime
 
 __all__ = [
     "FINISHED_STATUSES",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
     "BaseAssetGraph",
+    "SqliteEventLogStorage",
+    "SqliteEventLogStorageWatchdog",
+    "SqliteRunStorage",
+    "SqliteScheduleStorage",
     "StaleStatus",
     "claimed_pool_slots",
     "dagster_instance_config",
