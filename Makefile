@@ -1,4 +1,4 @@
-.PHONY: setup demo test ui ui-check bench
+.PHONY: setup demo test ui ui-check bench mutation
 setup:
 	scripts/setup.sh
 demo:
@@ -15,3 +15,7 @@ ui-check: setup
 bench: setup
 	.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
 	.venv/bin/python -m bench.run_all
+# Deliberate breakages of the central promises (support/mutation.py): each must make its guarding tests fail
+# (about 3 minutes on 2 cores; not part of make test).
+mutation: setup
+	.venv/bin/python -m scripts.mutation

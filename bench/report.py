@@ -623,3 +623,10 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+if __name__ == "__main__":  # regenerate from a stored run, e.g. after a new bench/sections file
+    import json
+    import sys
+
+    write(json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "bench/results/latest.json").read_text()))

@@ -330,3 +330,83 @@ def phone_video(
         return write_video(path, frames, fps, rotation=degrees)
     with tempfile.TemporaryDirectory() as tmp:
         return remux(write_video(Path(tmp) / "coded.mp4", frames, fps), path, "-metadata:s:v", f"rotate={degrees}")
+
+
+def dissolve_frames(
+    first: Shot, second: Shot, overlap_s: float, width: int, height: int, fps: int, *, linear_light: bool = False
+):
+    """Yields RGB frames: `first`, then over its last `overlap_s` a dissolve into `second`, which plays on.
+    The mix is of the coded values, or of linear light (as some editors blend). The dissolve's middle is at
+    first.seconds - overlap_s / 2."""
+    a = list(render_shots([first], width, height, fps))
+    b = list(render_shots([second], width, height, fps))
+    n = int(round(overlap_s * fps))
+    yield from a[: len(a) - n]
+    for i in range(n):
+        w = (i + 1) / (n + 1)  # weight of the new picture
+        old, new = a[len(a) - n + i].astype(np.float32) / 255, b[i].astype(np.float32) / 255
+        mixed = (1 - w) * old**2.2 + w * new**2.2 if linear_light else (1 - w) * old + w * new
+        yield np.clip((mixed ** (1 / 2.2) if linear_light else mixed) * 255 + 0.5, 0, 255).astype(np.uint8)
+    yield from b[n:]
+
+
+def swing_frames(
+    seed: int,
+    seconds: float,
+    width: int,
+    height: int,
+    fps: int,
+    *,
+    at: float,
+    swing_s: float,
+    swing_px: float,
+    blur: bool = True,
+    grey: bool = False,
+):
+    """Yields RGB frames of a fixed camera that swings sideways by `swing_px` output pixels within `swing_s`
+    seconds from `at` (smoothly, fastest in the middle; swing_s 0: a jolt between two frames) and holds
+    still after it. With `blur` each frame averages the picture over its exposure, as a real shutter does;
+    `grey` drops the colour (a low-saturation scene, where colour histograms say little)."""
+    canvas = texture(seed, width * 3, height * 2)
+    if grey:
+        canvas = cv2.cvtColor(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    y0 = height // 2
+
+    def offset(t: float) -> float:
+        if t <= at:
+            return 0.0
+        if swing_s <= 0 or t >= at + swing_s:
+            return swing_px
+        return swing_px * (1 - np.cos(np.pi * (t - at) / swing_s)) / 2
+
+    for i in range(int(round(seconds * fps))):
+        steps = np.linspace(i / fps - 1 / fps, i / fps, 8) if blur else [i / fps]
+        views = [canvas[y0 : y0 + height, int(width + offset(t)) : int(width + offset(t)) + width] for t in steps]
+        yield np.mean(views, axis=0).round().astype(np.uint8)
+
+
+def exposure_ramp_frames(seed: int, seconds: float, width: int, height: int, fps: int, *, at: float, ramp_s: float):
+    """Yields RGB frames of one still picture whose exposure rises to 1.8x within `ramp_s` from `at` (lights
+    coming on, an automatic exposure settling): a gradual change of the same picture, no transition."""
+    picture = texture(seed, width, height).astype(np.float32)
+    for i in range(int(round(seconds * fps))):
+        gain = 1 + 0.8 * float(np.clip((i / fps - at) / ramp_s, 0, 1))
+        yield np.clip(picture * gain, 0, 255).astype(np.uint8)
+
+
+def turned(picture: np.ndarray, width_share: float = 1.0, roll_deg: float = 0.0) -> np.ndarray:
+    """`picture` as if the subject turned away (a perspective warp that narrows the picture to `width_share`
+    of its width and shrinks its far side, roughly a 3/4 view at 0.4) and tilted its head by `roll_deg`."""
+    h, w = picture.shape[:2]
+    out = picture
+    if width_share < 1.0:
+        k = width_share
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        dst = np.float32([[0, 0], [w * k, h * (1 - k) / 4], [w * k, h - h * (1 - k) / 4], [0, h]])
+        matrix = cv2.getPerspectiveTransform(src, dst)
+        out = cv2.warpPerspective(out, matrix, (int(w * k), h), borderMode=cv2.BORDER_REFLECT)
+    if roll_deg:
+        ow, oh = out.shape[1], out.shape[0]
+        matrix = cv2.getRotationMatrix2D((ow / 2, oh / 2), roll_deg, 1.0)
+        out = cv2.warpAffine(out, matrix, (ow, oh), borderMode=cv2.BORDER_REFLECT)
+    return out

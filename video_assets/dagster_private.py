@@ -4,6 +4,12 @@ Pinned release: dagster 1.13.27 (constraints.txt). Each of these has no public e
 release; on an upgrade, this module is the one to check.
 """
 
+import fcntl
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from dagster._config import process_config
 from dagster._config.field_utils import convert_potential_field
@@ -13,6 +19,7 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
+from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import ConsolidatedSqliteEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
@@ -38,6 +45,8 @@ __all__ = [
     "latest_check_evaluation",
     "pending_pool_steps",
     "pool_holders",
+    "pool_slot_count",
+    "serialise_sqlite_pool_claims",
     "stale_status_resolver",
     "validate_config",
 ]
@@ -73,6 +82,11 @@ def pending_pool_steps(instance: DagsterInstance, pool: str) -> set[tuple[str, s
     return {(s.run_id, s.step_key) for s in instance.event_log_storage.get_concurrency_info(pool).pending_steps}
 
 
+def pool_slot_count(instance: DagsterInstance, pool: str) -> int:
+    """Slots a concurrency pool has (0 before its first claim creates them)."""
+    return instance.event_log_storage.get_concurrency_info(pool).slot_count
+
+
 def pool_holders(instance: DagsterInstance, pool: str) -> set[str]:
     """Run ids that hold or wait for a slot of a concurrency pool."""
     info = instance.event_log_storage.get_concurrency_info(pool)
@@ -90,3 +104,38 @@ def free_pool_slots_of_run(instance: DagsterInstance, run_id: str) -> None:
 def validate_config(schema, config: dict):
     """Validates `config` against a Dagster config schema (as the instance and executors do)."""
     return process_config(convert_potential_field(schema).config_type, config)
+
+
+CLAIMS_LOCK_FILE = "pool_claims.lock"  # beside the SQLite event log (`$DAGSTER_HOME/history/runs`)
+
+
+@contextmanager
+def _claims_lock(storage) -> Iterator[None]:
+    with open(os.path.join(storage._base_dir, CLAIMS_LOCK_FILE), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        yield
+
+
+def serialise_sqlite_pool_claims() -> None:
+    """Makes each pool-slot claim on a SQLite instance one step at a time across the machine's processes.
+
+    Dagster 1.13's SQL claim (`claim_concurrency_slot`) counts free slots, marks the step assigned, then
+    selects a free slot and updates it by id, each in its own statement. Postgres locks the selected
+    row (`SELECT ... FOR UPDATE SKIP LOCKED`); SQLite ignores that clause, so two steps that claim at
+    the same moment can both be assigned, both select the one free slot, and both update it: both are
+    told CLAIMED and run at once in a pool limited to 1 (tests/video_assets/test_gpu_pool.py makes
+    two claims interleave exactly there). Holding an exclusive file lock for the whole claim closes
+    that window; the lock is per machine, as a SQLite instance is. Idempotent.
+    """
+    for storage_class in (SqliteEventLogStorage, ConsolidatedSqliteEventLogStorage):
+        claim = storage_class.claim_concurrency_slot
+        if getattr(claim, "serialised", False):
+            continue
+
+        @functools.wraps(claim)
+        def serialised_claim(self, *args, _claim=claim, **kwargs):
+            with _claims_lock(self):
+                return _claim(self, *args, **kwargs)
+
+        serialised_claim.serialised = True
+        storage_class.claim_concurrency_slot = serialised_claim

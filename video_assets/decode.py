@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, DataVersi
 
 from analyzers.decode import StreamDamage, decode_audio, decode_video, video_quality_events
 from analyzers.fingerprint import content_fingerprint
+from analyzers.frame_signals import VERSION as frame_signals_version
 from analyzers.packets import spans_text
 from analyzers.probe import MediaError, probe_video
 from analyzers.records import events_frame, per_second_spans
@@ -67,7 +68,9 @@ def _into_temp_file(write, tmp: Path):
     can_subset=True,
     outs={
         "frame_signals": AssetOut(
-            code_version="1", is_required=False, description="Cheap per-frame signals of every decoded frame."
+            code_version=frame_signals_version,
+            is_required=False,
+            description="Cheap per-frame signals of every decoded frame.",
         ),
         "sampled_frames": AssetOut(
             code_version="1",

@@ -11,6 +11,10 @@ Pids are only meaningful on the machine that ran the worker, so this acts only o
 (SQLite) instance; on Postgres with the Kubernetes or Celery executor, run monitoring does it.
 Ways to run it: the `gpu_slot_recovery` sensor (daemon, `dagster dev`), or
 `python -m video_assets.gpu_slots` (no daemon).
+
+Importing this module (the code location does, so every run worker has) also makes each pool-slot
+claim on a SQLite instance hold a machine-wide lock: without it, two heavy steps claiming the one
+`gpu` slot at the same moment can both get it (`dagster_private.serialise_sqlite_pool_claims`).
 """
 
 import fcntl
@@ -27,9 +31,11 @@ from resources.heavy_models import GPU_POOL
 from video_assets.dagster_private import (
     FINISHED_STATUSES,
     free_pool_slots_of_run,
-    init_pool_to_default_limit,
     pool_holders,
+    serialise_sqlite_pool_claims,
 )
+
+serialise_sqlite_pool_claims()
 
 RECOVERY_INTERVAL_S = 15
 # A waiting step re-tries its slot claim at growing intervals, at most this far apart (Dagster 1.13).
@@ -90,32 +96,15 @@ def _instance_lock(home: str | Path):
         yield
 
 
-def _create_gpu_pool(instance: DagsterInstance) -> None:
-    if is_local_instance(instance):
-        init_pool_to_default_limit(instance, GPU_POOL)
-
-
-def ensure_gpu_pool(instance: DagsterInstance) -> None:
-    """Creates the `gpu` pool's slots from the instance's default limit, under a file lock.
-
-    Dagster creates a pool's slots at the first claim, counting and inserting outside one locked
-    transaction: two runs whose heavy steps start together on a fresh SQLite instance can each add
-    a slot, and both steps then run at once (seen in tests/video_assets/test_gpu_pool.py). Calling
-    this before runs start makes the count exact; it also trims slots such a race already added.
-    """
-    if is_local_instance(instance):
-        with _instance_lock(instance.root_directory):
-            _create_gpu_pool(instance)
-
-
 @contextmanager
 def open_local_instance() -> Iterator[DagsterInstance]:
-    """`DagsterInstance.get()` for a process that runs jobs itself (the CLI): the instance's storage
-    and its `gpu` pool are created under the lock, since two processes creating a fresh SQLite
-    instance at once can fail ("table ... already exists") as well as race for the pool's slots."""
+    """`DagsterInstance.get()` for a process that runs jobs itself (the CLI): the instance's storage is
+    created under a file lock, since two processes creating a fresh SQLite instance at once can fail
+    ("table ... already exists"). The `gpu` pool needs nothing here: Dagster creates its slots at the
+    first claim, and on SQLite two first claims cannot both add one (the second waits for the first's
+    write; tests/video_assets/test_gpu_pool.py interleaves them)."""
     with _instance_lock(os.environ["DAGSTER_HOME"]):
         instance = DagsterInstance.get()
-        _create_gpu_pool(instance)
     with instance:
         yield instance
 
@@ -143,7 +132,6 @@ def free_dead_gpu_slots(instance: DagsterInstance) -> list[DeadHolder]:
     description="Frees gpu pool slots of runs whose process died (local instance).",
 )
 def gpu_slot_recovery(context: SensorEvaluationContext):
-    ensure_gpu_pool(context.instance)
     freed = free_dead_gpu_slots(context.instance)
     for holder in freed:
         context.log.warning(f"freed the {GPU_POOL} slots of run {holder.run_id} (pid {holder.pid}, {holder.status})")
@@ -155,7 +143,6 @@ def main() -> int:
         if not is_local_instance(instance):
             print("not a local (SQLite) instance: run monitoring frees slots there", file=sys.stderr)
             return 2
-        ensure_gpu_pool(instance)
         freed = free_dead_gpu_slots(instance)
     for holder in freed:
         print(f"freed {GPU_POOL} slots of run {holder.run_id} (pid {holder.pid}, was {holder.status})")

@@ -24,7 +24,6 @@ from dagster import (
 from resources.settings import OperationsSettings
 from resources.storage import TimelineStorage
 from video_assets.backfill import stale_assets_by_partition
-from video_assets.gpu_slots import ensure_gpu_pool
 from video_assets.names import ANALYZE_JOB, ATTEMPT_TAG, BACKFILL_TAG, PARTITION_TAG, RETRY_OF_TAG, SOURCE_TAG
 from video_assets.partitions import videos
 from video_assets.runs import deliberate_failure, run_events
@@ -122,8 +121,6 @@ def inbox_sensor(context: SensorEvaluationContext, storage: TimelineStorage, ope
             submitted[item.relative] = item.signature
         else:
             seen[item.relative] = item.signature  # new or still growing: look again next tick
-    if run_requests:
-        ensure_gpu_pool(context.instance)  # before runs that start together claim their first slots
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[videos.build_add_request(new_keys)] if new_keys else [],

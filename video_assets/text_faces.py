@@ -1,4 +1,4 @@
-"""Text and faces stage: on-screen text (PP-OCR with Tesseract's marked letters) and faces (dlib HOG) over
+"""Text and faces stage: on-screen text (PP-OCR with Tesseract's marked letters) and faces (RetinaFace) over
 the sampled frames. Their models ship in wheels (and Debian's Tesseract language data) and run on the CPU,
 so both assets are always in the graph."""
 
@@ -41,12 +41,15 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
 
 @event_asset(group=TEXT_FACES_GROUP, version=faces_analyzer.VERSION, aspects=("faces",))
 def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames):
-    """Faces visible per second (dlib HOG detector); boxes in each event's detail."""
+    """Faces visible per second (RetinaFace, frontal to near-profile); boxes and scores in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     frames = frames_path(sampled_frames, context)
     events = faces_analyzer.analyze_faces(frames, probe.duration_s, progress=context.log.info)
     detected = sum(e.detail["frames_detected"] for e in events)
-    return events_output(context, events, probe, started, frames_detected=detected, source=faces_analyzer.SOURCE)
+    licence = faces_analyzer.LICENCES[faces_analyzer.DETECTOR]
+    return events_output(
+        context, events, probe, started, frames_detected=detected, source=faces_analyzer.SOURCE, licence=licence
+    )
 
 
 def stage_assets(specs: Mapping[str, ModelSpec]) -> list[AssetsDefinition]:

@@ -1,7 +1,9 @@
 """Faces on tiny generated frames with a real face photo pasted in (support.media_factory.face_photo)."""
 
+import pytest
+
 from analyzers import faces
-from support.media_factory import face_photo, paste, texture, write_frame_store
+from support.media_factory import face_photo, paste, texture, turned, write_frame_store
 
 
 def test_a_pasted_face_is_counted_and_boxed_per_second(tmp_path):
@@ -30,3 +32,33 @@ def test_large_frames_are_scaled_and_boxes_come_back_in_frame_pixels():
     (face,) = faces.detect_faces(frame)
     x, y, w, h = face.box
     assert x >= 600 and x + w <= 1080 and y >= 100 and y + h <= 660 and w > 120
+
+
+@pytest.mark.parametrize(
+    ("width_share", "roll_deg"),
+    [(0.4, 0), (1.0, 45), (1.0, 60), (0.5, 30)],
+    ids=["turned away", "tilted 45", "tilted 60", "turned and tilted"],
+)
+def test_a_turned_or_tilted_face_is_counted(width_share, roll_deg):
+    picture = turned(face_photo(), width_share, roll_deg)
+    frame = paste(texture(7, 640, 360), picture, 160, 5, 300)
+    (face,) = faces.detect_faces(frame)
+    x, y, w, h = face.box
+    right = 160 + 300 * picture.shape[1] / picture.shape[0]  # the pasted picture spans x 160..right, y 5..305
+    assert x >= 155 and x + w <= right + 5 and y + h <= 310 and w >= 40
+
+
+def test_face_confidence_drops_as_the_face_turns_away():
+    background = texture(8, 480, 270)
+    scores = [
+        faces.detect_faces(paste(background, turned(face_photo(), share), 120, 5, 250))[0].score
+        for share in (1.0, 0.4, 0.3)
+    ]
+    assert scores[0] > scores[1] > scores[2]
+
+
+def test_dlib_remains_selectable_and_an_unknown_detector_is_named():
+    frame = paste(texture(6, 320, 180), face_photo(), 100, 10, 160)
+    assert len(faces.detect_faces(frame, detector="dlib")) == 1
+    with pytest.raises(ValueError, match=r"unknown face detector 'mtcnn'.*retinaface, dlib"):
+        faces.detect_faces(frame, detector="mtcnn")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analyzers.frame_signals import METRIC_KEYS, FrameSignals, global_motion
+from analyzers.frame_signals import METRIC_KEYS, FrameSignals, global_motion, unexplained_change
 from support.media_factory import texture
 
 
@@ -135,3 +135,46 @@ def test_the_share_of_the_frame_the_motion_explains_drops_as_movers_cover_more_o
             cur[:, :width] = canvas[40:220, 80 + 9 : 80 + 9 + width]  # those columns move 9 px left
         shares.append(global_motion(prev, cur)[3])
     assert shares[0] > shares[1] > shares[2] and shares[0] > 0.95
+
+
+def test_a_new_picture_leaves_its_change_unexplained_and_moved_pixels_do_not():
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    canvas = cv2.cvtColor(texture(10, 640, 200), cv2.COLOR_RGB2GRAY)
+    prev = np.ascontiguousarray(canvas[10:190, 0:320])
+    moved = [unexplained_change(prev, np.ascontiguousarray(canvas[10:190, dx : dx + 320]), flow) for dx in (8, 40, 96)]
+    other = cv2.cvtColor(texture(11, 320, 180), cv2.COLOR_RGB2GRAY)
+    assert max(moved) < 0.3 and unexplained_change(prev, other, flow) > 0.6
+
+
+def test_only_isolated_peaks_of_change_are_checked_against_their_motion():
+    # A cut (an isolated peak) is checked once the next frame is known; the steady change of a fast pan is not
+    # (only its onset, a step up from stillness, can be a peak).
+    signals = FrameSignals()
+    a, b = texture(1, 160, 90), texture(2, 160, 90)
+    for i, frame in enumerate((a, a, b, b, b)):
+        signals.process_frame(i * 0.04, frame)
+    checked = signals.table()["unexplained"].tolist()
+    assert checked[2] > 0.6 and all(math.isnan(v) for i, v in enumerate(checked) if i != 2)
+    canvas, pan = texture(3, 960, 90), FrameSignals()
+    for i in range(8):
+        pan.process_frame(i * 0.04, np.ascontiguousarray(canvas[:, 40 * i : 40 * i + 160]))
+    assert pan.table()["unexplained"].iloc[2:].isna().all()
+
+
+def _last_blend_row(frames, fps: float = 25.0) -> dict:
+    signals = FrameSignals()
+    return [signals.process_frame(i / fps, frame) for i, frame in enumerate(frames)][-1]
+
+
+def test_the_blend_test_sees_a_mix_of_the_window_ends_and_not_motion_or_exposure():
+    a, b = texture(1, 320, 180).astype(float), texture(2, 320, 180).astype(float)
+    n = 26  # one second at 25 fps: the whole window
+    mix = _last_blend_row([((1 - i / (n - 1)) * a + i / (n - 1) * b).astype(np.uint8) for i in range(n)])
+    assert mix["mix_t"] == pytest.approx(0.48, abs=0.03) and mix["mix_alpha"] == pytest.approx(0.5, abs=0.05)
+    assert mix["mix_residual"] < 0.1 and mix["mix_change"] > 0.1 and mix["mix_corr"] < 0.5
+    canvas = texture(3, 640, 180)
+    pan = _last_blend_row([np.ascontiguousarray(canvas[:, 4 * i : 4 * i + 320]) for i in range(n)])
+    assert pan["mix_residual"] > 0.5
+    brighter = _last_blend_row([(a * (0.6 + 0.4 * i / n)).astype(np.uint8) for i in range(n)])
+    assert brighter["mix_corr"] > 0.95  # one picture, more exposed: no mix of two
+    assert math.isnan(_last_blend_row([a.astype(np.uint8)] * 10)["mix_t"])  # less than a window seen yet

@@ -1,8 +1,6 @@
 """A generated video with German speech (espeak-ng) and German captions, through the one decode pass,
 OCR and transcription, into the timeline: the words, their language and the German letters survive."""
 
-import re
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from analyzers.probe import probe_video
 from analyzers.records import events_frame
 from analyzers.timeline import build_timeline
 from support.media_factory import caption_lines, latin_font, place, speech, write_video
+from support.words import word_error_rate
 
 SAID = (
     "Guten Morgen und herzlich willkommen. Heute zeigen wir Ihnen die neue Bäckerei am Marktplatz. "
@@ -23,20 +22,6 @@ CARDS = [  # (first second, last second + 1, lines on screen)
     (8, 11, ["Ärztliche Bescheinigung", "Heute: Übungen für Anfänger"]),
 ]
 FPS = 5
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^a-zäöüß ]", " ", text.lower()).split()
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +47,7 @@ def test_german_speech_and_captions_reach_the_timeline(german_clip, tmp_path):
     truth = [(s, text) for a, b, lines in CARDS for s in range(a, b) for text in lines]
     found = sum(text in list(timeline["text"][s]) for s, text in truth)
     assert found / len(truth) >= 0.9  # exact strings, umlauts and ß included
-    assert _wer(SAID, " ".join(t for t in timeline["transcript"] if t)) <= 0.3
+    assert word_error_rate(SAID, " ".join(t for t in timeline["transcript"] if t)) <= 0.3
     spoken = [s for s, t in enumerate(timeline["transcript"]) if t]
     assert len(spoken) >= 6 and {timeline["language"][s] for s in spoken} == {"de"}
     silent = [s for s, t in enumerate(timeline["transcript"]) if not t]

@@ -3,9 +3,18 @@ import pandas as pd
 import pytest
 
 from analyzers.decode import decode_video
+from analyzers.frame_signals import FrameSignals
 from analyzers.probe import probe_video
-from analyzers.shots import analyze_shots, boundaries, detect_cuts
+from analyzers.shots import analyze_shots, boundaries, detect_cuts, detect_dissolves
 from support.clips import CLIP_CUTS
+from support.media_factory import (
+    Shot,
+    dissolve_frames,
+    exposure_ramp_frames,
+    render_shots,
+    swing_frames,
+    write_video,
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +111,110 @@ def test_cut_confidence_is_its_margin_over_the_local_threshold():
     strong = detect_cuts(signals_with_change(calm + [0.9] + calm, fps), fps)[0][1]
     weak = detect_cuts(signals_with_change(calm + [0.3] + calm, fps), fps)[0][1]
     assert 0 < weak < strong <= 1.0
+
+
+def test_a_cut_is_a_new_picture_not_the_old_one_moved():
+    # A peak that moving the previous frame explains (unexplained < 0.5) is motion; NaN: not measured.
+    fps, calm = 25.0, [0.03] * 20
+    found = []
+    for unexplained in (0.3, 0.8, float("nan")):
+        sig = signals_with_change(calm + [0.8] + calm, fps)
+        sig["unexplained"] = np.nan
+        sig.loc[20, "unexplained"] = unexplained
+        found.append([kind for _, _, kind in detect_cuts(sig, fps)])
+    assert found == [[], ["cut"], ["cut"]]
+
+
+FPS = 25
+
+
+def signals_of(frames, fps: int = FPS) -> pd.DataFrame:
+    """The decode pass's per-frame signals of RGB frames (no video file: FrameSignals on the arrays)."""
+    signals = FrameSignals()
+    for i, frame in enumerate(frames):
+        signals.process_frame(i / fps, frame)
+    return signals.table()
+
+
+@pytest.mark.parametrize(
+    ("overlap_s", "linear_light", "pan_px_s"),
+    [
+        (0.4, False, 0),
+        (1.0, False, 0),
+        (2.0, False, 0),  # longer than the blend test's window
+        (1.0, True, 0),  # mixed in linear light
+        (1.0, False, 5),  # both shots moving slowly
+    ],
+)
+def test_a_dissolve_is_one_boundary_at_its_middle(overlap_s, linear_light, pan_px_s):
+    first, second = Shot(3, 1, pan_px_s=pan_px_s), Shot(3, 2, tilt_px_s=pan_px_s)
+    sig = signals_of(dissolve_frames(first, second, overlap_s, 320, 180, FPS, linear_light=linear_light))
+    ((t, confidence, kind),) = detect_cuts(sig, FPS)
+    assert kind == "dissolve" and t == pytest.approx(3 - overlap_s / 2, abs=0.15) and 0 < confidence <= 1
+
+
+def test_dissolve_confidence_drops_as_the_mix_gets_less_exact():
+    # Shots that move while they are mixed make the middle frames less exactly a blend of the ends.
+    confidence = []
+    for pan in (0, 5):
+        frames = dissolve_frames(Shot(3, 1, pan_px_s=pan), Shot(3, 2, tilt_px_s=pan), 1.0, 320, 180, FPS)
+        (found,) = detect_dissolves(signals_of(frames))
+        confidence.append(found[1])
+    assert confidence[0] > confidence[1] + 0.2
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        pytest.param(lambda: render_shots([Shot(4, 5, pan_px_s=20)], 320, 180, FPS), id="slow pan"),
+        pytest.param(lambda: render_shots([Shot(4, 5, pan_px_s=150)], 320, 180, FPS), id="fast pan"),
+        pytest.param(lambda: render_shots([Shot(4, 5, zoom_per_s=1.3)], 320, 180, FPS), id="zoom"),
+        pytest.param(lambda: exposure_ramp_frames(4, 4, 320, 180, FPS, at=1.5, ramp_s=1.0), id="exposure ramp"),
+        *(
+            pytest.param(
+                lambda px=px, grey=grey: swing_frames(3, 3, 320, 180, FPS, at=1.0, swing_s=0.3, swing_px=px, grey=grey),
+                id=f"blurred swing {px} px{' grey' if grey else ''}",
+            )
+            for px in (160, 320)
+            for grey in (False, True)
+        ),
+        *(
+            pytest.param(
+                lambda px=px, grey=grey: swing_frames(
+                    3, 3, 320, 180, FPS, at=1.0, swing_s=0, swing_px=px, blur=False, grey=grey
+                ),
+                id=f"jolt {px} px{' grey' if grey else ''}",
+            )
+            for px in (32, 64, 96)
+            for grey in (False, True)
+        ),
+    ],
+)
+def test_a_continuous_shot_has_no_boundary(frames):
+    # Motion however fast (up to a third of the width between two frames), blur and exposure change the
+    # pixels of one shot; none of them is a cut or a dissolve.
+    assert detect_cuts(signals_of(frames()), FPS) == []
+
+
+def test_a_fade_through_black_is_one_fade_not_a_dissolve():
+    black = Shot(0.8, 9, black=True)
+    frames = [*dissolve_frames(Shot(2.5, 1), black, 0.5, 320, 180, FPS)]
+    frames += [*dissolve_frames(Shot(0.5, 9, black=True), Shot(2.5, 2), 0.5, 320, 180, FPS)]
+    ((t, _, kind),) = detect_cuts(signals_of(frames), FPS)
+    assert kind == "fade" and 2.0 < t < 3.3
+
+
+def test_signals_of_an_older_decode_pass_give_no_dissolve():
+    sig = signals_of(dissolve_frames(Shot(2, 1), Shot(2, 2), 1.0, 160, 90, FPS))
+    assert len(detect_dissolves(sig)) == 1
+    assert detect_dissolves(sig.drop(columns=["mix_alpha"])) == []
+
+
+def test_a_dissolve_in_an_encoded_video_is_found(tmp_path):
+    # Through H.264 and the decode pass, as the graph sees it.
+    path = write_video(tmp_path / "dissolve.mp4", dissolve_frames(Shot(3, 1), Shot(3, 2), 1.0, 320, 180, FPS), FPS)
+    probe = probe_video(path)
+    events = analyze_shots(decode_video(probe, tmp_path / "f.parquet").signals, probe.fps, probe.duration_s)
+    assert boundaries(events) == pytest.approx([2.5], abs=0.15)
+    assert [e.value for e in events if e.aspect == "shot_boundary"] == ["dissolve"]
+    assert [e.value for e in events if e.aspect == "cut"] == [False, False, True, False, False]

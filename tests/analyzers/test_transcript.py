@@ -1,14 +1,13 @@
 """Transcription of real synthesized speech (espeak-ng) by the offline Whisper models: the multilingual
 base (German and English, the language per second, speech it cannot make out left out) and tiny.en."""
 
-import re
-
 import numpy as np
 import pytest
 
 from analyzers import transcript
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from support.media_factory import place, speech, write_audio_store
+from support.words import word_error_rate, words
 
 SENTENCE = "Please open the red door and close the window."
 GERMAN = (
@@ -28,10 +27,6 @@ def whisper_base():
     return transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
 
 
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^a-zäöüß ]", "", text.lower()).split()
-
-
 def _by_aspect(events, aspect):
     return [e for e in events if e.aspect == aspect]
 
@@ -41,8 +36,8 @@ def test_spoken_words_land_in_the_seconds_they_are_said(whisper, tmp_path):
     events = _by_aspect(transcript.analyze_transcript(whisper, store, 8.0, source="whisper-tiny.en"), "transcript")
     assert [e.start_s for e in events] == [float(s) for s in range(8)]
     heard = " ".join(e.value for e in events)
-    expected = _words(SENTENCE)
-    assert sum(w in _words(heard) for w in expected) >= len(expected) - 1  # at most one word misheard
+    expected = words(SENTENCE)
+    assert sum(w in words(heard) for w in expected) >= len(expected) - 1  # at most one word misheard
     assert [e.value for e in events[:2]] == ["", ""]  # silence before the speech
     said = [e for e in events if e.value]
     assert 2 <= said[0].start_s <= 3 and said[-1].start_s <= 6
@@ -85,26 +80,10 @@ def test_a_sentence_across_a_chunk_border_is_heard_whole_once(whisper, tmp_path)
     store = write_audio_store(tmp_path / "audio.parquet", place(12, [(3.0, speech(SENTENCE))]))  # spoken ~3-6 s
     whole = transcript.analyze_transcript(whisper, store, 12.0, source="w")
     chunked = transcript.analyze_transcript(whisper, store, 12.0, source="w", chunk_s=5)  # a border at 5 s
-    heard = lambda events: _words(" ".join(e.value for e in _by_aspect(events, "transcript")))  # noqa: E731
-    expected = _words(SENTENCE)
+    heard = lambda events: words(" ".join(e.value for e in _by_aspect(events, "transcript")))  # noqa: E731
+    expected = words(SENTENCE)
     assert sum(w in heard(whole) for w in expected) >= len(expected) - 1
     assert heard(chunked) == heard(whole)  # nothing lost, split or said twice at the border
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = _words(reference), _words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
-def test_word_error_rate_counts_substitutions_insertions_and_deletions():
-    assert word_error_rate("die neue Bäckerei", "Die neue Bäckerei.") == 0.0
-    assert word_error_rate("die neue Bäckerei", "die neue BKI") == pytest.approx(1 / 3)
-    assert word_error_rate("die neue Bäckerei", "die Bäckerei am Markt") == pytest.approx(3 / 3)
 
 
 def test_german_speech_is_transcribed_in_german_with_its_language(whisper_base, tmp_path):

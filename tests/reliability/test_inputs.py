@@ -253,7 +253,8 @@ def test_outputs_stay_in_the_layout_and_no_temp_file_is_left(batch):
             assert Path(json.loads(path.read_text())["path"]).is_file()
         else:
             asset, partition, name = parts
-            assert partition.removeprefix("video=") in keys and name == f"{asset}.parquet"
+            stored_as = "report.html" if asset == "report" else f"{asset}.parquet"
+            assert partition.removeprefix("video=") in keys and name == stored_as
     assert batch.ws.temp_files() == []
 
 

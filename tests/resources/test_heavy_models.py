@@ -1,4 +1,7 @@
-"""The heavy-model runtime loading tiny random models of real architectures through the production path."""
+"""The heavy-model runtime loading tiny random models of real architectures through the production path.
+
+Tests of the default device expect what is right for the machine they run on: the first GPU where CUDA
+is present (memory measured as CUDA's peak allocation), else the CPU (the process's peak RSS)."""
 
 import gc
 import logging
@@ -20,6 +23,8 @@ from resources.model_specs import ModelSpec
 from support.tiny_vlm import build
 
 MIB = 2**20
+CUDA = torch.cuda.is_available()
+DEFAULT_DEVICE = "cuda:0" if CUDA else "cpu"  # the runtime's "auto"
 
 
 @pytest.fixture(scope="module")
@@ -31,28 +36,36 @@ def rss_bytes() -> int:
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def memory_in_use() -> int:
+    """What the session's peak is measured against: CUDA's allocated bytes, else the process's RSS."""
+    return torch.cuda.memory_allocated(DEFAULT_DEVICE) if CUDA else rss_bytes()
+
+
 def spec_for(folder, **fields) -> ModelSpec:
     return ModelSpec(name="describe", model=str(folder), **fields)
 
 
-def test_loads_a_tiny_model_on_cpu_and_records_device_dtype_load_time_and_peak_rss(tiny_qwen):
+def test_loads_a_tiny_model_on_the_default_device_and_records_device_dtype_load_time_and_peak_memory(tiny_qwen):
     runtime = HeavyModelRuntime()
     with runtime.session(spec_for(tiny_qwen, dtype="bfloat16")) as heavy:
         model = heavy.load_pretrained(AutoModelForImageTextToText)
         assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
-        assert model.device.type == "cpu" and model.dtype == torch.bfloat16 and not model.training
-        before = rss_bytes()
-        ballast = torch.ones(200 * MIB // 4)  # the session's peak sees this allocation
+        assert model.device == torch.device(DEFAULT_DEVICE) and model.dtype == torch.bfloat16 and not model.training
+        before = memory_in_use()
+        ballast = torch.ones(200 * MIB // 4, device=DEFAULT_DEVICE)  # the session's peak sees this allocation
         del ballast, model
     meta = heavy.metadata
     assert (meta["device"], meta["dtype"], meta["quantization"], meta["model"]) == (
-        "cpu",
+        DEFAULT_DEVICE,
         "bfloat16",
         "none",
         str(tiny_qwen),
     )
     assert meta["load_s"] > 0 and meta["offline"] is True
-    assert meta["peak_memory_kind"] == "process_peak_rss" and meta["peak_rss_scope"] == "session"
+    if CUDA:
+        assert meta["peak_memory_kind"] == "cuda_max_allocated" and "peak_rss_scope" not in meta
+    else:
+        assert meta["peak_memory_kind"] == "process_peak_rss" and meta["peak_rss_scope"] == "session"
     assert meta["peak_memory_bytes"] >= before + 190 * MIB
     assert meta["oom_retries"] == 0 and meta["oom_steps"] == []
 
@@ -60,7 +73,7 @@ def test_loads_a_tiny_model_on_cpu_and_records_device_dtype_load_time_and_peak_r
 def test_a_new_session_measures_its_own_peak_not_the_previous_one(tiny_qwen):
     runtime = HeavyModelRuntime()
     with runtime.session(spec_for(tiny_qwen)) as big:
-        ballast = torch.ones(300 * MIB // 4)
+        ballast = torch.ones(300 * MIB // 4, device=DEFAULT_DEVICE)
         del ballast
     with runtime.session(spec_for(tiny_qwen)) as small:
         small.load_pretrained(AutoModelForImageTextToText)
@@ -80,8 +93,10 @@ def test_from_pretrained_kwargs_are_safe_by_default_and_follow_the_spec(tiny_qwe
     with HeavyModelRuntime().session(spec_for(tiny_qwen)) as heavy:
         kwargs = heavy.pretrained_kwargs()
         assert os.environ["HF_HUB_OFFLINE"] == "1"
+    # "auto" precision: float32 on the CPU, bfloat16 on CUDA that has it, else float16
+    auto = torch.float32 if not CUDA else torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     assert kwargs == {
-        "dtype": torch.float32,
+        "dtype": auto,
         "use_safetensors": True,
         "trust_remote_code": False,
         "local_files_only": True,
@@ -99,17 +114,32 @@ def test_quantization_builds_bitsandbytes_configs_for_cuda_and_is_refused_on_cpu
     assert eight.load_in_8bit and not eight.load_in_4bit
     assert four.load_in_4bit and four.bnb_4bit_quant_type == "nf4" and four.bnb_4bit_compute_dtype == torch.bfloat16
     with (
-        runtime.session(spec_for(tiny_qwen, quantization="4bit")) as heavy,
-        pytest.raises(ValueError, match=r"4bit quantization .* needs a CUDA device"),
+        HeavyModelRuntime(device="cpu").session(spec_for(tiny_qwen, quantization="4bit")) as heavy,
+        pytest.raises(ValueError, match=r"4bit quantization .* needs a CUDA device, this runs on cpu"),
     ):
         heavy.load_pretrained(AutoModelForImageTextToText)
 
 
-def test_device_choice():
-    assert HeavyModelRuntime().resolve_device() == torch.device("cpu")  # no CUDA on this machine
+def test_device_choice_on_this_machine():
+    assert HeavyModelRuntime().resolve_device() == torch.device(DEFAULT_DEVICE)
     assert HeavyModelRuntime(device="cpu").resolve_device() == torch.device("cpu")
-    with pytest.raises(RuntimeError, match="CUDA is not available"):
-        HeavyModelRuntime(device="cuda").resolve_device()
+    if CUDA:
+        assert HeavyModelRuntime(device="cuda:0").resolve_device() == torch.device("cuda:0")
+    else:
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            HeavyModelRuntime(device="cuda").resolve_device()
+
+
+@pytest.mark.parametrize("cuda", [False, True], ids=["without CUDA", "with CUDA"])
+def test_device_choice_with_and_without_cuda(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert HeavyModelRuntime().resolve_device() == torch.device("cuda:0" if cuda else "cpu")
+    assert HeavyModelRuntime(device="cpu").resolve_device() == torch.device("cpu")
+    if cuda:
+        assert HeavyModelRuntime(device="cuda:1").resolve_device() == torch.device("cuda:1")
+    else:
+        with pytest.raises(RuntimeError, match=r"heavy_models.device is 'cuda:1' but CUDA is not available"):
+            HeavyModelRuntime(device="cuda:1").resolve_device()
 
 
 def test_missing_weights_name_the_model_and_how_to_provide_them(tmp_path, monkeypatch):
@@ -178,7 +208,8 @@ def test_out_of_memory_at_the_smallest_unit_fails_clearly_and_other_errors_are_n
     with HeavyModelRuntime().session(spec_for(tiny_qwen)) as heavy:
         with pytest.raises(
             HeavyOutOfMemory,
-            match=r"describe \(.*\) runs out of memory on cpu even at the smallest unit of work \(batch 1\)",
+            match=rf"describe \(.*\) runs out of memory on {DEFAULT_DEVICE} even at the smallest unit of work "
+            r"\(batch 1\)",
         ):
             heavy.shrink_on_oom(never_fits, 2, lambda b, _: b // 2 or None, describe=lambda b: f"batch {b}")
         assert calls == [2, 1]

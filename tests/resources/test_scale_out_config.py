@@ -7,6 +7,7 @@ storage and run-launcher sections against the config schemas of the classes they
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInvalidConfigError
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.job import get_user_defined_k8s_config
 from dagster_postgres import DagsterPostgresStorage
@@ -51,7 +52,9 @@ def test_a_broken_instance_file_is_rejected(tmp_path, cluster_env):
     (tmp_path / "dagster.yaml").write_text(
         (DEPLOY / "dagster.yaml").read_text().replace("granularity: op", "granularity: opp")
     )
-    with pytest.raises(Exception, match="granularity"):
+    with pytest.raises(
+        DagsterInvalidConfigError, match=r"Found value `opp` for `granularity`, Expected value 'run' or 'op'"
+    ):
         dagster_instance_config(str(tmp_path))
 
 

@@ -12,6 +12,7 @@ from resources.storage import TimelineStorage
 from support.instance import digest as file_digest
 from support.media_factory import pattern_video, truncated_copy
 from video_assets import cli
+from video_assets.runs import recorded_score
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +69,9 @@ def test_show_list_report_and_forget(two_videos, capsys, monkeypatch, tmp_path):
 
     code, out, _ = run(capsys, "list", "--format", "json")
     listed = {v["video"]: v for v in json.loads(out)}
-    assert listed[key]["state"] == "analysed" and listed[key]["score"] == 1.0 and listed[key]["duration_s"] == 48.0
+    with DagsterInstance.get() as instance:
+        assert listed[key]["score"] == recorded_score(instance, key)  # the check's number, as everywhere
+    assert listed[key]["state"] == "analysed" and listed[key]["duration_s"] == 48.0
     assert listed[key]["source"] == str(good.resolve()) and listed[key]["last_run"]
     assert listed[broken_key]["state"] == "failed" and "looks truncated" in listed[broken_key]["reason"]
     code, out, _ = run(capsys, "list")

@@ -4,11 +4,12 @@ objects through the heavy-model runtime with a tiny random RT-DETR configured in
 import re
 
 import pytest
+import torch
 from dagster import DagsterInstance
 
-from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
 from support.media_factory import caption, face_photo, paste, place, speech, texture, tiny_object_detector, write_video
+from support.words import word_error_rate
 from video_assets import audio, text_faces, visual
 from video_assets.definitions import build_definitions
 from video_assets.events import aspects_by_asset
@@ -58,8 +59,8 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
         [],
     ]
     assert timeline["faces"].tolist() == [0, 0, 1, 1]
-    heard = re.sub(r"[^a-z ]", "", " ".join(timeline["transcript"]).lower()).split()
-    assert {"open", "red", "door", "window"} <= set(heard)
+    heard = " ".join(timeline["transcript"])
+    assert word_error_rate(SAID, heard) <= 1 / 9, heard  # at most one of the nine words misheard
     assert all(len(labels) and set(labels) <= {"cat", "cup", "rocket"} for labels in timeline["objects"])
     assert timeline["coverage"].tolist() == [1.0] * 4  # every contract column analysed
     described = timeline["description"][0]
@@ -69,18 +70,16 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     # 2 pictures in 8 sampled frames: each read once, maybe twice (the encoder sharpens a picture a few
     # frames after a cut, which can change it by more than re-encoding noise)
     assert 2 <= meta[TEXT_ASSET]["frames_read"].value <= 4 and 2 <= meta[FACES_ASSET]["frames_detected"].value <= 4
-    assert (
-        meta[OBJECTS_ASSET]["device"].value == str(HeavyModelRuntime().resolve_device())
-        and meta[OBJECTS_ASSET]["load_s"].value > 0
-    )
+    # the runtime's default device: the first GPU where CUDA is present, else the CPU
+    assert meta[OBJECTS_ASSET]["device"].value == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert meta[OBJECTS_ASSET]["load_s"].value > 0
     assert meta[TRANSCRIPT_ASSET]["words"].value >= 6
     spoken = [lang for lang, said in zip(timeline["language"], timeline["transcript"]) if said]
     assert spoken and set(spoken) == {"en"} and meta[TRANSCRIPT_ASSET]["language"].value == "en"
     assert meta[TRANSCRIPT_ASSET]["model"].value == "bundled:whisper-base"  # the multilingual default
     assert meta[TRANSCRIPT_ASSET]["model_licence"].value == "MIT"
-    assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith(
-        "int8"
-    )  # CTranslate2's own precision on CPU, not a torch dtype
+    # CTranslate2's own precision, not a torch dtype: int8 on the CPU, float16 on CUDA (analyzers.transcript)
+    assert meta[TRANSCRIPT_ASSET]["dtype"].value.startswith("float16" if torch.cuda.is_available() else "int8")
 
 
 def test_without_an_objects_spec_objects_are_absent_and_the_rest_is_default(tmp_path):

@@ -79,9 +79,14 @@ def test_each_settled_file_becomes_one_partition_and_one_run_request(silent_clip
         assert set(instance.get_dynamic_partitions("videos")) == {partition_key(first), partition_key(second)}
         storage = TimelineStorage(data_root=str(data))
         assert storage.source_path(partition_key(second)) == second.resolve()
-        # A lost cursor gives the same run keys again, which the sensor daemon never launches twice.
+        # Each request carries a run key of its file and content, so a lost cursor gives the same keys again,
+        # and the sensor daemon never launches a run key twice.
+        requested = tick2.run_requests + tick4.run_requests
+        keys = [r.run_key for r in requested]
+        assert all(isinstance(k, str) and k for k in keys) and len(set(keys)) == len(keys) == 2
+        assert all(r.partition_key in r.run_key for r in requested)
         replay = inbox_tick(instance, inbox, data, inbox_tick(instance, inbox, data, None).cursor)
-        assert {r.run_key for r in replay.run_requests} == {r.run_key for r in tick2.run_requests + tick4.run_requests}
+        assert sorted(r.run_key for r in replay.run_requests) == sorted(keys)
         assert file_digest(second) == file_digest(silent_clip)
 
 

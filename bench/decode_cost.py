@@ -1,0 +1,136 @@
+"""What the per-frame signals cost the decode pass: the same pass with `analyzers/frame_signals.py` as it was at
+other commits, in one process, runs interleaved so the machine's load falls on every version alike.
+
+    .venv/bin/python -m bench.decode_cost                                  # before/after on the default clips
+    .venv/bin/python -m bench.decode_cost --revs acf4b8f HEAD --repeat 5 FILE...
+
+Each version is the file's text at a git revision (`worktree`: the file as it is now), loaded as a module
+and put in place of `analyzers.decode.FrameSignals` for its runs; the rest of the pass (decoding, scaling,
+2 fps JPEG frames) is today's. Per clip and version: best and median wall and CPU seconds of
+`decode_video`, and the ratio of each to the first version's best. Results: bench/results/decode_cost-<UTC
+time>.json. Needs the git history (a clone, not an sdist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import corpus  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+SIGNALS = "analyzers/frame_signals.py"
+DEFAULT_REVS = ("acf4b8f", "6f9d2fa", "worktree")  # before the accuracy work, the first helper's, now
+DEFAULT_CLIPS = (corpus.SYNTHETIC, corpus.REAL / "imageio_cockatoo.mp4")
+
+
+def signals_class(rev: str, scratch: Path):
+    """FrameSignals from `analyzers/frame_signals.py` at git revision `rev` (or the working tree)."""
+    if rev == "worktree":
+        source = (ROOT / SIGNALS).read_text()
+    else:
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{rev}:{SIGNALS}"], check=True, capture_output=True, text=True
+        ).stdout
+    path = scratch / f"frame_signals_{rev}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"frame_signals_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FrameSignals
+
+
+def measure(clips: list[Path], revs: list[str], repeat: int) -> dict:
+    from analyzers import decode
+    from analyzers.probe import probe_video
+
+    out: dict = {"revs": revs, "repeat": repeat, "clips": {}}
+    original = decode.FrameSignals
+    with tempfile.TemporaryDirectory() as tmp:
+        classes = {rev: signals_class(rev, Path(tmp)) for rev in revs}
+        for clip in clips:
+            probe = probe_video(clip)
+            runs: dict[str, list[tuple[float, float]]] = {rev: [] for rev in revs}
+            try:
+                for _ in range(repeat):
+                    for rev in revs:  # interleaved: a burst of load hits every version
+                        decode.FrameSignals = classes[rev]
+                        wall, cpu = time.perf_counter(), time.process_time()
+                        result = decode.decode_video(probe, Path(tmp) / f"{clip.stem}_{rev}.parquet")
+                        runs[rev].append((time.perf_counter() - wall, time.process_time() - cpu))
+            finally:
+                decode.FrameSignals = original
+            base_wall, base_cpu = min(w for w, _ in runs[revs[0]]), min(c for _, c in runs[revs[0]])
+            out["clips"][clip.name] = {
+                "video_s": round(probe.duration_s, 2),
+                "frames": result.decoded,
+                **{
+                    rev: {
+                        "wall_best_s": round(min(w for w, _ in r), 3),
+                        "wall_median_s": round(statistics.median(w for w, _ in r), 3),
+                        "cpu_best_s": round(min(c for _, c in r), 3),
+                        "cpu_median_s": round(statistics.median(c for _, c in r), 3),
+                        "wall_vs_first": round(min(w for w, _ in r) / base_wall, 3),
+                        "cpu_vs_first": round(min(c for _, c in r) / base_cpu, 3),
+                    }
+                    for rev, r in runs.items()
+                },
+            }
+            print(json.dumps({clip.name: out["clips"][clip.name]}), file=sys.stderr, flush=True)
+    return out
+
+
+def markdown(results: dict) -> str:
+    revs = results["revs"]
+    lines = [
+        "| clip | frames | "
+        + " | ".join(f"{r} wall s (CPU s)" for r in revs)
+        + " | "
+        + " | ".join(f"{r} / {revs[0]} wall (CPU)" for r in revs[1:])
+        + " |",
+        "|---|---|" + "---|" * (2 * len(revs) - 1),
+    ]
+    for name, c in results["clips"].items():
+        cells = [name, str(c["frames"])]
+        cells += [f"{c[r]['wall_best_s']:.2f} ({c[r]['cpu_best_s']:.2f})" for r in revs]
+        cells += [f"{c[r]['wall_vs_first']:.2f} ({c[r]['cpu_vs_first']:.2f})" for r in revs[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.decode_cost", description=__doc__.splitlines()[0])
+    parser.add_argument("clips", nargs="*", type=Path, help="videos (default: synthetic_clip01 and imageio_cockatoo)")
+    parser.add_argument("--revs", nargs="+", default=list(DEFAULT_REVS), help="git revisions, or `worktree`")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    clips = args.clips or [c for c in DEFAULT_CLIPS if c.is_file()]
+    if not clips:
+        print(f"decode_cost: no clips given and the corpus is not at {corpus.CORPUS}", file=sys.stderr)
+        return 0
+    started = time.time()
+    results = measure(clips, args.revs, args.repeat)
+    from bench import machine
+
+    results["machine"] = machine.describe()
+    results["command"] = " ".join(["python -m bench.decode_cost", *(argv if argv is not None else sys.argv[1:])])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    (RESULTS / f"decode_cost-{stamp}.json").write_text(json.dumps(results, indent=1))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
