@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -112,3 +113,23 @@ def test_an_instance_written_by_dagsters_default_storage_keeps_its_history(tmp_p
             "written before",
             "written after",
         ]
+
+
+def test_an_asset_event_with_tags_is_stored_while_the_storage_holds_its_lock(tmp_path, monkeypatch):
+    """Storing an asset event asks whether the tags table exists while its statement block holds the storage's
+    lock; answering that through the same lock would hang every run at its first materialization."""
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path)))
+    with DagsterInstance.get() as instance:
+        stored = threading.Event()
+
+        def store() -> None:
+            for i in range(2):  # the second asks the remembered answer
+                event = AssetMaterialization(asset_key="tagged", partition=str(i), tags={"dagster/data_version": "v1"})
+                instance.report_runless_asset_event(event)
+            stored.set()
+
+        threading.Thread(target=store, daemon=True).start()
+        assert stored.wait(timeout=60)
+        records = instance.fetch_materializations(AssetRecordsFilter(AssetKey("tagged")), limit=5).records
+        assert sorted(r.partition_key for r in records) == ["0", "1"]
+        assert {r.asset_materialization.tags["dagster/data_version"] for r in records} == {"v1"}
