@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench import corpus, machine
-from bench.env import BenchEnv, ffmpeg
+from bench.env import BenchEnv, ffmpeg, instance_at
 from bench.scores import cut_f1
 
 RESULTS = corpus.ROOT / "bench" / "results"
@@ -93,10 +93,8 @@ def cut_row(clip: Path, env: dict) -> dict:
 def step_seconds_by_partition(home: Path) -> dict[str, float]:
     """Per partition (its latest run), the time any of its steps was running: the union of the intervals
     from each step's start event to its success or failure event."""
-    from dagster import DagsterInstance
-
     out: dict[str, float] = {}
-    with DagsterInstance.from_config(str(home)) as instance:
+    with instance_at(home) as instance:
         for run in reversed(instance.get_runs()):  # oldest first: a later run of a partition replaces it
             starts, spans = {}, []
             for record in instance.all_logs(run.run_id):
