@@ -208,7 +208,10 @@ def measure(env: BenchEnv) -> dict:
 
     out["cuts"] = {}
     for clip in corpus.video_clips():
-        out["cuts"][clip.name] = {"ffmpeg_decode_s": ffmpeg_decode_s(clip, env.env), **cut_row(clip, env.env)}
+        try:
+            out["cuts"][clip.name] = {"ffmpeg_decode_s": ffmpeg_decode_s(clip, env.env), **cut_row(clip, env.env)}
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:  # reported in the table, the others still run
+            out["cuts"][clip.name] = {"error": str(exc).splitlines()[-1]}
         log(f"cuts {clip.name} {out['cuts'][clip.name]}")
     return out
 
@@ -233,7 +236,7 @@ def summary_rows(r: dict) -> list[list[str]]:
         r["light_graph"],
         r["batch"],
     )
-    cuts = r["cuts"]
+    cuts = {n: c for n, c in r["cuts"].items() if "error" not in c}
     scored = {n: c for n, c in cuts.items() if "ours_f1" in c}
     faster = [n for n, c in cuts.items() if c["ours_s"] < c["pyscenedetect_s"]]
     faster_ok = [n for n in faster if n not in scored or scored[n]["ours_f1"] >= scored[n]["pyscenedetect_f1"]]
@@ -279,7 +282,7 @@ def summary_rows(r: dict) -> list[list[str]]:
         ],
         [
             "cut path (probe, decode, shots) vs PySceneDetect content detector, whole process",
-            f"faster on {len(faster)} of {len(cuts)} clips, {len(faster_ok)} of them at equal or better cut F1",
+            f"faster on {len(faster)} of {len(r['cuts'])} clips, {len(faster_ok)} of them at equal or better cut F1",
             ">= 5 of 7 at equal or better F1",
             _met(len(faster_ok) >= TARGETS["cut_clips_faster"]),
         ],
@@ -311,6 +314,9 @@ def section_lines(r: dict) -> list[str]:
     ]
     rows = []
     for name, c in r["cuts"].items():
+        if "error" in c:
+            rows.append([name, "", "", "", f"failed: {c['error']}"])
+            continue
         f1 = f"{c['ours_f1']:.2f} vs {c['pyscenedetect_f1']:.2f}" if "ours_f1" in c else "no cut truth"
         rows.append([name, f"{c['ffmpeg_decode_s']:.2f}", f"{c['ours_s']:.2f}", f"{c['pyscenedetect_s']:.2f}", f1])
     lines += _table(["clip", "ffmpeg decode s", "ours s", "PySceneDetect s", "cut F1 ours vs PySceneDetect"], rows)
