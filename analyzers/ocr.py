@@ -76,13 +76,20 @@ class TextLine:
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
-@lru_cache(maxsize=1)
+_engine_lock = threading.Lock()  # one load, also when a warm-up thread (analyzers/warm_up.py) is loading it
+_engine = None
+
+
 def ocr_engine():
     """The bundled PP-OCR engine (loaded once per process). Text is assumed upright: no angle classifier;
     `read_text` scales frames for the detector itself, so the engine's own rescaling is turned off."""
-    from rapidocr_onnxruntime import RapidOCR
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+            _engine = RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+        return _engine
 
 
 def ocr_languages() -> str:

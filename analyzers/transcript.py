@@ -195,6 +195,18 @@ def transcribe_words(
     return words
 
 
+def speech_heard(audio_path: Path, chunk_s: int = CHUNK_S) -> bool:
+    """Whether faster-whisper's voice-activity filter finds speech in any of the windows `analyze_transcript`
+    transcribes: the same filter on the same audio, so where it finds none Whisper would return no words,
+    and the model need not even be loaded."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return any(
+        len(window.pcm) >= AUDIO_RATE // 10 and get_speech_timestamps(window.pcm.astype(np.float32), VadOptions())
+        for window in iter_audio_windows(audio_path, chunk_s, PAD_S)
+    )
+
+
 def _mean(values) -> float | None:
     values = list(values)
     return round(float(np.mean(values)), 4) if values else None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import corpus, scores
-from bench.env import BenchEnv
+from bench.env import BenchEnv, instance_at
 
 REQUIRED_CUTS = (8, 22, 30, 38, 42)  # the cut at 16 s (photo to close-up of the same cat) is reported, not required
 HARD_CUT = 16
@@ -24,9 +24,7 @@ MIN_SPEECH_AGREEMENT, MIN_CAMERA_AGREEMENT, MIN_REALTIME = 0.9, 0.7, 4.0
 
 def _step_seconds(env: BenchEnv) -> dict[str, float]:
     """Step durations of the latest run on the bench instance."""
-    from dagster import DagsterInstance
-
-    with DagsterInstance.from_config(str(env.home)) as instance:
+    with instance_at(env.home) as instance:
         run = instance.get_runs(limit=1)[0]
         return {
             e.dagster_event.step_key: round(e.dagster_event.event_specific_data.duration_ms / 1000, 4)

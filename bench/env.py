@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.corpus import ROOT
@@ -86,3 +88,21 @@ def speech_video(wav: Path, target: Path) -> Path:
         str(target),
     )
     return target
+
+
+@contextmanager
+def instance_at(home: Path) -> Iterator:
+    """The Dagster instance of a bench home, opened in this process: the project's dagster.yaml names its
+    storage folder through $DAGSTER_HOME, so that is set to `home` while it is open."""
+    from dagster import DagsterInstance
+
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if before is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = before

@@ -1,6 +1,7 @@
 """Every benchmark in one run: `make bench` (or `.venv/bin/python -m bench.run_all`).
 
-Speed (each analyzer called directly, and the light graph through Dagster), decode counts, the
+Issue 15's whole-process figures (bench/whole_process.py), speed (each analyzer called directly, and the
+light graph through Dagster), decode counts, the
 PySceneDetect peer on the same clips, scaling over 1/5/20-minute loops of the synthetic clip,
 the acceptance checks through the CLI (bench/cli_acceptance.py), and quality against the corpus ground truth.
 Writes bench/results/bench-<UTC time>.json (and latest.json), BENCHMARKS.md and the README's
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import corpus, machine, report
+from bench import corpus, machine, report, whole_process
 from bench.cli_acceptance import foundation_checks, run_cli
 from bench.env import BenchEnv, loop_video, speech_video
 from bench.quality import score_timeline
@@ -123,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, "-m", "bench.run_all", *(argv or sys.argv[1:])]),
     }
     try:
+        # Issue 15's whole-process figures first, on an instance of their own (the synthetic clip must be new there).
+        own = BenchEnv(keep=args.keep)
+        try:
+            results["whole_process"] = whole_process.run(own, results["command"])
+        finally:
+            own.close()
+        log("whole-process figures done (bench/sections/whole_process.md)")
         clips = corpus.video_clips()
         if args.quick:
             clips = clips[:1] + [c for c in clips if c.name == "pyscenedetect_testvideo.mp4"]

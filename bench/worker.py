@@ -41,10 +41,6 @@ def timed(times: dict, name: str, fn, *args, **kwargs):
 
 def direct(path: Path, scratch: Path) -> dict:
     """The light graph's analyzers in the graph's order, each timed like its asset (analysis + events table)."""
-    # The graph imports these with its definitions; imports are timed on neither side.
-    import silero_vad  # noqa: F401
-    import torch  # noqa: F401
-
     from analyzers import audio, camera_motion, shots, visual_stats
     from analyzers.decode import decode_audio, decode_video
     from analyzers.probe import probe_video

@@ -12,16 +12,27 @@ Every heavy asset (vision-language model, speech recognition, detector) runs its
         context.add_output_metadata(heavy.metadata)  # model, device, load_s, peak memory, OOM steps
 
 At the end of the `with` block the session drops its reference to the model, collects garbage and
-empties the CUDA cache; hold no other reference past it.
+empties the CUDA cache; hold no other reference past it. One exception: a model loaded with
+`heavy.load(..., keep_loaded=True)` on the CPU stays resident in this process (one at a time), so the
+next run of the same spec in the same process (the files of one `video-timeline analyze` call, a
+backfill) reuses it instead of loading it again; loading any other heavy model drops it first. On a
+GPU nothing stays resident: a model is freed when its step ends, so the `gpu` pool's one slot still
+means one model on the GPU across all processes.
+
+Nothing here imports torch unless a model needs it: the device is chosen without torch on a machine
+without an NVIDIA driver, so a Whisper (CTranslate2) step does not pay torch's seconds of import.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
+import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,26 +90,80 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") > 1
 
 
+def _nvidia_driver_present() -> bool:
+    """False only where a CUDA GPU is surely absent (Linux without the NVIDIA driver), which is known without
+    importing torch; elsewhere torch has to be asked."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+
+
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), without importing torch on a machine that has no NVIDIA driver."""
+    if "torch" not in sys.modules and not _nvidia_driver_present():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+class _Resident:
+    """The model kept loaded on the CPU between sessions of this process (at most one)."""
+
+    lock = threading.Lock()
+    key: str | None = None
+    model: Any = None
+    load_s: float = 0.0
+
+    @classmethod
+    def drop(cls) -> None:
+        cls.key, cls.model, cls.load_s = None, None, 0.0
+        gc.collect()
+
+
 class HeavyModelSession:
     """One model's lifetime inside `HeavyModelRuntime.session`: load, run, measured; freed at exit."""
 
     def __init__(self, runtime: HeavyModelRuntime, spec: ModelSpec, log: logging.Logger | Any):
         self.spec, self.runtime, self.log = spec, runtime, log
-        self.device = runtime.resolve_device()
-        self.dtype = runtime.resolve_dtype(spec, self.device)
+        self.device_name = runtime.device_name()
         self.model_path = runtime.resolve_model_path(spec)
         self.model: Any = None
         self.oom_steps: list[dict] = []
         self.metadata: dict[str, Any] = {
             "model": spec.model,
             "revision": spec.revision or "default",
-            "device": str(self.device),
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device_name,
+            "dtype": self._dtype_name(),
             "quantization": spec.quantization or "none",
             "memory_budget_gb": spec.memory_budget_gb,
             "offline": runtime.offline,
             "host": socket.gethostname(),
         }
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device_name.startswith("cuda")
+
+    @property
+    def device(self) -> torch.device:
+        """The torch device (imports torch: for torch models)."""
+        import torch
+
+        return torch.device(self.device_name)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of the spec on this device (imports torch: for torch models)."""
+        return self.runtime.resolve_dtype(self.spec, self.device)
+
+    def _dtype_name(self) -> str:
+        if self.spec.dtype != "auto":
+            return self.spec.dtype
+        return str(self.dtype).removeprefix("torch.") if self.on_cuda else "float32"
 
     # -- loading ------------------------------------------------------------------------------
     def pretrained_kwargs(self) -> dict[str, Any]:
@@ -115,9 +180,34 @@ class HeavyModelSession:
             kwargs["device_map"] = {"": self.device.index or 0}
         return kwargs
 
-    def load(self, loader: Callable[[], Any], dtype_of: Callable[[Any], str] | None = None) -> Any:
+    def load(
+        self, loader: Callable[[], Any], dtype_of: Callable[[Any], str] | None = None, keep_loaded: bool = False
+    ) -> Any:
         """Runs `loader` (which loads from `self.model_path`), timing it; a missing-weights error names the model.
-        `dtype_of(model)`: the precision a model not run by torch really has (CTranslate2's compute type)."""
+        `dtype_of(model)`: the precision a model not run by torch really has (CTranslate2's compute type).
+        `keep_loaded`: on the CPU, the model stays resident after the session and a later session of the same
+        spec, folder and device in this process gets it without loading (`reused_model` in the metadata)."""
+        keep = keep_loaded and self.runtime.keep_loaded and not self.on_cuda
+        key = json.dumps([self.spec.as_dict(), str(self.model_path), self.device_name, loader.__qualname__])
+        with _Resident.lock:
+            if keep and _Resident.key == key:
+                model, self.metadata["load_s"], self.metadata["reused_model"] = _Resident.model, 0.0, True
+            else:
+                _Resident.drop()  # one heavy model in memory at a time: the resident one goes first
+                model = self._load(loader)
+                if keep:
+                    _Resident.key, _Resident.model, _Resident.load_s = key, model, self.metadata["load_s"]
+        if dtype_of:
+            self.metadata["dtype"] = dtype_of(model)
+        self.model = model
+        done = "reused the loaded" if self.metadata.get("reused_model") else "loaded"
+        self.log.info(
+            f"{self.spec.name}: {done} {self.spec.model} on {self.device_name} ({self.metadata['dtype']}) "
+            f"in {self.metadata['load_s']} s"
+        )
+        return model
+
+    def _load(self, loader: Callable[[], Any]) -> Any:
         started = time.perf_counter()
         try:
             model = loader()
@@ -126,13 +216,7 @@ class HeavyModelSession:
         except OSError as exc:  # transformers and most loaders report missing files as OSError
             raise self.runtime.weights_missing(self.spec, str(exc)) from exc
         self.metadata["load_s"] = round(time.perf_counter() - started, 3)
-        if dtype_of:
-            self.metadata["dtype"] = dtype_of(model)
-        self.model = model
-        self.log.info(
-            f"{self.spec.name}: loaded {self.spec.model} on {self.device} ({self.metadata['dtype']}) "
-            f"in {self.metadata['load_s']} s"
-        )
+        self.metadata["reused_model"] = False
         return model
 
     def load_pretrained(self, model_class, **extra) -> Any:
@@ -160,7 +244,7 @@ class HeavyModelSession:
     # -- running ------------------------------------------------------------------------------
     def free_cache(self) -> None:
         gc.collect()
-        if self.device.type == "cuda":
+        if self.on_cuda:
             import torch
 
             torch.cuda.empty_cache()
@@ -192,7 +276,7 @@ class HeavyModelSession:
                 if smaller is None:
                     self.log.error(f"{self.spec.name}: out of memory at the smallest unit ({step['from']})")
                     raise HeavyOutOfMemory(
-                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device} even at the "
+                        f"{self.spec.name} ({self.spec.model}) runs out of memory on {self.device_name} even at the "
                         "smallest unit of work "
                         f"({step['from']}); use a smaller model, quantization (8bit/4bit) or a device with more memory"
                     ) from exc
@@ -201,7 +285,7 @@ class HeavyModelSession:
 
     # -- lifetime -----------------------------------------------------------------------------
     def _start(self) -> None:
-        if self.device.type == "cuda":
+        if self.on_cuda:
             import torch
 
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -214,7 +298,7 @@ class HeavyModelSession:
     def _finish(self) -> None:
         self.model = None
         self.free_cache()
-        if self.device.type == "cuda":
+        if self.on_cuda:
             import torch
 
             self.metadata["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(self.device))
@@ -235,18 +319,28 @@ class HeavyModelRuntime(ConfigurableResource):
     offline: bool = Field(
         default=True, description="Load only files already on this machine (local_files_only, HF_HUB_OFFLINE)."
     )
+    keep_loaded: bool = Field(
+        default=True,
+        description="On the CPU, keep a model whose asset asks for it (Whisper) loaded for the next run in the "
+        "same process (the files of one `analyze` call); never on a GPU.",
+    )
+
+    def device_name(self) -> str:
+        """'cpu', 'cuda' or 'cuda:N', chosen without importing torch on a machine without an NVIDIA driver."""
+        if self.device == "auto":
+            return "cuda:0" if cuda_available() else "cpu"
+        if not _DEVICE.fullmatch(self.device):
+            raise ValueError(f"heavy_models.device is {self.device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.device.startswith("cuda") and not cuda_available():
+            raise RuntimeError(
+                f"heavy_models.device is {self.device!r} but CUDA is not available on {socket.gethostname()}"
+            )
+        return self.device
 
     def resolve_device(self) -> torch.device:
         import torch
 
-        if self.device == "auto":
-            return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(
-                f"heavy_models.device is {self.device!r} but CUDA is not available on {socket.gethostname()}"
-            )
-        return device
+        return torch.device(self.device_name())
 
     @staticmethod
     def resolve_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:

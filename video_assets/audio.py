@@ -31,9 +31,11 @@ TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
 
 @event_asset(group=AUDIO_GROUP, version=audio_analyzer.VERSION, aspects=("speech", "loudness_db"))
 def audio(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm):
-    """Loudness (RMS dBFS) and speech activity (silero-vad) per second."""
+    """Loudness (RMS dBFS) and speech activity (Silero VAD, ONNX) per second."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    return events_output(context, audio_analyzer.analyze_audio(audio_pcm, probe.duration_s), probe, started)
+    events = audio_analyzer.analyze_audio(audio_pcm, probe.duration_s)
+    model = {"vad_model": audio_analyzer.VAD_MODEL, "vad_licence": audio_analyzer.VAD_LICENCE}
+    return events_output(context, events, probe, started, **model)
 
 
 @event_asset(
@@ -123,9 +125,13 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
         """Words spoken per second and their language (Whisper via faster-whisper), with word timestamps."""
         started, probe = time.perf_counter(), probe_of(video_probe)
         licence = {"model_licence": bundled.licence} if (bundled := whisper_models.BUNDLED.get(spec.model)) else {}
-        if audio_pcm is None:  # no audio stream: nothing is said, no model needed
+        if audio_pcm is None or not transcript_analyzer.speech_heard(audio_pcm):
+            # No audio stream, or no voice where Whisper's own filter looks: nothing is said, no model needed.
             events = transcript_analyzer.analyze_transcript(None, None, probe.duration_s, source)
-            return events_output(context, events, probe, started, words=0, language="", model=spec.model, **licence)
+            heard = "no audio stream" if audio_pcm is None else "no speech"
+            return events_output(
+                context, events, probe, started, words=0, language="", model=spec.model, heard=heard, **licence
+            )
         try:
             folder = transcript_analyzer.resolve_whisper_folder(spec.model)
         except transcript_analyzer.WhisperModelError as exc:
@@ -137,8 +143,9 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
         ):
             compute_type = spec.options.get("compute_type", spec.dtype)
             model = heavy.load(
-                lambda: transcript_analyzer.load_whisper(folder, device=str(heavy.device), compute_type=compute_type),
+                lambda: transcript_analyzer.load_whisper(folder, device=heavy.device_name, compute_type=compute_type),
                 dtype_of=lambda whisper: whisper.model.compute_type,
+                keep_loaded=True,  # the next file of this process reuses it
             )
             try:
                 events = transcript_analyzer.analyze_transcript(

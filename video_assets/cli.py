@@ -55,7 +55,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
     storage = defs.resources["storage"]
-    failures = 0
+    failures, warm_up = 0, None
     with open_local_instance() as instance:
         # No daemon runs here: free the gpu slots of runs killed earlier before running.
         for holder in free_dead_gpu_slots(instance):
@@ -77,6 +77,8 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                     f"stored reconstruction score {recorded_score(instance, key):.3f}; --force analyses it again"
                 )
             else:
+                if warm_up is None:  # the frame models load on the second core while the first steps decode
+                    warm_up = _warm_up_frame_models(defs)
                 print(f"analysing {path} as partition {key} ...", flush=True)
                 run = run_partition(defs, instance, key)
                 if not run.success:
@@ -95,6 +97,15 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                 _write_atomically(table_path, Path(output))
                 print(f"written: {output}")
     return 1 if failures else 0
+
+
+def _warm_up_frame_models(defs):
+    from dagster import AssetKey
+
+    from analyzers import warm_up
+
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    return warm_up.start(ocr=AssetKey("screen_text") in keys, faces=AssetKey("faces") in keys)
 
 
 @contextlib.contextmanager

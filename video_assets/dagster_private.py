@@ -23,15 +23,26 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import ConsolidatedSqliteEventLogStorage
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import serialize_value
 from dagster._time import get_current_datetime
 from dagster._utils.error import serializable_error_info_from_exc_info
 
 __all__ = [
     "FINISHED_STATUSES",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
     "BaseAssetGraph",
     "RetryMode",
+    "SqliteEventLogStorage",
+    "SqliteEventLogStorageWatchdog",
+    "SqliteRunStorage",
+    "SqliteScheduleStorage",
     "StaleStatus",
     "claimed_pool_slots",
     "dagster_instance_config",

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from analyzers.audio import SILENCE_DB, analyze_audio
+from analyzers.audio import SILENCE_DB, WINDOW, analyze_audio, speech_probabilities, voiced_stretches
 from analyzers.decode import decode_audio
 from analyzers.probe import probe_video
 from analyzers.records import DERIVED
@@ -69,3 +69,36 @@ def test_speech_across_a_chunk_border_stays_one_segment(tmp_path):
     assert per_second(chunked, "speech") == pytest.approx(per_second(whole, "speech"), abs=0.1)
     assert per_second(chunked, "loudness_db") == per_second(whole, "loudness_db")
     assert [e.start_s for e in chunked if e.aspect == "loudness_db"] == [float(s) for s in range(12)]
+
+
+def test_the_torch_free_vad_gives_the_silero_packages_probabilities_and_stretches():
+    """The ONNX model with its numpy front end against silero-vad's own torch model and rules (the test may
+    import torch; the analyzer must not)."""
+    import torch
+    from silero_vad import get_speech_timestamps_from_probs, load_silero_vad
+
+    said = speech("Please open the red door and close the window.")
+    rng = np.random.default_rng(3)
+    pcm = np.clip(place(6.01, [(0.5, said), (4.2, said[:8000])]) + 0.05 * rng.standard_normal(96_160), -1, 1)
+    pcm = pcm.astype(np.float32)
+    ours = speech_probabilities(pcm)
+    model = load_silero_vad()
+    model.reset_states()
+    padded = torch.from_numpy(np.pad(pcm, (0, -len(pcm) % WINDOW)))
+    theirs = np.array([model(padded[k : k + WINDOW], 16_000).item() for k in range(0, len(padded), WINDOW)])
+    assert len(ours) == len(theirs) == 188
+    assert np.abs(ours - theirs).max() < 1e-3
+    assert (ours > 0.5).sum() > 50  # the speech is there
+
+    def stretches(probs, n):
+        found = get_speech_timestamps_from_probs(list(probs), sampling_rate=16_000, audio_length_samples=n)
+        return [(s["start"], s["end"]) for s in found]
+
+    assert voiced_stretches(ours, len(pcm)) == stretches(theirs, len(pcm)) != []
+    # The rules' corners (short bursts, dips between the two thresholds, stretches that nearly touch, speech
+    # running to the end) on random probability tracks.
+    for seed in range(300):
+        track = np.random.default_rng(seed)
+        probs = np.repeat(track.uniform(0, 1, 40), track.integers(1, 12, 40))[: track.integers(20, 300)]
+        n = len(probs) * WINDOW - int(track.integers(0, WINDOW))
+        assert voiced_stretches(probs, n) == stretches(probs, n), seed

@@ -119,11 +119,12 @@ def the_claim_runs_use(storage, *args):
     return storage.claim_concurrency_slot(*args)
 
 
-def test_two_first_claims_cannot_both_create_a_slot_of_a_fresh_pool(tmp_path):
+def test_two_first_claims_cannot_both_create_a_slot_of_a_fresh_pool(tmp_path, monkeypatch):
     """Why nothing creates the pool before runs start: Dagster creates a pool's slots at a step's first
     claim, counting and adding them in one write transaction, and SQLite keeps a second writer out until
     the first has committed. So the second claimer never reaches the insert while the first holds it."""
     home = instance_with_pool_limit(tmp_path, 1)["DAGSTER_HOME"]
+    monkeypatch.setenv("DAGSTER_HOME", home)  # the instance's storage folder (dagster.yaml: base_dir)
     with interleaved_before(ADD_SLOT) as (reached, waited_in_vain):
         claimed = claim_together(home, the_claim_runs_use)
     assert len(reached[ADD_SLOT]) == 1 and waited_in_vain == [(*reached[ADD_SLOT], ADD_SLOT)]
@@ -132,17 +133,19 @@ def test_two_first_claims_cannot_both_create_a_slot_of_a_fresh_pool(tmp_path):
     assert sorted(claimed.values()) == [False, True]
 
 
-def test_two_claims_interleaved_inside_dagsters_claim_get_the_one_slot_once(tmp_path):
+def test_two_claims_interleaved_inside_dagsters_claim_get_the_one_slot_once(tmp_path, monkeypatch):
     """Both claimers queue their step before either has, then both select the free slot before either
     takes it. Dagster's SQL claim, alone, then tells both they hold the one slot (the control below);
     the claim as runs make it (under the lock of `serialise_sqlite_pool_claims`) gives it to one."""
     control = instance_with_pool_limit(tmp_path / "control", 1)["DAGSTER_HOME"]
+    monkeypatch.setenv("DAGSTER_HOME", control)
     with interleaved_before(QUEUE_STEP, TAKE_SLOT) as (reached, waited_in_vain):
         claimed = claim_together(control, dagsters_own_claim)
     assert len(reached[QUEUE_STEP]) == len(reached[TAKE_SLOT]) == 2 and waited_in_vain == []
     assert claimed == {"a": True, "b": True}  # if this fails, Dagster closed the race: remove the lock
 
     home = instance_with_pool_limit(tmp_path / "fixed", 1)["DAGSTER_HOME"]
+    monkeypatch.setenv("DAGSTER_HOME", home)
     with interleaved_before(QUEUE_STEP, TAKE_SLOT):
         claimed = claim_together(home, the_claim_runs_use)
     assert sorted(claimed.values()) == [False, True]
@@ -186,8 +189,11 @@ def wait_for(predicate, timeout_s: float, what: str):
     [(1, False), (1, True), (2, False)],
     ids=["limit1-pool_made_by_the_first_claims", "limit1-pool_made_before", "limit2"],
 )
-def test_heavy_steps_of_two_run_processes_overlap_only_when_the_pool_allows(tmp_path, limit, pool_made_before):
+def test_heavy_steps_of_two_run_processes_overlap_only_when_the_pool_allows(
+    tmp_path, monkeypatch, limit, pool_made_before
+):
     env = instance_with_pool_limit(tmp_path, limit)
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     if pool_made_before:
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             init_pool_to_default_limit(instance, GPU_POOL)

@@ -104,16 +104,20 @@ def described(tmp_path_factory, tiny_qwen, moving_clip):
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     data = str(tmp_path_factory.mktemp("data"))
     defs = build_definitions(data_root=data, model_specs={"describe": describe_spec(tiny_qwen)})
-    with pytest.MonkeyPatch.context() as patch, DagsterInstance.from_config(str(home)) as instance:
-        holders = set()  # who holds gpu slots while the model generates
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))  # dagster.yaml keeps the instance's storage under $DAGSTER_HOME
+        with DagsterInstance.from_config(str(home)) as instance:
+            holders = set()  # who holds gpu slots while the model generates
 
-        def record_gpu_slot_holders():
-            holders.update(claimed_pool_slots(instance, GPU_POOL))
+            def record_gpu_slot_holders():
+                holders.update(claimed_pool_slots(instance, GPU_POOL))
 
-        calls = scripted_generate(patch, tiny_qwen, oom_above_tokens=OOM_ABOVE_TOKENS, during=record_gpu_slot_holders)
-        key = register_video(defs, instance, moving_clip)
-        run = run_partition(defs, instance, key)
-        yield GraphRun(instance, data, key, run.result, calls, holders)
+            calls = scripted_generate(
+                patch, tiny_qwen, oom_above_tokens=OOM_ABOVE_TOKENS, during=record_gpu_slot_holders
+            )
+            key = register_video(defs, instance, moving_clip)
+            run = run_partition(defs, instance, key)
+            yield GraphRun(instance, data, key, run.result, calls, holders)
 
 
 def test_the_whole_graph_describes_every_second_with_the_model_through_the_gpu_pool(described, tiny_qwen):

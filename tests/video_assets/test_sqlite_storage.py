@@ -1,0 +1,135 @@
+"""The local instance's storage (video_assets/sqlite_storage.py, selected by dagster_home/dagster.yaml): several
+processes writing at once lose nothing, a watcher in another process (the UI's live run log) sees events as they
+are written, connections stay open, and an instance written by Dagster's default storage keeps its history."""
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, DagsterInstance, DagsterRun
+
+from support.instance import PROJECT
+
+WRITER = """
+import sys
+from dagster import AssetMaterialization, DagsterInstance
+run_id, count, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with DagsterInstance.get() as instance:
+    run = instance.get_run_by_id(run_id)
+    for i in range(count):
+        instance.report_engine_event(f"{name} {i}", run)
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=name, partition=str(i)))
+    sys.stdin.read()  # still running, its connections open, until told to stop
+"""
+
+
+def _home(tmp_path, config: str | None = None):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    if config is None:
+        shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    else:
+        (home / "dagster.yaml").write_text(config)
+    return home
+
+
+def _new_run(instance: DagsterInstance) -> DagsterRun:
+    return instance.add_run(DagsterRun(job_name="writer", run_id=str(uuid.uuid4())))
+
+
+def test_processes_writing_at_once_lose_nothing_and_a_watcher_sees_their_events_live(tmp_path, monkeypatch):
+    home = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    count, names = 40, ["alpha", "beta", "gamma"]
+    with DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage).__name__ == "SqliteWalEventLogStorage"
+        runs = {name: _new_run(instance) for name in names}
+        seen: list[str] = []
+
+        def watcher(entry, _cursor):
+            seen.append(entry.message)
+
+        instance.watch_event_logs(runs["alpha"].run_id, None, watcher)
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, runs[name].run_id, str(count), name], cwd=PROJECT, stdin=subprocess.PIPE
+            )
+            for name in names
+        ]
+        # Writing through one kept connection: opening a connection per statement would show here.
+        connects = []
+        real_connect = sqlite3.connect
+        monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connects.append(a) or real_connect(*a, **k))
+        for i in range(count):
+            instance.report_runless_asset_event(AssetMaterialization(asset_key="main", partition=str(i)))
+        monkeypatch.setattr(sqlite3, "connect", real_connect)
+        assert len(connects) <= 1
+        # The watcher sees the events while their writer still runs with its connection open (events sit in
+        # the run's WAL file, not yet in its database file).
+        deadline = time.monotonic() + 60
+        while len([m for m in seen if m.startswith("alpha")]) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert writers[0].poll() is None
+        assert [m for m in seen if m.startswith("alpha")] == [f"alpha {i}" for i in range(count)]
+        for writer in writers:
+            writer.stdin.close()
+        assert all(w.wait(timeout=120) == 0 for w in writers)
+        instance.end_watch_event_logs(runs["alpha"].run_id, watcher)
+
+    with DagsterInstance.get() as reader:  # a fresh process's view: everything committed
+        for name in names:
+            logged = [e.message for e in reader.all_logs(runs[name].run_id) if e.message.startswith(name)]
+            assert logged == [f"{name} {i}" for i in range(count)]
+        for name in [*names, "main"]:
+            stored = reader.fetch_materializations(AssetRecordsFilter(AssetKey(name)), limit=1000).records
+            assert sorted(int(r.partition_key) for r in stored) == list(range(count))
+    for db in [home / "history" / "runs.db", *sorted((home / "history" / "runs").glob("*.db"))]:
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_an_instance_written_by_dagsters_default_storage_keeps_its_history(tmp_path, monkeypatch):
+    home = _home(tmp_path, config="telemetry:\n  enabled: false\n")  # Dagster's own SQLite storage
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with DagsterInstance.get() as before:
+        run = _new_run(before)
+        before.report_engine_event("written before", run)
+        before.report_runless_asset_event(AssetMaterialization(asset_key="old", partition="0"))
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with DagsterInstance.get() as after:
+        assert type(after.run_storage).__name__ == "SqliteWalRunStorage"
+        assert after.get_run_by_id(run.run_id).job_name == "writer"
+        assert "written before" in [e.message for e in after.all_logs(run.run_id)]
+        after.report_engine_event("written after", run)
+        assert [r.partition_key for r in after.fetch_materializations(AssetKey("old"), limit=5).records] == ["0"]
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.get() as back:  # and Dagster's default storage reads what ours wrote
+        assert [e.message for e in back.all_logs(run.run_id) if "written" in e.message] == [
+            "written before",
+            "written after",
+        ]
+
+
+def test_an_asset_event_with_tags_is_stored_while_the_storage_holds_its_lock(tmp_path, monkeypatch):
+    """Storing an asset event asks whether the tags table exists while its statement block holds the storage's
+    lock; answering that through the same lock would hang every run at its first materialization."""
+    monkeypatch.setenv("DAGSTER_HOME", str(_home(tmp_path)))
+    with DagsterInstance.get() as instance:
+        stored = threading.Event()
+
+        def store() -> None:
+            for i in range(2):  # the second asks the remembered answer
+                event = AssetMaterialization(asset_key="tagged", partition=str(i), tags={"dagster/data_version": "v1"})
+                instance.report_runless_asset_event(event)
+            stored.set()
+
+        threading.Thread(target=store, daemon=True).start()
+        assert stored.wait(timeout=60)
+        records = instance.fetch_materializations(AssetRecordsFilter(AssetKey("tagged")), limit=5).records
+        assert sorted(r.partition_key for r in records) == ["0", "1"]
+        assert {r.asset_materialization.tags["dagster/data_version"] for r in records} == {"v1"}
