@@ -183,51 +183,41 @@ class SqliteWalEventLogStorage(SqliteEventLogStorage):
         self._engines.dispose()
 
 
-class SqliteWalRunStorage(SqliteRunStorage):
+class _OneKeptConnection:
+    """Dagster's SQLite run or schedule storage (one database each) with its connection kept open,
+    synchronous=NORMAL; `_directory` maps the instance folder to the storage's own."""
+
+    _directory: staticmethod
+
+    def __init__(self, conn_string: str, inst_data=None):
+        self._engines = _Engines(1)
+        super().__init__(conn_string, inst_data=inst_data)
+
+    @classmethod
+    def config_type(cls):
+        return {"base_dir": StringSource}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls.from_local(cls._directory(config_value["base_dir"]), inst_data=inst_data)
+
+    @contextmanager
+    def connect(self) -> Iterator[db.engine.Connection]:
+        with _transaction(self._engines.get(self._conn_string)) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.dispose()
+
+
+class SqliteWalRunStorage(_OneKeptConnection, SqliteRunStorage):
     """Dagster's SQLite run storage (history/runs.db), its connection kept open, synchronous=NORMAL."""
 
-    def __init__(self, conn_string: str, inst_data=None):
-        self._engines = _Engines(1)
-        super().__init__(conn_string, inst_data=inst_data)
-
-    @classmethod
-    def config_type(cls):
-        return {"base_dir": StringSource}
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls.from_local(_runs_directory(config_value["base_dir"]), inst_data=inst_data)
-
-    @contextmanager
-    def connect(self) -> Iterator[db.engine.Connection]:
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.dispose()
+    _directory = staticmethod(_runs_directory)
 
 
-class SqliteWalScheduleStorage(SqliteScheduleStorage):
+class SqliteWalScheduleStorage(_OneKeptConnection, SqliteScheduleStorage):
     """Dagster's SQLite schedule storage (schedules/schedules.db), its connection kept open, synchronous=NORMAL."""
 
-    def __init__(self, conn_string: str, inst_data=None):
-        self._engines = _Engines(1)
-        super().__init__(conn_string, inst_data=inst_data)
-
-    @classmethod
-    def config_type(cls):
-        return {"base_dir": StringSource}
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls.from_local(_schedules_directory(config_value["base_dir"]), inst_data=inst_data)
-
-    @contextmanager
-    def connect(self) -> Iterator[db.engine.Connection]:
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.dispose()
+    _directory = staticmethod(_schedules_directory)
