@@ -80,3 +80,13 @@ def digest(path: Path) -> str:
 def error_lines(stderr: str, source: Path) -> list[str]:
     """The CLI's own error lines (`error: ...`) that name this file."""
     return [line for line in stderr.splitlines() if line.startswith("error: ") and str(source) in line]
+
+
+def validated(config_type, value) -> dict:
+    """`value` checked against a Dagster config type (an instance or executor schema): its resolved value, or
+    a failed assertion listing every error."""
+    from video_assets.dagster_private import validate_config
+
+    result = validate_config(config_type, value)
+    assert result.success, [e.message for e in result.errors]
+    return result.value

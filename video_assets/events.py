@@ -57,6 +57,13 @@ def events_output(
     )
 
 
+def video_table(events, aspect: str) -> list[dict]:
+    """The video-level rows (one per track, one per person) for the asset's metadata, without their thumbnails."""
+    return [
+        {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")} for e in events if e.aspect == aspect
+    ]
+
+
 def frames_path(sampled_frames, context: AssetExecutionContext) -> Path:
     """The stored sampled frames of this partition; a clear failure when there are none."""
     if sampled_frames is None or not Path(sampled_frames).is_file():

@@ -14,7 +14,7 @@ from analyzers import ocr as ocr_analyzer
 from analyzers import persons as persons_analyzer
 from analyzers.records import frame_events
 from resources.model_specs import ModelSpec
-from video_assets.events import event_asset, events_output, frames_path, probe_of
+from video_assets.events import event_asset, events_output, frames_path, probe_of, video_table
 from video_assets.names import TEXT_FACES_GROUP
 
 
@@ -79,11 +79,7 @@ def build_persons_asset() -> AssetsDefinition:
             events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
         except persons_analyzer.EmbedderUnavailable as exc:
             raise Failure(description=f"persons: {exc}", allow_retries=False) from exc
-        table = [
-            {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")}
-            for e in events
-            if e.aspect == "person"
-        ]
+        table = video_table(events, "person")
         return events_output(
             context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table[:TABLE_ROWS]),
             source=persons_analyzer.SOURCES[embedder], licence=persons_analyzer.LICENCES[embedder],

@@ -21,7 +21,7 @@ from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
-from video_assets.events import event_asset, events_output, frames_path, probe_of
+from video_assets.events import event_asset, events_output, frames_path, probe_of, video_table
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
 
@@ -146,11 +146,7 @@ def build_tracked_objects_asset() -> AssetsDefinition:
             )
         except object_detector.DetectorUnavailable as exc:
             raise Failure(description=f"objects: {exc}", allow_retries=False) from exc
-        table = [
-            {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")}
-            for e in events
-            if e.aspect == "object_track"
-        ]
+        table = video_table(events, "object_track")
         return events_output(
             context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table[:TABLE_ROWS]),
             source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],

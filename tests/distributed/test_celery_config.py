@@ -10,7 +10,8 @@ from dagster_postgres import DagsterPostgresStorage
 
 from resources.model_specs import ModelSpec
 from support.celery_cluster import DEPLOY, max_overlap_s, max_parallel_groups
-from video_assets.dagster_private import dagster_instance_config, validate_config
+from support.instance import validated
+from video_assets.dagster_private import dagster_instance_config
 from video_assets.definitions import build_definitions
 from video_assets.distributed import EXECUTOR_ENV, ExecutorConfigError, executor_from_env
 from video_assets.names import ANALYZE_JOB
@@ -30,12 +31,6 @@ ENV = {
 def deploy_env(monkeypatch):
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-
-
-def validated(config_type, value) -> dict:
-    result = validate_config(config_type, value)
-    assert result.success, [e.message for e in result.errors]
-    return result.value
 
 
 def test_the_instance_file_stores_everything_in_postgres_and_frees_slots_of_ended_runs(deploy_env):

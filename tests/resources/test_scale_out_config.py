@@ -13,7 +13,8 @@ from dagster_k8s.job import get_user_defined_k8s_config
 from dagster_postgres import DagsterPostgresStorage
 
 from resources.model_specs import ModelSpec
-from video_assets.dagster_private import dagster_instance_config, validate_config
+from support.instance import validated
+from video_assets.dagster_private import dagster_instance_config
 from video_assets.descriptions import build_description_asset
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
@@ -29,12 +30,6 @@ def cluster_env(monkeypatch):
         "DAGSTER_K8S_NAMESPACE": "video",
     }.items():
         monkeypatch.setenv(name, value)
-
-
-def validated(config_type, value) -> dict:
-    result = validate_config(config_type, value)
-    assert result.success, [e.message for e in result.errors]
-    return result.value
 
 
 def test_the_kubernetes_instance_file_is_a_valid_instance_config_with_the_gpu_pool(cluster_env):
