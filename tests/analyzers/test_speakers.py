@@ -36,6 +36,26 @@ def test_the_numpy_encoder_computes_what_the_torch_network_computes(tmp_path):
         sp.read_state(tmp_path / "bad.pt")
 
 
+def test_the_weights_are_read_with_torch_once_then_from_the_cache(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pt"
+    torch.save({"model_state": TorchEncoder().state_dict()}, path)
+    first = sp.cached_state(path, tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("speaker-encoder-*.npz")
+
+    def no_torch(_path):
+        raise AssertionError("the checkpoint was read again")
+
+    monkeypatch.setattr(sp, "read_state", no_torch)
+    again = sp.cached_state(path, tmp_path / "cache")
+    assert again.keys() == first.keys()
+    for name, value in first.items():
+        np.testing.assert_array_equal(again[name], value)
+    cached.write_bytes(b"damaged")  # a damaged cache is read from the checkpoint again
+    with pytest.raises(AssertionError, match="read again"):
+        sp.cached_state(path, tmp_path / "cache")
+
+
 def test_features_put_a_tone_in_its_mel_band_and_raise_quiet_windows():
     mel = sp.mel_frames(tone(1.0, 1000.0))
     assert mel.shape == (101, sp.N_MELS)
