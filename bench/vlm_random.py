@@ -54,6 +54,7 @@ class ScriptedAnswers:
     def __init__(self, model, tokenizer, *, rss_baseline: int | None = None):
         self.model, self.tokenizer = model, tokenizer
         self.real = model.generate
+        self.own = model.__dict__.get("generate")  # None: `generate` is the class's method
         self.device = next(model.parameters()).device
         self.rss_baseline = rss_baseline
         self.calls: list[dict] = []
@@ -65,7 +66,12 @@ class ScriptedAnswers:
         model.generate = self
 
     def restore(self) -> None:
-        self.model.generate = self.real
+        # Deleting the instance attribute, not assigning the bound method back: model -> bound method ->
+        # model is a reference cycle, which kept a 7B model on the GPU until the next full collection.
+        if self.own is None:
+            self.model.__dict__.pop("generate", None)
+        else:
+            self.model.generate = self.own
 
     def _sync(self) -> None:
         if self.device.type == "cuda":

@@ -96,7 +96,8 @@ def light_definitions(defs):
     from video_assets.names import ANALYZE_JOB
     from video_assets.timeline import build_timeline_assets
 
-    light = [*decode.stage_assets({}), *visual.stage_assets({}), audio.audio]
+    # the analyzers without a model: `objects` (a detector, in the visual stage since issue 19) is not light
+    light = [*decode.stage_assets({}), visual.shots, visual.camera_motion, visual.visual_stats, audio.audio]
     timeline, checks = build_timeline_assets(aspects_by_asset(light))
     job = define_asset_job(
         ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def

@@ -37,3 +37,8 @@ def test_dry_run_prints_the_table_without_pyav_or_dagster():
     assert rows["Qwen2-VL-7B bf16, 44 GB, unbatched"]["batch_size"] == 1
     old = rows["LLaVA-NeXT-Video-7B bf16, old single call with 16 frames"]
     assert old["status"] == "ok" and old["frames"] == 16 and old["input_tokens_per_window"] > 16 * 144
+    # each model is gone before the next is built (a leaked 7B model once sat in the next rows' GPU peaks)
+    loads = report["loads"]
+    assert [x["model"] for x in loads] == [*dict.fromkeys(r["model"] for r in report["rows"]), "Qwen2-VL-7B-Instruct"]
+    assert loads[0]["previous_model_freed"] is None
+    assert all(x["previous_model_freed"] is True for x in loads[1:]), loads
