@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue
 
 from analyzers import audio as audio_analyzer
 from analyzers import sound_events as sound_analyzer
@@ -21,7 +21,7 @@ from analyzers import whisper_models
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
-from video_assets.events import event_asset, events_output, probe_of
+from video_assets.events import errors_are_final, event_asset, events_output, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import AUDIO_GROUP, OPTIONAL_INPUT
 
@@ -47,10 +47,8 @@ def audio(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm):
 def sound_events(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm, audio: pd.DataFrame):
     """AudioSet sound events per second (YAMNet, Apache-2.0): labels above threshold with their scores."""
     started, probe = time.perf_counter(), probe_of(video_probe)
-    try:
+    with errors_are_final(sound_analyzer.SoundModelError):
         events = sound_analyzer.analyze_sound_events(audio_pcm, probe.duration_s)
-    except sound_analyzer.SoundModelError as exc:
-        raise Failure(description=str(exc), allow_retries=False) from exc
     heard = {}
     for e in events:
         for x in e.value:
@@ -78,10 +76,8 @@ def speakers(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pc
     """Who speaks when (Resemblyzer voice encoder, Apache-2.0): speaker ids per second, clustered per video."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     speech = speaker_analyzer.speech_by_second(frame_events(audio))
-    try:
+    with errors_are_final(speaker_analyzer.SpeakerModelError):
         events, summary = speaker_analyzer.analyze_speakers(audio_pcm, probe.duration_s, speech)
-    except speaker_analyzer.SpeakerModelError as exc:
-        raise Failure(description=str(exc), allow_retries=False) from exc
     context.log.info(f"{summary['speakers']} speaker(s)")
     return events_output(
         context,
@@ -132,10 +128,8 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
             return events_output(
                 context, events, probe, started, words=0, language="", model=spec.model, heard=heard, **licence
             )
-        try:
+        with errors_are_final(transcript_analyzer.WhisperModelError, prefix=f"models.toml [{TRANSCRIBE}]: "):
             folder = transcript_analyzer.resolve_whisper_folder(spec.model)
-        except transcript_analyzer.WhisperModelError as exc:
-            raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
         # The runtime sees the resolved folder; the code version stays that of the spec as written.
         with (
             model_errors_are_final(spec),
@@ -147,7 +141,7 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
                 dtype_of=lambda whisper: whisper.model.compute_type,
                 keep_loaded=True,  # the next file of this process reuses it
             )
-            try:
+            with errors_are_final(transcript_analyzer.WhisperModelError, prefix=f"models.toml [{TRANSCRIBE}]: "):
                 events = transcript_analyzer.analyze_transcript(
                     model,
                     audio_pcm,
@@ -157,8 +151,6 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
                     beam_size=int(spec.options.get("beam_size", 1)),
                     progress=context.log.info,
                 )
-            except transcript_analyzer.WhisperModelError as exc:
-                raise Failure(description=f"models.toml [{TRANSCRIBE}]: {exc}", allow_retries=False) from exc
         if upstream.get("speakers") is not None:
             events = speaker_analyzer.attach_speakers(events, frame_events(upstream["speakers"]))
         said = [e for e in events if e.aspect == "transcript"]

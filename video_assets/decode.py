@@ -16,7 +16,7 @@ from analyzers.records import events_frame, per_second_spans
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
 from resources.storage import TimelineStorage, UnknownVideoError
-from video_assets.events import probe_of
+from video_assets.events import errors_are_final, probe_of
 from video_assets.names import ASPECTS_KEY, CONTENT_SHA256, DECODE_GROUP, FILE_STORAGE, VIDEO_QUALITY
 from video_assets.partitions import videos
 
@@ -26,11 +26,9 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     """Container facts of the source video; fails clearly when the file is not a decodable video. Its data
     version is the file's content fingerprint, so a changed file is told from an unchanged one."""
     key = context.partition_key
-    try:
+    with errors_are_final(MediaError, UnknownVideoError):
         path = storage.source_path(key)
         probe = probe_video(path)
-    except (MediaError, UnknownVideoError) as exc:
-        raise Failure(description=str(exc), allow_retries=False) from exc
     # An OSError here (the file changed while hashed) is not the input's fault: a retry may succeed.
     fingerprint = content_fingerprint(path, known=storage.source_fingerprint(key))
     storage.record_fingerprint(key, fingerprint)

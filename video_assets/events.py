@@ -8,6 +8,7 @@ metadata (`aspects_by_asset`), so adding an analyzer is one asset module plus it
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +56,16 @@ def events_output(
             **metadata,
         },
     )
+
+
+@contextmanager
+def errors_are_final(*errors: type[Exception], prefix: str = ""):
+    """These errors fail the step as a deliberate `Failure`: a retry would meet the same file or model, so
+    the retry sensor leaves it alone."""
+    try:
+        yield
+    except errors as exc:
+        raise Failure(description=f"{prefix}{exc}", allow_retries=False) from exc
 
 
 def video_table(events, aspect: str) -> list[dict]:

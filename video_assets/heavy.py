@@ -12,7 +12,7 @@ from its model spec, model errors that are final, and the session's metadata.
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
-from dagster import Failure, MetadataValue
+from dagster import MetadataValue
 
 from resources.heavy_models import (
     GPU_OP_TAGS,
@@ -23,7 +23,7 @@ from resources.heavy_models import (
     UnsafeWeights,
 )
 from resources.model_specs import ModelSpec, ModelSpecError
-from video_assets.events import event_asset
+from video_assets.events import errors_are_final, event_asset
 from video_assets.names import HEAVY_TAG
 
 
@@ -54,10 +54,8 @@ def model_errors_are_final(spec: ModelSpec):
     """Missing or unsafe weights, and out of memory at the smallest unit, fail the step as a
     deliberate `Failure`: a retry would meet the same model and the same memory, so the retry
     sensor leaves it alone (no retry storm) until the spec changes."""
-    try:
+    with errors_are_final(ModelWeightsMissing, UnsafeWeights, HeavyOutOfMemory, prefix=f"models.toml [{spec.name}]: "):
         yield
-    except (ModelWeightsMissing, UnsafeWeights, HeavyOutOfMemory) as exc:
-        raise Failure(description=f"models.toml [{spec.name}]: {exc}", allow_retries=False) from exc
 
 
 def session_metadata(heavy: HeavyModelSession) -> dict:

@@ -7,14 +7,14 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
+from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue
 
 from analyzers import faces as faces_analyzer
 from analyzers import ocr as ocr_analyzer
 from analyzers import persons as persons_analyzer
 from analyzers.records import frame_events
 from resources.model_specs import ModelSpec
-from video_assets.events import event_asset, events_output, frames_path, probe_of, video_table
+from video_assets.events import errors_are_final, event_asset, events_output, frames_path, probe_of, video_table
 from video_assets.names import TEXT_FACES_GROUP
 
 
@@ -32,10 +32,8 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
     configured languages ($VIDEO_TIMELINE_OCR_LANGUAGES, default deu+eng); boxes in each event's detail."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     frames = frames_path(sampled_frames, context)
-    try:
+    with errors_are_final(ocr_analyzer.OcrSetupError, prefix="screen_text: "):
         reader = ocr_analyzer.default_reader()
-    except ocr_analyzer.OcrSetupError as exc:
-        raise Failure(description=f"screen_text: {exc}", allow_retries=False) from exc
     events = ocr_analyzer.analyze_text(frames, probe.duration_s, progress=context.log.info, reader=reader)
     read = sum(e.detail["frames_read"] for e in events)
     source = ocr_analyzer.source_of("combined", reader)
@@ -75,10 +73,8 @@ def build_persons_asset() -> AssetsDefinition:
         screen, first and last second, thumbnail)."""
         started, probe = time.perf_counter(), probe_of(video_probe)
         frames = frames_path(sampled_frames, context)
-        try:
+        with errors_are_final(persons_analyzer.EmbedderUnavailable, prefix="persons: "):
             events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
-        except persons_analyzer.EmbedderUnavailable as exc:
-            raise Failure(description=f"persons: {exc}", allow_retries=False) from exc
         table = video_table(events, "person")
         return events_output(
             context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table[:TABLE_ROWS]),

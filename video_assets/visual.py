@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue
+from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue
 
 from analyzers import camera_motion as camera_analyzer
 from analyzers import object_detector
@@ -21,7 +21,7 @@ from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
-from video_assets.events import event_asset, events_output, frames_path, probe_of, video_table
+from video_assets.events import errors_are_final, event_asset, events_output, frames_path, probe_of, video_table
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
 
@@ -140,12 +140,10 @@ def build_tracked_objects_asset() -> AssetsDefinition:
         frames = frames_path(sampled_frames, context)
         cuts = shots_analyzer.boundaries(frame_events(shots))
         fps = float(settings.sample_fps)
-        try:
+        with errors_are_final(object_detector.DetectorUnavailable, prefix="objects: "):
             events = tracks_analyzer.analyze_object_tracks(
                 frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
             )
-        except object_detector.DetectorUnavailable as exc:
-            raise Failure(description=f"objects: {exc}", allow_retries=False) from exc
         table = video_table(events, "object_track")
         return events_output(
             context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table[:TABLE_ROWS]),
