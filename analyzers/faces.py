@@ -34,9 +34,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.progress import Progress, Say
-from analyzers.records import Event, per_second_spans
+from analyzers.records import Event
 
 VERSION = "2"
 DETECTORS = ("retinaface", "dlib")
@@ -153,12 +153,8 @@ def analyze_faces(
     """Per second a `faces` event: the most faces seen in any of its frames, that frame's boxes in detail.
     The confidence is the detection score of the least certain face counted (None when none is)."""
     found = detect_frames(frames_path, workers, Progress(progress, "detecting faces", duration_s), detector)
-    grouped = frames_by_second(found, duration_s)
     events = []
-    for s, start, end in per_second_spans(duration_s):
-        group = grouped[s]
-        if not group:
-            continue
+    for start, end, group in seconds_with_frames(found, duration_s):
         busiest = max(group, key=lambda f: len(f.faces))
         detail = {
             "t": round(busiest.t, 3),

@@ -101,3 +101,11 @@ def frames_by_second(items: list, duration_s: float) -> dict[int, list]:
         elif previous is not None:
             grouped[s] = [previous]
     return grouped
+
+
+def seconds_with_frames(items: list, duration_s: float):
+    """(start, end, its items) of every second that has an item, in order (`frames_by_second`)."""
+    grouped = frames_by_second(items, duration_s)
+    for s, start, end in per_second_spans(duration_s):
+        if grouped[s]:
+            yield start, end, grouped[s]

@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 
 from analyzers import object_detector
-from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
-from analyzers.records import Event, per_second_spans
+from analyzers.records import Event
 
 VERSION = "1"
 TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
@@ -252,12 +252,8 @@ def per_second_events(
     sure: float = TRACK_SCORE,
 ) -> list[Event]:
     """`objects` and `object_tracks` per analysed second, one `object_track` per track."""
-    grouped = frames_by_second(tracked, duration_s)
     events = []
-    for s, start, end in per_second_spans(duration_s):
-        group = grouped[s]
-        if not group:
-            continue
+    for start, end, group in seconds_with_frames(tracked, duration_s):
         best: dict[str, float] = {}
         present: dict[int, float] = {}
         boxes = []

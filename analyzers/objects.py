@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.progress import Progress, Say
-from analyzers.records import Event, per_second_spans
+from analyzers.records import Event
 
 VERSION = "2"  # 2: confidence is the mean of the labels' best scores (was the lowest)
 DEFAULT_THRESHOLD = 0.5
@@ -100,12 +100,10 @@ def analyze_objects(
 ) -> list[Event]:
     """Per second an `objects` event: the distinct labels seen in any of its frames (sorted), boxes in detail."""
     report = Progress(progress, "detecting objects", duration_s)
-    grouped = frames_by_second(detect_frames(model, processor, frames_path, threshold, batch_size, report), duration_s)
     events = []
-    for s, start, end in per_second_spans(duration_s):
-        group = grouped[s]
-        if not group:
-            continue
+    for start, end, group in seconds_with_frames(
+        detect_frames(model, processor, frames_path, threshold, batch_size, report), duration_s
+    ):
         best: dict[str, float] = {}
         boxes = []
         for frame in group:

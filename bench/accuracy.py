@@ -428,8 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_package_clips()
-    if not corpus.CORPUS.is_dir():
-        print(f"accuracy: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
+    if corpus.missing("accuracy"):
         return 0
     sides = args.ocr_det_side or [None]
     for side in sides:

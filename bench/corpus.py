@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import dataclass, field
 from itertools import takewhile
 from pathlib import Path
@@ -57,6 +58,15 @@ class GroundTruth:
 
 def available() -> bool:
     return SYNTHETIC.is_file() and REAL.is_dir()
+
+
+def missing(command: str) -> bool:
+    """True, and said on stderr, when the shared corpus is not there: the bench commands then measure nothing
+    and exit 0 (a checkout without ../shared)."""
+    if available():
+        return False
+    print(f"{command}: corpus not found at {CORPUS}; nothing to measure", file=sys.stderr)
+    return True
 
 
 def video_clips() -> list[Path]:

@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp instance and outputs")
     args = parser.parse_args(argv)
-    if not corpus.available():
-        print(f"bench: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
+    if corpus.missing("bench"):
         return 0
     env = BenchEnv(keep=args.keep)
     started = time.time()

@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bench import corpus, machine
 
-    if not corpus.CORPUS.is_dir():
-        print(f"text_revisions: corpus not found at {corpus.CORPUS}; nothing to measure", file=sys.stderr)
+    if corpus.missing("text_revisions"):
         return 0
     started = time.time()
     by_rev: dict[str, dict] = {}

@@ -113,22 +113,16 @@ BREAKAGES = (
         (
             Edit(
                 "video_assets/io_manager.py",
-                """            tmp = self.storage.temp_path(name, context.asset_partition_key)
-            try:
-                if name in CONTRACT_TABLES:
-                    pq.write_table(CONTRACT_TABLES[name](obj), tmp)
-                else:
-                    obj.to_parquet(tmp, index=False)
-                os.replace(tmp, final)
-            finally:
-                tmp.unlink(missing_ok=True)
-""",
-                """            final.parent.mkdir(parents=True, exist_ok=True)
-            if name in CONTRACT_TABLES:
-                pq.write_table(CONTRACT_TABLES[name](obj), final)
-            else:
-                obj.to_parquet(final, index=False)
-""",
+                "            tmp = self.storage.temp_path(name, context.asset_partition_key)\n",
+                "            self.storage.temp_path(name, context.asset_partition_key)  # makes the folder\n"
+                "            tmp = final  # written in place\n",
+            ),
+            Edit(
+                "video_assets/io_manager.py",
+                "                os.replace(tmp, final)\n"
+                "            finally:\n"
+                "                tmp.unlink(missing_ok=True)\n",
+                "                pass\n            finally:\n                pass\n",
             ),
         ),
         ("tests/reliability/test_faults.py::test_a_write_that_fails_half_way_keeps_the_previous_value",),
