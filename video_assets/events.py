@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, Output, asset
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from analyzers.probe import VideoProbe
 from analyzers.records import events_frame
@@ -68,11 +68,16 @@ def errors_are_final(*errors: type[Exception], prefix: str = ""):
         raise Failure(description=f"{prefix}{exc}", allow_retries=False) from exc
 
 
-def video_table(events, aspect: str) -> list[dict]:
-    """The video-level rows (one per track, one per person) for the asset's metadata, without their thumbnails."""
-    return [
+VIDEO_TABLE_ROWS = 200  # rows of a video-level table kept in the metadata (all are in the asset's events)
+
+
+def video_table(events, aspect: str, count: str, table: str) -> dict:
+    """The video-level rows (one per track, one per person) as asset metadata: `count` their number, `table`
+    the first VIDEO_TABLE_ROWS of them without their thumbnails."""
+    rows = [
         {k: v for k, v in e.detail.items() if not k.startswith("thumbnail_jpeg")} for e in events if e.aspect == aspect
     ]
+    return {count: len(rows), table: MetadataValue.json(rows[:VIDEO_TABLE_ROWS])}
 
 
 def frames_path(sampled_frames, context: AssetExecutionContext) -> Path:

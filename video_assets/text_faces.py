@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue
+from dagster import AssetExecutionContext, AssetsDefinition
 
 from analyzers import faces as faces_analyzer
 from analyzers import ocr as ocr_analyzer
@@ -54,7 +54,6 @@ def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_fra
 
 
 FACE_EMBEDDER_ENV = "VIDEO_TIMELINE_FACE_EMBEDDER"
-TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
 
 
 def build_persons_asset() -> AssetsDefinition:
@@ -75,9 +74,8 @@ def build_persons_asset() -> AssetsDefinition:
         frames = frames_path(sampled_frames, context)
         with errors_are_final(persons_analyzer.EmbedderUnavailable, prefix="persons: "):
             events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
-        table = video_table(events, "person")
         return events_output(
-            context, events, probe, started, persons=len(table), person_table=MetadataValue.json(table[:TABLE_ROWS]),
+            context, events, probe, started, **video_table(events, "person", "persons", "person_table"),
             source=persons_analyzer.SOURCES[embedder], licence=persons_analyzer.LICENCES[embedder],
         )  # fmt: skip
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue
+from dagster import AssetExecutionContext, AssetsDefinition
 
 from analyzers import camera_motion as camera_analyzer
 from analyzers import object_detector
@@ -110,7 +110,6 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
 
 
 OBJECT_DETECTOR_ENV = "VIDEO_TIMELINE_OBJECT_DETECTOR"
-TABLE_ROWS = 200  # rows of the video-level table kept in the metadata (all are in the asset's events)
 
 
 def object_detector_name() -> str:
@@ -144,9 +143,8 @@ def build_tracked_objects_asset() -> AssetsDefinition:
             events = tracks_analyzer.analyze_object_tracks(
                 frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
             )
-        table = video_table(events, "object_track")
         return events_output(
-            context, events, probe, started, tracks=len(table), track_table=MetadataValue.json(table[:TABLE_ROWS]),
+            context, events, probe, started, **video_table(events, "object_track", "tracks", "track_table"),
             source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],
         )  # fmt: skip
 
