@@ -12,7 +12,9 @@ Rows (each a `describe_video` run through the production path, scripted answers,
 A budget is enforced twice: the planner plans inside it, and the CUDA allocator is capped to it
 (`torch.cuda.set_per_process_memory_fraction`), so a wrong plan ends in a real out-of-memory error and
 the backoff, which the row records. Rows share a time budget (`--budget-s`): a row that cannot describe
-the whole video in its share describes a prefix of whole windows and says so (`video_s` < `full_video_s`).
+the whole video in its share describes a prefix of whole windows and says so (`video_s` < `full_video_s`),
+and takes no more windows per call than its share allows, predicted from the model's earlier calls
+(`max_batch_for_share`): a call cannot be cut short.
 
 Frames: the 10-minute 720p video is drawn with OpenCV on the machine (bench/vlm_frames.py) into a frame
 store before the rows run; with random weights its content changes nothing in memory or speed.
@@ -88,6 +90,30 @@ def _gib(x):
     return None if x is None else round(x / GIB, 2)
 
 
+def call_seconds(calls: list[dict], steps: int):
+    """Predicted seconds of one call of `rows` windows answering `steps` tokens each, from calls the model
+    made before (ScriptedAnswers records): prefill time per window, and a decode step costing `one` plus
+    `per_row` for each row beyond the first, fitted over the batch sizes seen. With one batch size seen,
+    an added row is taken to cost as much as the first (on an H200 it cost 0.4 to 0.9 of it)."""
+    prefill = sum(c["prefill_s"] for c in calls) / sum(c["rows"] for c in calls)
+    points = [(c["rows"] - 1, c["decode_s"] / (c["generated_steps"] - 1)) for c in calls if c["generated_steps"] > 1]
+    mx, my = sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points)
+    spread = sum((x - mx) ** 2 for x, _ in points)
+    per_row = max(0.0, sum((x - mx) * (y - my) for x, y in points) / spread) if spread else my
+    one = max(my - per_row * mx, min(y for _, y in points))
+    return lambda rows: prefill * rows + steps * (one + per_row * (rows - 1))
+
+
+def batch_for_share(calls: list[dict], share_s: float, steps: int, limit: int) -> int:
+    """The most windows (up to `limit`, at least 1) whose one call ends within the row's time share: a call
+    cannot be cut short, and the first call of a large batch once took half the kit's budget. Without
+    earlier calls of this model: `limit`."""
+    if not calls:
+        return limit
+    seconds = call_seconds(calls, steps)
+    return max([1] + [rows for rows in range(1, limit + 1) if seconds(rows) <= share_s])
+
+
 class Kit:
     def __init__(self, args):
         self.args = args
@@ -104,6 +130,7 @@ class Kit:
             max_visual_tokens_per_second=args.max_visual_tokens,
         )
         self.context_bytes = 0
+        self.calls: dict[str, list[dict]] = {}  # each model's calls so far: the pace of the next rows
         self.device_name = "cpu" if self.dry else torch.cuda.get_device_name()
         if not self.dry:
             torch.cuda.init()
@@ -203,7 +230,11 @@ class Kit:
         from bench.vlm_real_size import describe_random
 
         budget = self.cap(row.budget_gb)
-        options = dataclasses.replace(self.options, max_batch_windows=row.max_batch)
+        o = self.options
+        steps = o.answer_overhead_tokens + o.max_window_s * o.new_tokens_per_second
+        batch = batch_for_share(self.calls.get(row.model, []), share_s, steps, row.max_batch)
+        # the dry run's time budget is nominal (it runs every row): its batches stay the rows' own, repeatable
+        options = dataclasses.replace(o, max_batch_windows=row.max_batch if self.dry else batch)
         run = describe_random(
             model,
             processor,
@@ -215,8 +246,10 @@ class Kit:
             rss_baseline=info["rss_baseline_bytes"],
             time_limit_s=share_s,
         )
+        self.calls.setdefault(row.model, []).extend(run["calls_detail"])
         plan = run["plan"]
         return {
+            "max_batch_for_share": batch,
             "batch_size": run["batch_size"],
             "window_s": plan["window_s"],
             "frame": f"{plan['frame_width']}x{plan['frame_height']}",
