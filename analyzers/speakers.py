@@ -23,9 +23,7 @@ activity detector's certainty of silence, given by the caller.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import util as importlib_util
@@ -34,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.audio_store import AUDIO_RATE, read_audio
+from analyzers.model_cache import cached_arrays
 from analyzers.records import DERIVED, Event, per_second_spans
-from analyzers.whisper_models import model_cache_dir
 
 VERSION = "1"
 ASPECT = "speakers"
@@ -208,22 +206,8 @@ def read_state(path: Path) -> dict[str, np.ndarray]:
 
 def cached_state(path: Path, cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     """The checkpoint's weights as numpy arrays. torch reads the checkpoint once; the arrays are kept in the
-    model cache under the checkpoint's SHA-256, so later processes load them without importing torch (1-2 s)."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    cache = (cache_dir or model_cache_dir()) / f"speaker-encoder-{digest}.npz"
-    if cache.is_file():
-        try:
-            with np.load(cache) as stored:
-                return {k: stored[k] for k in stored.files}
-        except (OSError, ValueError, EOFError):  # a damaged cache file is rebuilt below
-            pass
-    state = read_state(path)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
-        np.savez(out, **state)
-    os.replace(tmp, cache)
-    return state
+    model cache, so later processes load them without importing torch (1-2 s)."""
+    return cached_arrays(path, "speaker-encoder", lambda: read_state(path), cache_dir)
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
 
-CACHE_ENV = "VIDEO_TIMELINE_MODEL_CACHE"
+from analyzers.model_cache import CACHE_ENV, model_cache_dir
+
 JOIN_RECORD = "joined.json"  # written last into a joined folder: what it was joined from and its checksum
 _BLOCK = 8 << 20
 
@@ -69,15 +70,6 @@ WHISPER_TINY_EN = BundledWhisper(
 )
 BUNDLED = {m.name: m for m in (WHISPER_BASE, WHISPER_TINY_EN)}
 DEFAULT_MODEL = WHISPER_BASE.name
-
-
-def model_cache_dir() -> Path:
-    """Where joined models live: $VIDEO_TIMELINE_MODEL_CACHE, else the user's cache folder
-    ($XDG_CACHE_HOME or ~/.cache) / video-timeline / models."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return base / "video-timeline" / "models"
 
 
 def _package_dir(package: str) -> Path | None:

@@ -11,7 +11,7 @@ from support.instance import private_instance
 def model_cache(tmp_path_factory) -> Path:
     """A private cache for joined models (bundled:whisper-base is joined there once per test session),
     set in the environment so the CLI's child processes use it too."""
-    from analyzers.whisper_models import CACHE_ENV
+    from analyzers.model_cache import CACHE_ENV
 
     cache = tmp_path_factory.mktemp("model_cache")
     previous = os.environ.get(CACHE_ENV)

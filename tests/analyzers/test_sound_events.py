@@ -123,3 +123,19 @@ def test_a_zipped_quantised_model_with_external_weights_runs_from_memory(tmp_pat
     x = (np.clip(np.round(patches / 0.05 + 140), 0, 255) - 140) * 0.05
     logits = np.clip(np.round(x.mean(axis=1) @ weights / 0.5) + 128, 0, 255)
     np.testing.assert_allclose(scores, 1 / (1 + np.exp(-0.5 * (logits - 128))), atol=1e-6)
+
+
+def test_the_archive_is_read_with_onnx_once_then_from_the_cache(tmp_path, monkeypatch):
+    archive, _ = tiny_quantised_classifier(tmp_path, np.random.default_rng(1).standard_normal((se.N_MELS, 3)))
+    first = se.cached_model(archive, tmp_path / "cache")
+    assert first == se.read_model_zip(archive)
+    (cached,) = (tmp_path / "cache").glob("sound-events-*.npz")
+
+    def no_onnx(_archive):
+        raise AssertionError("the archive was read again")
+
+    monkeypatch.setattr(se, "read_model_zip", no_onnx)
+    assert se.cached_model(archive, tmp_path / "cache") == first
+    cached.write_bytes(b"damaged")  # a damaged cache is read from the archive again
+    with pytest.raises(AssertionError, match="read again"):
+        se.cached_model(archive, tmp_path / "cache")
