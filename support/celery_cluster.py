@@ -58,6 +58,15 @@ class Cluster:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        # The tables first, as docs/operations.md says: workers and the code server starting together on an
+        # empty database race to create them ("type secondary_indexes already exists": a worker fails).
+        try:
+            subprocess.run(
+                [str(VENV_BIN / "dagster"), "instance", "migrate"], env=self.env, check=True, capture_output=True
+            )
+        except BaseException:
+            self._stack.close()
+            raise
         return self
 
     def __exit__(self, *exc):
