@@ -21,7 +21,7 @@ from analyzers import whisper_models
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
-from video_assets.events import errors_are_final, event_asset, events_output, probe_of
+from video_assets.events import errors_are_final, event_asset, events_output, model_metadata, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import AUDIO_GROUP, OPTIONAL_INPUT
 
@@ -34,16 +34,15 @@ def audio(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm):
     """Loudness (RMS dBFS) and speech activity (Silero VAD, ONNX) per second."""
     started, probe = time.perf_counter(), probe_of(video_probe)
     events = audio_analyzer.analyze_audio(audio_pcm, probe.duration_s)
-    model = {"vad_model": audio_analyzer.VAD_MODEL, "vad_licence": audio_analyzer.VAD_LICENCE}
+    model = model_metadata("silero-vad", audio_analyzer.VAD_LICENCE, audio_analyzer.VAD_MODEL)
     return events_output(context, events, probe, started, **model)
 
 
-@event_asset(
-    group=AUDIO_GROUP,
-    version=sound_analyzer.VERSION,
-    aspects=(sound_analyzer.ASPECT,),
-    metadata={"model_licence": sound_analyzer.YAMNET.licence, "model": sound_analyzer.YAMNET.origin},
-)
+SOUND_MODEL = model_metadata("yamnet", sound_analyzer.YAMNET.licence, sound_analyzer.YAMNET.origin)
+SPEAKER_MODEL = model_metadata("resemblyzer", speaker_analyzer.RESEMBLYZER.licence, speaker_analyzer.RESEMBLYZER.origin)
+
+
+@event_asset(group=AUDIO_GROUP, version=sound_analyzer.VERSION, aspects=(sound_analyzer.ASPECT,), metadata=SOUND_MODEL)
 def sound_events(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm, audio: pd.DataFrame):
     """AudioSet sound events per second (YAMNet, Apache-2.0): labels above threshold with their scores."""
     started, probe = time.perf_counter(), probe_of(video_probe)
@@ -62,15 +61,12 @@ def sound_events(context: AssetExecutionContext, video_probe: pd.DataFrame, audi
         started,
         labels_heard=MetadataValue.json(dict(sorted(heard.items(), key=lambda kv: -kv[1])[:20])),
         speech_agreement_with_vad=-1.0 if agreement is None else agreement,
-        model_licence=sound_analyzer.YAMNET.licence,
+        **SOUND_MODEL,
     )
 
 
 @event_asset(
-    group=AUDIO_GROUP,
-    version=speaker_analyzer.VERSION,
-    aspects=(speaker_analyzer.ASPECT,),
-    metadata={"model_licence": speaker_analyzer.RESEMBLYZER.licence, "model": speaker_analyzer.RESEMBLYZER.origin},
+    group=AUDIO_GROUP, version=speaker_analyzer.VERSION, aspects=(speaker_analyzer.ASPECT,), metadata=SPEAKER_MODEL
 )
 def speakers(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pcm, audio: pd.DataFrame):
     """Who speaks when (Resemblyzer voice encoder, Apache-2.0): speaker ids per second, clustered per video."""
@@ -86,7 +82,7 @@ def speakers(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pc
         started,
         speakers=summary["speakers"],
         seconds_per_speaker=MetadataValue.json(summary.get("seconds_per_speaker", {})),
-        model_licence=speaker_analyzer.RESEMBLYZER.licence,
+        **SPEAKER_MODEL,
     )
 
 

@@ -41,9 +41,17 @@ def probe_of(video_probe: pd.DataFrame) -> VideoProbe:
 
 
 def events_output(
-    context: AssetExecutionContext, events, probe: VideoProbe, started: float, **metadata
+    context: AssetExecutionContext,
+    events,
+    probe: VideoProbe,
+    started: float,
+    table: tuple[str, str, str] | None = None,
+    **metadata,
 ) -> Output[pd.DataFrame]:
-    """The events as the asset's table, with the metadata every event asset records (and `metadata`)."""
+    """The events as the asset's table, with the metadata every event asset records (and `metadata`).
+    `table` = (aspect, count key, table key) adds the video-level rows of that aspect (`video_table`)."""
+    if table:
+        metadata.update(video_table(events, *table))
     frame = events_frame(events, context.partition_key)
     seconds = frame["start_s"].floordiv(1).nunique() if len(frame) else 0
     return Output(
@@ -66,6 +74,12 @@ def errors_are_final(*errors: type[Exception], prefix: str = ""):
         yield
     except errors as exc:
         raise Failure(description=f"{prefix}{exc}", allow_retries=False) from exc
+
+
+def model_metadata(name: str, licence: str, source: str = "") -> dict[str, str]:
+    """How a model-backed asset names its model: the same keys on every asset, so a licence audit reads one
+    key (`model_licence`) across the graph."""
+    return {"model": name, "model_licence": licence, **({"model_source": source} if source else {})}
 
 
 VIDEO_TABLE_ROWS = 200  # rows of a video-level table kept in the metadata (all are in the asset's events)

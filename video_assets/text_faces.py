@@ -14,7 +14,7 @@ from analyzers import ocr as ocr_analyzer
 from analyzers import persons as persons_analyzer
 from analyzers.records import frame_events
 from resources.model_specs import ModelSpec
-from video_assets.events import errors_are_final, event_asset, events_output, frames_path, probe_of, video_table
+from video_assets.events import errors_are_final, event_asset, events_output, frames_path, model_metadata, probe_of
 from video_assets.names import TEXT_FACES_GROUP
 
 
@@ -47,10 +47,9 @@ def faces(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_fra
     frames = frames_path(sampled_frames, context)
     events = faces_analyzer.analyze_faces(frames, probe.duration_s, progress=context.log.info)
     detected = sum(e.detail["frames_detected"] for e in events)
-    licence = faces_analyzer.LICENCES[faces_analyzer.DETECTOR]
-    return events_output(
-        context, events, probe, started, frames_detected=detected, source=faces_analyzer.SOURCE, licence=licence
-    )
+    detector = faces_analyzer.DETECTOR
+    model = model_metadata(detector, faces_analyzer.LICENCES[detector], faces_analyzer.SOURCE)
+    return events_output(context, events, probe, started, frames_detected=detected, **model)
 
 
 FACE_EMBEDDER_ENV = "VIDEO_TIMELINE_FACE_EMBEDDER"
@@ -64,20 +63,18 @@ def build_persons_asset() -> AssetsDefinition:
         group=TEXT_FACES_GROUP,
         version=f"{persons_analyzer.VERSION}-{embedder}",
         aspects=("persons",),
-        metadata={"embedder": embedder, "licence": persons_analyzer.LICENCES.get(embedder, "unknown")},
+        metadata=model_metadata(embedder, persons_analyzer.LICENCES.get(embedder, "unknown")),
     )
     def persons(context: AssetExecutionContext, video_probe: pd.DataFrame, sampled_frames, faces: pd.DataFrame):
         """The same person recognised: every counted face embedded (dlib ResNet by default) and clustered over
         the video into person ids; per second the ids on screen, one `person` row per person (seconds on
         screen, first and last second, thumbnail)."""
         started, probe = time.perf_counter(), probe_of(video_probe)
-        frames = frames_path(sampled_frames, context)
+        model = model_metadata(embedder, persons_analyzer.LICENCES[embedder], persons_analyzer.SOURCES[embedder])
         with errors_are_final(persons_analyzer.EmbedderUnavailable, prefix="persons: "):
+            frames = frames_path(sampled_frames, context)
             events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
-        return events_output(
-            context, events, probe, started, **video_table(events, "person", "persons", "person_table"),
-            source=persons_analyzer.SOURCES[embedder], licence=persons_analyzer.LICENCES[embedder],
-        )  # fmt: skip
+        return events_output(context, events, probe, started, ("person", "persons", "person_table"), **model)
 
     return persons
 

@@ -21,7 +21,7 @@ from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
-from video_assets.events import errors_are_final, event_asset, events_output, frames_path, probe_of, video_table
+from video_assets.events import errors_are_final, event_asset, events_output, frames_path, model_metadata, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
 
@@ -124,7 +124,7 @@ def build_tracked_objects_asset() -> AssetsDefinition:
         group=VISUAL_GROUP,
         version=f"{tracks_analyzer.VERSION}-{detector}",
         aspects=("objects", "object_tracks"),
-        metadata={"detector": detector, "licence": object_detector.LICENCES.get(detector, "unknown")},
+        metadata=model_metadata(detector, object_detector.LICENCES.get(detector, "unknown")),
     )
     def objects(
         context: AssetExecutionContext,
@@ -143,10 +143,9 @@ def build_tracked_objects_asset() -> AssetsDefinition:
             events = tracks_analyzer.analyze_object_tracks(
                 frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
             )
-        return events_output(
-            context, events, probe, started, **video_table(events, "object_track", "tracks", "track_table"),
-            source=object_detector.SOURCES[detector], licence=object_detector.LICENCES[detector],
-        )  # fmt: skip
+        model = model_metadata(detector, object_detector.LICENCES[detector], object_detector.SOURCES[detector])
+        table = ("object_track", "tracks", "track_table")
+        return events_output(context, events, probe, started, table, **model)
 
     return objects
 

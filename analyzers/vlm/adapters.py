@@ -229,15 +229,7 @@ class QwenVLAdapter(FamilyAdapter):
 
     def __init__(self, config, processor):
         super().__init__(config, processor)
-        vp = self.processor.video_processor
-        self.visual = QwenVisual(
-            family=config.model_type,
-            patch_size=vp.patch_size,
-            merge_size=vp.merge_size,
-            temporal_patch_size=vp.temporal_patch_size,
-            min_pixels=vp.min_pixels,
-            max_pixels=vp.max_pixels,
-        )
+        self.visual = QwenVisual.of_processor(config.model_type, self.processor.video_processor)
         start = self.tokenizer.convert_ids_to_tokens(config.vision_start_token_id)
         end = self.tokenizer.convert_ids_to_tokens(config.vision_end_token_id)
         self.video_marker = f"{start}{self.video_token}{end}"

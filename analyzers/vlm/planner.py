@@ -18,7 +18,7 @@ sequences, so the batch size is the number of whole windows whose tokens fit the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 from analyzers.records import seconds_in
@@ -59,6 +59,12 @@ class QwenVisual:
     temporal_patch_size: int = 2
     min_pixels: int = 56 * 56
     max_pixels: int = 28 * 28 * 768
+
+    @classmethod
+    def of_processor(cls, family: str, video_processor) -> QwenVisual:
+        """The costs of a Qwen video processor, whose settings carry the same names as these fields."""
+        settings = {f.name: getattr(video_processor, f.name) for f in fields(cls) if f.name != "family"}
+        return cls(family=family, **settings)
 
     @property
     def factor(self) -> int:

@@ -100,10 +100,12 @@ def test_without_an_objects_spec_the_shipped_detector_and_face_embedder_are_the_
     defs = build_definitions(data_root=str(tmp_path), model_specs={})
     objects = defs.get_assets_def(OBJECTS_ASSET)
     meta = next(iter(objects.specs)).metadata
-    assert meta["detector"] == "nanodet" and meta["licence"].startswith("Apache-2.0")
+    assert meta["model"] == "nanodet" and meta["model_licence"].startswith("Apache-2.0")
     assert "gpu" not in str(objects.op.tags)  # no heavy-model pool: it runs with the light assets
     persons_meta = next(iter(defs.get_assets_def("persons").specs)).metadata
-    assert persons_meta["embedder"] == "dlib" and persons_meta["licence"].startswith("CC0-1.0")
+    assert persons_meta["model"] == "dlib" and persons_meta["model_licence"].startswith("CC0-1.0")
+    for name in ("sound_events", "speakers"):  # every model-backed asset names its licence under one key
+        assert next(iter(defs.get_assets_def(name).specs)).metadata["model_licence"] == "Apache-2.0"
     inputs = {k.to_user_string() for k in defs.get_assets_def("timeline").dependency_keys}
     assert {TEXT_ASSET, FACES_ASSET, TRANSCRIPT_ASSET, OBJECTS_ASSET, "persons"} <= inputs
 
