@@ -102,18 +102,19 @@ def load_detector(name: str = DEFAULT_DETECTOR) -> _Model:
         return _models[name]
 
 
+def suppress(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
+    """Indices kept by non-maximum suppression at NMS_IOU (boxes x0, y0, x1, y1)."""
+    xywh = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes]
+    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(float).tolist(), 0.0, NMS_IOU)
+    return np.asarray(kept, dtype=int).reshape(-1).tolist()
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> list[int]:
     """Indices kept by per-class non-maximum suppression (boxes x0, y0, x1, y1)."""
     keep = []
     for c in np.unique(classes):
         idx = np.where(classes == c)[0]
-        kept = cv2.dnn.NMSBoxes(
-            [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes[idx]],
-            scores[idx].astype(float).tolist(),
-            0.0,
-            NMS_IOU,
-        )
-        keep.extend(idx[np.asarray(kept, dtype=int).reshape(-1)].tolist())
+        keep.extend(idx[suppress(boxes[idx], scores[idx])].tolist())
     return keep
 
 

@@ -9,7 +9,8 @@ video-level table of tracks needs no second pass over the frames.
 
 Boxes are tracked per kind (person, vehicle, animal, or the label itself for other objects): a detector
 that calls the same van a car in one frame and a truck in the next still gives it one track, named after
-the label its boxes carried most surely.
+the label its boxes carried most surely. The detector suppresses overlapping boxes per label only, so
+boxes of one kind at one place (one deer as a cow and a horse) are suppressed again per kind first.
 
 Why ByteTrack: its second matching stage keeps a track through frames where the detector's score dips
 (partly hidden, blurred), which at 2 sampled frames per second is most of what breaks a track. Its motion
@@ -36,7 +37,7 @@ from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
 
-VERSION = "1"
+VERSION = "2"  # 2: one box per object and kind
 TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
 LOST_S = 1.5  # a track unseen this long ends (its object left, or the detector lost it for good)
 THUMB_SIDE = 96  # longest side of a track's thumbnail, pixels
@@ -101,6 +102,16 @@ def _tracker(fps: float, sure: float):
     )
 
 
+def one_box_per_object(found: list[Detection]) -> list[Detection]:
+    """The detector's suppression again over one kind's boxes: it keeps a box per label, so one deer can come
+    as a cow and a horse at the same place, and a tracker given both would follow two objects."""
+    if len(found) < 2:
+        return found
+    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
+    keep = object_detector.suppress(xyxy, np.array([d.score for d in found], float))
+    return [found[i] for i in sorted(keep)]
+
+
 def track_frames(
     frames: list[tuple[float, list[Detection]]], cuts: list[float], fps: float = 2.0, sure: float = TRACK_SCORE
 ) -> tuple[list[TrackedFrame], dict[int, Track]]:
@@ -124,6 +135,7 @@ def track_frames(
         for d in detections:
             by_kind[kind_of(d.label)].append(d)
         for kind, found in by_kind.items():  # one tracker per kind: a track never leaves its kind
+            found = one_box_per_object(found)
             tracker = trackers.setdefault(kind, _tracker(fps, sure))
             xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
             scores = np.array([d.score for d in found], float)

@@ -94,6 +94,8 @@ def load_labels(folder: Path = LABELS) -> list[Labels]:
     out = []
     for file in sorted(folder.glob("*.json")):
         raw = json.loads(file.read_text())
+        if "source" not in raw:
+            continue  # not one clip's labels (audio_mixes.json: the sound and speaker mixes)
         seconds = math.ceil(raw["duration_s"] - 1e-9)
         out.append(
             Labels(

@@ -124,7 +124,13 @@ def objects_for(labels: dict, path: Path, scratch: Path, detectors: list[str]) -
                 {"object": obj["object"], "category": obj["category"], "ids": sorted(ids),
                  "frames_seen": frames_seen, "frames": frames_in_span}
             )  # fmt: skip
-        out[detector] = {"counts": counts, "follow": follow, "detect_s": round(detect_s, 2), "frames": len(found)}
+        out[detector] = {
+            "counts": counts,
+            "follow": follow,
+            "tracks": len(tracks),  # all of the clip's tracks: too few would show objects merged into one
+            "detect_s": round(detect_s, 2),
+            "frames": len(found),
+        }
     return out
 
 
@@ -267,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         for file in sorted(LABELS.glob("*.json")):
             labels = json.loads(file.read_text())
+            if "objects" not in labels or not clip_path(labels["source"]).is_file():
+                continue  # audio_mixes.json has no clip; a clip not fetched (bench.accuracy --fetch) is left out
             path = clip_path(labels["source"])
-            if "objects" not in labels or not path.is_file():
-                continue
             per_clip[file.stem] = objects_for(labels, path, scratch, detectors)
         for detector in detectors:
             totals = {c: {"tp": 0, "fp": 0, "fn": 0} for c in CATEGORIES}

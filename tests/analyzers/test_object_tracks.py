@@ -125,3 +125,19 @@ def test_a_vehicle_the_detector_calls_car_then_truck_keeps_one_track_named_by_it
     assert len({b.track for f in tracked for b in f.boxes}) == 1
     (track,) = tracks.values()
     assert track.name == "car#1" and [b.label for f in tracked for b in f.boxes] == labels  # boxes keep their own
+
+
+@pytest.mark.parametrize(
+    "second, tracks",
+    [
+        (_box(42, 61, label="horse", score=0.5), 1),  # one deer called cow and horse at one place: one object
+        (_box(42, 61, label="cow", score=0.5), 1),  # the same label twice (a detector without its own NMS)
+        (_box(70, 61, label="horse", score=0.5), 2),  # overlapping by a third (IoU 0.3): two animals
+        (_box(42, 61, label="person", score=0.5), 2),  # another kind at the same place: a rider, not a duplicate
+    ],
+)
+def test_boxes_of_one_kind_at_one_place_are_one_object(second, tracks):
+    frames = [(i / 2, [_box(40 + 2 * i, 60, label="cow", score=0.6), second]) for i in range(4)]
+    tracked, found = object_tracks.track_frames(frames, cuts=[], fps=2.0)
+    assert len(found) == tracks
+    assert all(b.track is not None for f in tracked for b in f.boxes)
