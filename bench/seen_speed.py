@@ -1,11 +1,12 @@
-"""What following objects and recognising persons add to the default graph: the whole-process time of
-`video-timeline analyze` on synthetic_clip01, before (a git ref, checked out in a temporary worktree) and
-after (this checkout), one run each in fresh instances, plus the new steps' own times from the event log.
+"""What the seen-and-heard analyzers (objects followed, persons, sound events, speakers) add to the default
+graph: the whole process of `python -m bench.worker graph` on synthetic_clip01 with the default graph and
+with the same graph without those four assets (`--graph without-seen`), this checkout's code in both, runs
+interleaved so a burst of load on the shared machine hits both, each in a fresh instance.
 
-    flock /work/cpu.lock .venv/bin/python -m bench.seen_speed --base 94a5afb
+    flock /work/cpu.lock .venv/bin/python -m bench.seen_speed [--repeat 2]
 
-Both runs use this checkout's virtual environment; the base's code is imported from its worktree
-(`python -m` puts the working directory first on the import path).
+Why not a git ref before the four: the code around them changed since (OCR took 3.4 s of that clip at the
+ref and 8.8 s now), so a before/after of refs measures those changes too.
 Results: bench/results/seen_speed-<UTC time>.json.
 """
 
@@ -14,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,75 +25,59 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import corpus  # noqa: E402
+from bench.env import BenchEnv  # noqa: E402
+from bench.worker import SEEN_AND_HEARD  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-NEW_STEPS = ("objects", "persons")
+VARIANTS = ("without-seen", "default")
 
 
-def run(checkout: Path, clip: Path, scratch: Path) -> dict:
-    home = scratch / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    (scratch / "models.toml").write_text("# defaults\n")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "VIDEO_TIMELINE_DATA": str(scratch / "data"),
-        "VIDEO_TIMELINE_INBOX": str(scratch / "inbox"),
-        "VIDEO_TIMELINE_MODELS": str(scratch / "models.toml"),
+def run(clip: Path, graph: str) -> dict:
+    env = BenchEnv()
+    try:
+        result = env.worker("graph", str(clip), "--data", str(env.data), "--graph", graph)
+    finally:
+        env.close()
+    if "error" in result or not result.get("success"):
+        raise RuntimeError(f"{graph}: {result.get('error') or result.get('failure')}")
+    return {"process_s": result["process_s"], "steps": result["steps"]}
+
+
+def summary(runs: dict[str, list[dict]]) -> dict:
+    median = {v: statistics.median(r["process_s"] for r in rs) for v, rs in runs.items()}
+    best = {v: min(r["process_s"] for r in rs) for v, rs in runs.items()}
+    added = [sum(r["steps"].get(name, 0.0) for name in SEEN_AND_HEARD) for r in runs["default"]]
+    return {
+        "process_s": {v: [r["process_s"] for r in rs] for v, rs in runs.items()},
+        "median_s": median,
+        "growth_of_medians": round(median["default"] / median["without-seen"] - 1, 3),
+        "growth_of_best": round(best["default"] / best["without-seen"] - 1, 3),
+        "new_steps_s": {n: [r["steps"].get(n) for r in runs["default"]] for n in SEEN_AND_HEARD},
+        "new_steps_share_of_without": round(statistics.median(added) / median["without-seen"], 3),
     }
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "video_assets.cli", "analyze", str(clip)],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise RuntimeError(f"{checkout}: analyze failed:\n{done.stderr[-2000:]}")
-    from dagster import DagsterInstance
-
-    with DagsterInstance.from_config(str(home)) as instance:
-        (record,) = instance.get_runs(limit=1)
-        steps = {
-            e.dagster_event.step_key: round(e.dagster_event.event_specific_data.duration_ms / 1000, 3)
-            for e in instance.all_logs(record.run_id)
-            if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"
-        }
-    return {"seconds": round(seconds, 2), "steps": steps}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", required=True, help="git ref of the graph before")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each variant, interleaved")
     parser.add_argument("--clip", type=Path, default=corpus.SYNTHETIC)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True)
-        try:
-            before = run(base, args.clip, Path(tmp) / "before")
-            after = run(ROOT, args.clip, Path(tmp) / "after")
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+    runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    for i in range(args.repeat):
+        for variant in VARIANTS:
+            runs[variant].append(run(args.clip, variant))
+            print(f"run {i + 1} {variant}: {runs[variant][-1]['process_s']:.2f} s", file=sys.stderr, flush=True)
     result = {
         "clip": args.clip.name,
-        "base": args.base,
-        "before_s": before["seconds"],
-        "after_s": after["seconds"],
-        "growth": round(after["seconds"] / before["seconds"] - 1, 3),
-        "new_steps_s": {k: v for k, v in after["steps"].items() if k in NEW_STEPS},
-        "before_steps": before["steps"],
-        "after_steps": after["steps"],
+        **summary(runs),
+        "steps": {v: [r["steps"] for r in rs] for v, rs in runs.items()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{os.cpu_count()} cores",
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"seen_speed-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: v for k, v in result.items() if not k.endswith("_steps")}, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=1))
     print(f"results: {out}")
     return 0
 

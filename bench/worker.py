@@ -1,8 +1,9 @@
 """One measured run in a fresh process, so its peak RSS is that run's alone.
 
   python -m bench.worker direct FILE --scratch DIR      the light analyzers called directly (no Dagster)
-  python -m bench.worker graph FILE --data DIR [--graph light|default]   the Dagster job, in-process
-      light: the decode steps, the light analyzers and the timeline over them; default: every configured asset
+  python -m bench.worker graph FILE --data DIR [--graph light|default|without-seen]   the Dagster job, in-process
+      light: the decode steps, the light analyzers and the timeline over them; default: every configured asset;
+      without-seen: default without objects, persons, sound events and speakers (bench.seen_speed)
   python -m bench.worker peer FILE                      PySceneDetect's ContentDetector and AdaptiveDetector,
                                                         and bare PyAV decoding (the floor of any video pass)
 
@@ -86,23 +87,50 @@ def direct(path: Path, scratch: Path) -> dict:
     }
 
 
+# The analyzers issue 19 added to the default graph (objects followed, persons, sound events, speakers).
+SEEN_AND_HEARD = ("objects", "persons", "sound_events", "speakers")
+
+
 def light_definitions(defs):
     """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's
     resources and job."""
-    from dagster import AssetSelection, Definitions, define_asset_job
-
     from video_assets import audio, decode, visual
-    from video_assets.events import aspects_by_asset
-    from video_assets.names import ANALYZE_JOB
-    from video_assets.timeline import build_timeline_assets
 
     # the analyzers without a model: `objects` (a detector, in the visual stage since issue 19) is not light
     light = [*decode.stage_assets({}), visual.shots, visual.camera_motion, visual.visual_stats, audio.audio]
-    timeline, checks = build_timeline_assets(aspects_by_asset(light))
+    return _graph_of(defs, light, report=False)
+
+
+def definitions_without(defs, names: tuple[str, ...]):
+    """The project's graph without the named event assets: the timeline, its checks and the report rebuilt
+    over the rest (an asset that reads one of them as an optional input runs without it)."""
+    from resources.model_specs import load_model_specs
+    from video_assets import audio
+
+    dropped = {*names, "timeline", "report"}
+    kept = [a for a in defs.assets if not {k.to_user_string() for k in a.keys} & dropped]
+    if "speakers" in names:  # the transcript as it is built when the speaker model is not installed
+        spec = audio.transcribe_spec(load_model_specs())
+        kept = [a for a in kept if audio.TRANSCRIPT_ASSET not in {k.to_user_string() for k in a.keys}]
+        kept += [audio.build_transcript_asset(spec)] if spec else []
+    return _graph_of(defs, kept, report=True)
+
+
+def _graph_of(defs, assets: list, report: bool):
+    from dagster import AssetSelection, Definitions, define_asset_job
+
+    from video_assets.events import aspects_by_asset
+    from video_assets.names import ANALYZE_JOB
+    from video_assets.report import build_report_asset
+    from video_assets.timeline import build_timeline_assets, expected_aspects
+
+    event_assets = aspects_by_asset(assets)
+    timeline, checks = build_timeline_assets(event_assets)
+    extra = [build_report_asset(expected_aspects(event_assets))] if report else []
     job = define_asset_job(
         ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
     )
-    return Definitions(assets=[*light, timeline], asset_checks=checks, jobs=[job], resources=defs.resources)
+    return Definitions(assets=[*assets, timeline, *extra], asset_checks=checks, jobs=[job], resources=defs.resources)
 
 
 def graph(path: Path, data_root: Path, which: str) -> dict:
@@ -122,6 +150,8 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)
+    elif which == "without-seen":
+        defs = definitions_without(defs, SEEN_AND_HEARD)
     with DagsterInstance.get() as instance:
         started, cpu_start = time.perf_counter(), cpu_s()
         run = analyze_file(defs, instance, path, run_config={})
@@ -194,7 +224,7 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--scratch", type=Path)
     parser.add_argument("--data", type=Path)
-    parser.add_argument("--graph", choices=["light", "default"], default="light")
+    parser.add_argument("--graph", choices=["light", "default", "without-seen"], default="light")
     args = parser.parse_args()
     if args.mode == "direct":
         out = direct(args.file, args.scratch)

@@ -79,7 +79,7 @@ def test_seconds_the_faces_analyzer_did_not_analyse_stay_unanalysed(tmp_path):
 
 
 def test_an_opt_in_embedder_that_is_not_installed_is_refused_with_its_licence(monkeypatch):
-    monkeypatch.setattr(persons, "_package_folder", lambda name: None)
+    monkeypatch.setattr(persons.face_descriptors, "package_folder", lambda name: None)
     monkeypatch.setattr(persons, "_models", {})
     with pytest.raises(persons.EmbedderUnavailable, match=r"non-commercial.*persons-noncommercial"):
         persons.load_embedder("arcface")
