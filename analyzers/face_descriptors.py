@@ -5,7 +5,7 @@ so with more cores and enough faces, helper processes each describe a share of t
 this process describes its own. A helper starts in about 0.3 s (numpy, dlib and the two model files
 only: this module imports nothing else), so it is used from MIN_FACES_PER_HELPER faces on. Descriptors
 from a helper are the same numbers as from this process (the same chip, the same network); a helper that
-fails costs time only: its share is described here.
+fails or hangs costs time only: its share is described here, with a warning in the log.
 
     python -m analyzers.face_descriptors CHIPS.npy OUT.npy    (what a helper runs)
 """
@@ -13,6 +13,7 @@ fails costs time only: its share is described here.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import numpy as np
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # dlib's own alignment of a face for its ResNet
 MIN_FACES_PER_HELPER = 8
+HELPER_START_S, HELPER_S_PER_FACE = 60.0, 2.0  # a helper taking longer is stopped (about 0.3 s + 75 ms a face)
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _models: tuple | None = None
@@ -93,11 +96,16 @@ def describe(chips: list[np.ndarray], cores: int | None = None) -> list[np.ndarr
             started.append((share, target, process))
         found.update(zip(shares[0].tolist(), _describe_here([chips[i] for i in shares[0]])))
         for share, target, process in started:
-            _, errors = process.communicate()
+            try:
+                _, errors = process.communicate(timeout=HELPER_START_S + HELPER_S_PER_FACE * len(share))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, errors = process.communicate()
             if process.returncode == 0 and target.is_file():
                 found.update(zip(share.tolist(), np.load(target)))
-            else:  # the helper failed: its share is described here
-                print(f"face_descriptors: a helper failed ({errors.decode(errors='replace')[-300:]})", file=sys.stderr)
+            else:  # the helper failed or hung: its share is described here
+                why = errors.decode(errors="replace").strip()[-300:] or f"exit status {process.returncode}"
+                log.warning("a face descriptor helper failed (%s); its %d faces are described here", why, len(share))
                 found.update(zip(share.tolist(), _describe_here([chips[i] for i in share])))
     return [np.asarray(found[i], np.float32) for i in range(len(chips))]
 
