@@ -74,6 +74,8 @@ def chip(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def _describe_here(chips: list[np.ndarray]) -> list[np.ndarray]:
+    if not chips:
+        return []  # no model load for a video without faces
     model = dlib_models()[1]
     return [np.asarray(model.compute_face_descriptor(np.ascontiguousarray(c)), np.float32) for c in chips]
 

@@ -49,6 +49,7 @@ TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are 
 # (docs/perception.md): average linkage chained dlib's small dark audience faces into one another, complete
 # linkage split ArcFace's same person across poses.
 LINKAGE = {"dlib": "complete", "arcface": "average"}
+EMBED_CHUNK = 256  # faces aligned before they are embedded together: bounds the memory of a crowded video
 # ArcFace's reference positions of the eyes and nose tip in its 112 x 112 input.
 _ARCFACE_REF = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366]], np.float32)
 
@@ -107,7 +108,7 @@ def embed_face(image: np.ndarray, box: tuple[int, int, int, int], embedder: str 
 
 def face_input(image: np.ndarray, box: tuple[int, int, int, int], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
     """The face in `box` of an RGB frame aligned as the embedder reads it (dlib: its 150-px chip; ArcFace:
-    its normalised 112-px blob)."""
+    its 112-px face), uint8."""
     load_embedder(embedder)  # a clear refusal before any work
     if embedder == "dlib":
         return face_descriptors.chip(image, box)
@@ -118,8 +119,7 @@ def face_input(image: np.ndarray, box: tuple[int, int, int, int], embedder: str 
     eyes = [points[2:4].mean(axis=0), points[0:2].mean(axis=0)]
     left, right = sorted(eyes, key=lambda p: p[0])
     matrix, _ = cv2.estimateAffinePartial2D(np.array([left, right, points[4]]), _ARCFACE_REF)
-    aligned = cv2.warpAffine(image, matrix, (112, 112), borderValue=0).astype(np.float32)
-    return ((aligned - 127.5) / 127.5).transpose(2, 0, 1)[None]
+    return cv2.warpAffine(image, matrix, (112, 112), borderValue=0)
 
 
 def embed_inputs(inputs: list[np.ndarray], embedder: str = DEFAULT_EMBEDDER) -> list[np.ndarray]:
@@ -127,7 +127,8 @@ def embed_inputs(inputs: list[np.ndarray], embedder: str = DEFAULT_EMBEDDER) -> 
     if embedder == "dlib":
         return face_descriptors.describe(inputs)
     session = load_embedder(embedder)[1]
-    vectors = [session.run(None, {session.get_inputs()[0].name: blob})[0][0] for blob in inputs]
+    blobs = [((face.astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1)[None] for face in inputs]
+    vectors = [session.run(None, {session.get_inputs()[0].name: blob})[0][0] for blob in blobs]
     return [(v / (np.linalg.norm(v) or 1.0)).astype(np.float32) for v in vectors]
 
 
@@ -220,13 +221,20 @@ def analyze_persons(
         wanted[round(f.t, 3)].append(i)
     vectors: list[np.ndarray | None] = [None] * len(faces)
     crops: dict[int, str] = {}
-    inputs = {}  # per face whose frame is stored: what its embedder reads (frames are not kept)
+    inputs: dict[int, np.ndarray] = {}  # what the embedder reads, per face: frames are not kept
+
+    def embed_pending():
+        for i, vector in zip(inputs, embed_inputs(list(inputs.values()), embedder)):
+            vectors[i] = vector
+        inputs.clear()
+
     for t, image in iter_frames_at(frames_path, set(wanted)):
         for i in wanted.get(t, []):
             inputs[i] = face_input(image, faces[i].box, embedder)
             crops[i] = crop_thumbnail(image, faces[i].box)
-    for i, vector in zip(inputs, embed_inputs(list(inputs.values()), embedder)):
-        vectors[i] = vector
+        if len(inputs) >= EMBED_CHUNK:
+            embed_pending()
+    embed_pending()
     kept = [i for i, v in enumerate(vectors) if v is not None]
     faces = [faces[i] for i in kept]
     crops = {k: crops[i] for k, i in enumerate(kept)}

@@ -34,3 +34,8 @@ def test_a_helper_that_fails_leaves_its_share_to_this_process(chips, monkeypatch
     shared = face_descriptors.describe(chips, cores=2)
     assert all(np.array_equal(a, b) for a, b in zip(here, shared))
     assert "helper failed (exit status 1); its 3 faces are described here" in caplog.text
+
+
+def test_no_faces_load_no_model(monkeypatch):
+    monkeypatch.setattr(face_descriptors, "_models", None)
+    assert face_descriptors.describe([], cores=4) == [] and face_descriptors._models is None

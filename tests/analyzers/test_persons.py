@@ -51,7 +51,7 @@ def test_a_face_is_less_sure_of_its_id_when_another_person_looks_alike():
     assert confidences[0] == pytest.approx(0.95) and confidences[1] < 0.8
 
 
-def test_persons_per_second_and_the_person_table_from_the_faces_events(tmp_path):
+def test_persons_per_second_and_the_person_table_from_the_faces_events(tmp_path, monkeypatch):
     portrait = face_photo()
     with_face = paste(texture(1, 480, 270), portrait, 150, 10, 250)
     moved = paste(texture(2, 480, 270), portrait, 20, 40, 200)
@@ -69,6 +69,8 @@ def test_persons_per_second_and_the_person_table_from_the_faces_events(tmp_path)
         2,
     )
     assert table.detail["thumbnail_jpeg_base64"]
+    monkeypatch.setattr(persons, "EMBED_CHUNK", 1)  # each face embedded as soon as it is aligned
+    assert persons.analyze_persons(store, face_events, 3.0) == events
 
 
 def test_seconds_the_faces_analyzer_did_not_analyse_stay_unanalysed(tmp_path):
