@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -30,14 +31,18 @@ class UnknownVideoError(LookupError):
 
 
 _HOST = socket.gethostname().replace("-", "_")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")  # a Dagster run id without its dashes
 
 
-def _remove_orphaned_temps(final: Path) -> None:
-    """Deletes temp files of `final` whose writer, a process on this host, no longer exists."""
+def _remove_orphaned_temps(final: Path, run_is_over: Callable[[str], bool] | None) -> None:
+    """Deletes temp files of `final` whose writer is gone: a process on this host that no longer exists, or
+    (any host) a run that is over, whose step failed between writing the file and handing it on (a worker
+    that lives on after its step failed, as when the event database was unreachable)."""
     for tmp in final.parent.glob(f".{glob.escape(final.name)}.*.tmp"):
-        host, _, rest = tmp.name[len(final.name) + 2 : -len(".tmp")].partition("-")
-        pid = rest.partition("-")[0]
-        if host == _HOST and pid.isdigit() and not _process_exists(int(pid)):
+        host, pid, run_id = (tmp.name[len(final.name) + 2 : -len(".tmp")].split("-", 3) + ["", ""])[:3]
+        dead = host == _HOST and pid.isdigit() and not _process_exists(int(pid))
+        over = run_is_over is not None and _RUN_ID.fullmatch(run_id) and run_is_over(str(uuid.UUID(run_id)))
+        if dead or over:
             tmp.unlink(missing_ok=True)
 
 
@@ -77,16 +82,20 @@ class TimelineStorage(ConfigurableResource):
         """The video's HTML report: <data_root>/report/video=<key>/report.html."""
         return self.asset_path("report", key).with_name("report.html")
 
-    def temp_path(self, asset: str, key: str) -> Path:
+    def temp_path(
+        self, asset: str, key: str, run_id: str = "", run_is_over: Callable[[str], bool] | None = None
+    ) -> Path:
         """A fresh file beside the final one (same file system, so the final rename is atomic).
 
-        Its name records the writer (host and process), so temp files left by a killed run are
-        removed here when the partition runs again; a live writer's are left alone.
+        Its name records the writer (host, process and the run's id, without its dashes), so temp files left
+        by a killed process or a failed run are removed here when the partition runs again (`run_is_over`
+        tells of a run id); a live writer's are left alone.
         """
         final = self.asset_path(asset, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        _remove_orphaned_temps(final)
-        return final.with_name(f".{final.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp")
+        _remove_orphaned_temps(final, run_is_over)
+        run = run_id.replace("-", "")
+        return final.with_name(f".{final.name}.{_HOST}-{os.getpid()}-{run or 'norun'}-{uuid.uuid4().hex}.tmp")
 
     def register_source(self, path: str | Path) -> str:
         """Records which file a partition key stands for; returns the key."""

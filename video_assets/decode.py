@@ -1,7 +1,7 @@
 """Decode stage: the container facts, then one decode pass per stream; every later stage reads these."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +48,21 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     )
 
 
+def run_is_over(context: AssetExecutionContext) -> Callable[[str], bool]:
+    """Whether a run id names a run of this instance that has ended: a temp file it left (its step failed
+    after writing it, before the IO manager moved it) is then an orphan. Unknown runs and an unreachable
+    database keep the file."""
+
+    def over(run_id: str) -> bool:
+        try:
+            run = context.instance.get_run_by_id(run_id)
+        except Exception:
+            return False
+        return run is not None and run.is_finished
+
+    return over
+
+
 def _into_temp_file(write, tmp: Path):
     """`write()` into a temp file that is removed on any failure; a bad input is a final Failure."""
     try:
@@ -91,7 +106,7 @@ def video_decode(
 ):
     """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
-    frames_tmp = storage.temp_path("sampled_frames", context.partition_key)
+    frames_tmp = storage.temp_path("sampled_frames", context.partition_key, context.run_id, run_is_over(context))
     result = _into_temp_file(
         lambda: decode_video(
             probe,
@@ -159,7 +174,7 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
         context.add_output_metadata({"audio_streams": 0})
         return None
     started = time.perf_counter()
-    tmp = storage.temp_path("audio_pcm", context.partition_key)
+    tmp = storage.temp_path("audio_pcm", context.partition_key, context.run_id, run_is_over(context))
     result = _into_temp_file(lambda: decode_audio(probe, tmp), tmp)
     damage = {}
     if result.damage is not None:

@@ -98,6 +98,27 @@ def test_a_write_that_fails_half_way_keeps_the_previous_value(instance_home, tmp
     assert digest(silent_clip) == source_digest
 
 
+def test_a_temp_file_of_a_failed_run_whose_process_lives_on_is_removed_by_the_next_run(
+    instance_home, tmp_path, silent_clip
+):
+    """A step that fails between writing its file and the IO manager moving it (as when the event database is
+    unreachable) leaves the temp file behind, and its worker process lives on: the run's end marks it."""
+    from video_assets.definitions import build_definitions
+    from video_assets.runs import register_video, run_partition
+
+    defs = build_definitions(data_root=str(tmp_path / "data"))
+    storage, decode = defs.resources["storage"], [AssetKey("video_probe"), AssetKey("sampled_frames")]
+    with DagsterInstance.get() as instance:
+        key = register_video(defs, instance, silent_clip)
+        first = run_partition(defs, instance, key, asset_selection=decode)
+        assert first.success, first.failure
+        orphan = storage.temp_path("sampled_frames", key, first.run_id)  # named by this live process and that run
+        orphan.write_bytes(b"frames that were never moved into place")
+        again = run_partition(defs, instance, key, asset_selection=decode)
+        assert again.success, again.failure
+    assert not orphan.exists() and list(orphan.parent.glob("*.tmp")) == []
+
+
 def test_a_cli_killed_mid_decode_leaves_no_half_output_and_reruns_cleanly(tmp_path):
     ws = make_workspace(tmp_path)
     # Many decoded frames (6 s at 100 fps), few sampled ones: a decode long enough to be caught in.
