@@ -70,7 +70,13 @@ _lock = threading.Lock()
 _models: dict[str, tuple] = {}
 
 
+def check_embedder(name: str) -> None:
+    if name not in EMBEDDERS:
+        raise EmbedderUnavailable(f"unknown face embedder {name!r}; choose one of {', '.join(EMBEDDERS)}")
+
+
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
+    check_embedder(name)
     with _lock:
         if name not in _models:
             if name == "dlib":
@@ -96,8 +102,6 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
                 options.intra_op_num_threads = 1
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                 _models[name] = (face_descriptors.dlib_models()[0], session)  # dlib's landmarks align ArcFace too
-            else:
-                raise EmbedderUnavailable(f"unknown face embedder {name!r}; choose one of {', '.join(EMBEDDERS)}")
         return _models[name]
 
 
@@ -215,6 +219,7 @@ def analyze_persons(
     """Per analysed second a `persons` event (the person ids of its counted faces, sorted; the boxes with
     their ids in detail); per person one `person` event over the span it appears in (seconds on screen,
     first and last second, a thumbnail of its surest face)."""
+    check_embedder(embedder)  # also when no face needs it: its name is in the results
     faces = faces_from_events(face_events)
     wanted = defaultdict(list)
     for i, f in enumerate(faces):

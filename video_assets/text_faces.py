@@ -70,10 +70,10 @@ def build_persons_asset() -> AssetsDefinition:
         the video into person ids; per second the ids on screen, one `person` row per person (seconds on
         screen, first and last second, thumbnail)."""
         started, probe = time.perf_counter(), probe_of(video_probe)
-        model = model_metadata(embedder, persons_analyzer.LICENCES[embedder], persons_analyzer.SOURCES[embedder])
+        frames = frames_path(sampled_frames, context)
         with errors_are_final(persons_analyzer.EmbedderUnavailable, prefix="persons: "):
-            frames = frames_path(sampled_frames, context)
             events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
+        model = model_metadata(embedder, persons_analyzer.LICENCES[embedder], persons_analyzer.SOURCES[embedder])
         return events_output(context, events, probe, started, ("person", "persons", "person_table"), **model)
 
     return persons

@@ -2,6 +2,8 @@
 (faces of one frame kept apart, ids in order of appearance), confidences, the per-second and person tables,
 and the refusal of an opt-in embedder that is not installed."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,5 @@ def test_an_opt_in_embedder_that_is_not_installed_is_refused_with_its_licence(mo
         persons.load_embedder("arcface")
     with pytest.raises(persons.EmbedderUnavailable, match="unknown face embedder 'vgg'"):
         persons.load_embedder("vgg")
+    with pytest.raises(persons.EmbedderUnavailable, match="unknown face embedder 'vgg'"):  # even with no face
+        persons.analyze_persons(Path("no frames needed"), [], 2.0, "vgg")
