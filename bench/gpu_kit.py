@@ -249,6 +249,7 @@ class Kit:
         self.calls.setdefault(row.model, []).extend(run["calls_detail"])
         plan = run["plan"]
         return {
+            "attention": model.config.get_text_config()._attn_implementation,
             "max_batch_for_share": batch,
             "batch_size": run["batch_size"],
             "window_s": plan["window_s"],

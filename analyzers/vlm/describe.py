@@ -25,6 +25,7 @@ from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.vlm.adapters import FamilyAdapter, adapter_for
+from analyzers.vlm.attention import use_grouped_decode
 from analyzers.vlm.guard import RepetitionGuard
 from analyzers.vlm.memory import memory_model_for
 from analyzers.vlm.planner import MemoryModel, PlanOptions, WindowPlan, plan_windows, seconds_in
@@ -423,6 +424,7 @@ class _Describer:
         metadata = {
             "model": self.source,
             "family": self.adapter.visual.family,
+            "attention": self.model.config.get_text_config()._attn_implementation,
             "prompt_version": self.prompt.version,
             "plan": self.plan.summary(),
             "seconds": n,
@@ -534,6 +536,7 @@ def describe_video(
     options = options or PlanOptions()
     memory_model = memory_model or memory_model_for(model)
     adapter = adapter_for(model, processor)
+    use_grouped_decode(model)  # batched decode steps without copying the cache per query head
     prompt = get_prompt(prompt_version)
     reader = _Frames(frames)
     if plan is None:

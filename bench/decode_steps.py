@@ -1,0 +1,219 @@
+"""What one batched decode step costs, and where it goes: real-size models with random weights.
+
+    python3 -m bench.decode_steps --out decode_steps.json      # one CUDA GPU, about 2 minutes
+    python3 -m bench.decode_steps --dry-run                    # tiny configs on the CPU (a test runs it)
+
+For each model, attention and batch size: one `generate` call over left-padded 16 s windows of 720p
+(the production encoding, `encode_many`), every answer forced to `--steps` tokens, the wall time of each
+decode step taken at a synchronised clock (median reported), the prefill, the allocator's peak. The
+attentions compared: transformers' own "sdpa" as installed, and this product's grouped decode step
+(analyzers/vlm/attention.py). Then a profile of one batched call per attention: the device kernels
+that took the most time. Random weights: memory and speed only. Imports no PyAV and no Dagster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
+
+from analyzers.vlm import PlanOptions, plan_for  # noqa: E402
+from analyzers.vlm.adapters import adapter_for  # noqa: E402
+from analyzers.vlm.attention import NAME, register  # noqa: E402
+from analyzers.vlm.describe import AnswerProbability  # noqa: E402
+from analyzers.vlm.planner import GIB  # noqa: E402
+from analyzers.vlm.prompts import get_prompt  # noqa: E402
+from bench.vlm_models import RANDOM_WEIGHTS  # noqa: E402
+
+ATTENTIONS = ("sdpa", NAME)
+
+
+class StepClock(LogitsProcessor):
+    """Notes a synchronised time at every step (the first after the prefill)."""
+
+    def __init__(self, sync):
+        self.sync, self.times = sync, []
+
+    def __call__(self, input_ids, scores):
+        self.sync()
+        self.times.append(time.perf_counter())
+        return scores
+
+
+class Bench:
+    def __init__(self, args):
+        self.args, self.dry = args, args.dry_run
+        self.device = "cpu" if self.dry else "cuda"
+        self.dtype = torch.float32 if self.dry else torch.bfloat16
+        self.sync = (lambda: None) if self.dry else torch.cuda.synchronize
+
+    def windows(self, model, processor, batch: int):
+        """`batch` consecutive windows of the plan (overlapping by a second, as planned), left-padded."""
+        adapter = adapter_for(model, processor)
+        h, w = (int(v) for v in self.args.frame.split("x"))
+        options = PlanOptions(max_window_s=self.args.window, new_tokens_per_second=self.args.new_tokens_per_second)
+        plan = plan_for(model, processor, 16.0 * batch + 10, (h, w), options=options)
+        fps = plan.frames_per_second
+        frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        clip = adapter.prepare_clip([frame] * fps, plan.geometry)
+        step = plan.window_s - plan.overlap_s
+        first = max(0, 10 - step)  # rows of unequal length (one- and two-digit labels): a padded batch
+        calls = [list(range(s, s + plan.window_s)) for s in range(first, first + step * batch, step)]
+        inputs = adapter.encode_many(calls, [[clip] * len(c) for c in calls], fps, get_prompt("v1"))
+        inputs = {
+            k: (v.to(model.device, model.dtype) if k.startswith("pixel_values") else v.to(model.device))
+            for k, v in inputs.items()
+            if torch.is_tensor(v)
+        }
+        return inputs, plan
+
+    def call(self, model, inputs, steps: int) -> dict:
+        clock = StepClock(self.sync)
+        if not self.dry:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        self.sync()
+        started = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(
+                **inputs,
+                max_new_tokens=steps,
+                min_new_tokens=steps,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([AnswerProbability(), clock]),
+            )
+        self.sync()
+        ended = time.perf_counter()
+        steps_s = np.diff(clock.times + [ended])[1:]  # the first interval ends the first decode step
+        mask = inputs["attention_mask"]
+        return {
+            "rows": int(mask.shape[0]),
+            "input_tokens": mask.sum(dim=1).tolist(),
+            "padded_input_tokens": int(mask.shape[1]),
+            "prefill_s": round(clock.times[0] - started, 3),
+            "decode_ms_per_step": round(1000 * statistics.median(steps_s), 2),
+            "decode_ms_per_step_min": round(1000 * float(min(steps_s)), 2),
+            "peak_gib": None if self.dry else round(torch.cuda.max_memory_allocated() / GIB, 2),
+        }
+
+    def profile(self, model, inputs, steps: int) -> list[dict]:
+        """The device kernels (CPU operators on the CPU) with the most self time over one call."""
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([] if self.dry else [ProfilerActivity.CUDA])
+        with profile(activities=activities) as prof, torch.inference_mode():
+            model.generate(**inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False)
+        self.sync()
+        key = "self_cpu_time_total" if self.dry else "self_device_time_total"
+        events = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0), reverse=True)
+        total = sum(getattr(e, key, 0) for e in events) or 1
+        top = [(e, getattr(e, key)) for e in events[:12]]
+        return [
+            {"name": e.key[:90], "calls": e.count, "ms": round(t / 1000, 2), "share": round(t / total, 3)}
+            for e, t in top
+        ]
+
+    def run(self) -> dict:
+        from bench.vlm_real_size import load_random
+
+        register()
+        rows, profiles = [], []
+        started = time.perf_counter()
+        for name in self.args.models:
+            model, processor, _ = load_random(name, self.dtype, self.device, size="tiny" if self.dry else "real")
+            encoded = {b: self.windows(model, processor, b) for b in self.args.batches}
+            for attention in ATTENTIONS:
+                model.set_attn_implementation(attention)
+                self.call(model, encoded[self.args.batches[0]][0], 3)  # warm-up: the first call pays CUDA's set-up
+                for batch, (inputs, plan) in encoded.items():
+                    frame = f"{plan.geometry.width}x{plan.geometry.height}"
+                    record = {"model": name, "attention": attention, "batch": batch, "window_s": plan.window_s}
+                    record |= {"frame": frame} | self.call(model, inputs, self.args.steps)
+                    rows.append(record)
+                    print(json.dumps(record), file=sys.stderr, flush=True)
+                if name == self.args.models[0]:
+                    inputs = encoded[self.args.profile_batch][0]
+                    profiles.append(
+                        {"model": name, "attention": attention, "batch": self.args.profile_batch}
+                        | {"top": self.profile(model, inputs, self.args.profile_steps)}
+                    )
+            del model, encoded
+            if not self.dry:
+                torch.cuda.empty_cache()
+        import transformers
+
+        return {
+            "bench": "bench.decode_steps" + (" --dry-run" if self.dry else ""),
+            "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if self.dry else ""),
+            "random_weights": True,
+            "device": "cpu" if self.dry else torch.cuda.get_device_name(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python3 -m bench.decode_steps " + " ".join(self.args.argv),
+            "steps": self.args.steps,
+            "wall_s": round(time.perf_counter() - started, 1),
+            "rows": rows,
+            "profiles": profiles,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="tiny configs on the CPU")
+    parser.add_argument("--models", nargs="+", default=["Qwen2-VL-7B-Instruct", "Qwen2-VL-2B-Instruct"])
+    parser.add_argument("--batches", nargs="+", type=int, help="rows per call (default 1 8 16; dry 1 3)")
+    parser.add_argument("--steps", type=int, help="tokens generated per call (default 24; dry 6)")
+    parser.add_argument("--profile-batch", type=int, help="rows of the profiled call (default 8; dry 3)")
+    parser.add_argument("--profile-steps", type=int, default=6)
+    parser.add_argument("--frame", default=None, help="frame size HxW (default 720x1280; dry 180x320)")
+    parser.add_argument("--window", type=int, help="window seconds (default 16; dry 4)")
+    parser.add_argument("--new-tokens-per-second", type=int, default=40)
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    defaults = (
+        {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4}
+        if args.dry_run
+        else {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16}
+    )
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.profile_batch not in args.batches:
+        parser.error(f"--profile-batch {args.profile_batch} must be one of --batches {args.batches}")
+    if not args.dry_run and not torch.cuda.is_available():
+        print(json.dumps({"bench": "bench.decode_steps", "status": "no CUDA GPU here; --dry-run runs it on the CPU"}))
+        return 2
+    if args.dry_run:
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    report = Bench(args).run()
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The decode-step bench's dry run: both attentions, padded batches, a profile each, without PyAV or Dagster."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BLOCKED = (
+    "import runpy, sys\n"
+    "for name in ('av', 'dagster'):\n"
+    "    sys.modules[name] = None\n"
+    "sys.argv = ['bench.decode_steps', '--dry-run', '--models', 'Qwen2-VL-2B-Instruct']\n"
+    "runpy.run_module('bench.decode_steps', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def test_dry_run_compares_both_attentions_on_padded_batches():
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCKED], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["random_weights"] and "memory and speed only" in report["note"]
+    rows = report["rows"]
+    assert {(r["attention"], r["batch"]) for r in rows} == {
+        (a, b) for a in ("sdpa", "sdpa_grouped_decode") for b in (1, 3)
+    }
+    for r in rows:
+        assert r["rows"] == r["batch"] and r["decode_ms_per_step"] > 0 and r["prefill_s"] > 0
+        assert r["padded_input_tokens"] == max(r["input_tokens"])
+        if r["batch"] > 1:
+            assert len(set(r["input_tokens"])) > 1  # rows of unequal length: the batch is left-padded
+    assert [p["attention"] for p in report["profiles"]] == ["sdpa", "sdpa_grouped_decode"]
+    assert all(p["top"] and p["top"][0]["ms"] > 0 for p in report["profiles"])
