@@ -60,9 +60,9 @@ class StepClock(LogitsProcessor):
 class Bench:
     def __init__(self, args):
         self.args, self.dry = args, args.dry_run
-        self.device = "cpu" if self.dry else "cuda"
-        self.dtype = torch.float32 if self.dry else torch.bfloat16
-        self.sync = (lambda: None) if self.dry else torch.cuda.synchronize
+        self.device = "cuda" if torch.cuda.is_available() and not self.dry else "cpu"
+        self.dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        self.sync = torch.cuda.synchronize if self.device == "cuda" else (lambda: None)
 
     def windows(self, model, processor, batch: int):
         """`batch` consecutive windows of the plan (overlapping by a second, as planned), left-padded."""
@@ -130,13 +130,59 @@ class Bench:
             for e, t in top
         ]
 
+    def attention_ops(self) -> list[dict]:
+        """The attention of one decode step alone, at each model's published shapes (heads, key/value heads,
+        head size, layers) over `--op-tokens` cached tokens per row, left-padded: the copy per query head that
+        transformers' SDPA makes under a mask before 5.23, against the grouped step. Runs on the CPU too."""
+        from transformers.integrations.sdpa_attention import repeat_kv
+
+        from analyzers.vlm.attention import grouped_decode_attention
+        from bench.vlm_models import _read, _text, config_dir
+
+        def copied(module, q, k, v, mask):
+            k, v = repeat_kv(k, module.num_key_value_groups), repeat_kv(v, module.num_key_value_groups)
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+        def grouped(module, q, k, v, mask):
+            return grouped_decode_attention(module, q, k, v, mask)[0]
+
+        out = []
+        for name in self.args.models:
+            text = _text(_read(config_dir(name) / "config.json"))
+            heads, kv_heads = text["num_attention_heads"], text["num_key_value_heads"]
+            dim, layers = text["hidden_size"] // heads, text["num_hidden_layers"]
+            module = type("Layer", (), {"num_key_value_groups": heads // kv_heads, "training": False})()
+            for batch in self.args.batches:
+                length = self.args.op_tokens
+                q = torch.randn(batch, heads, 1, dim, dtype=self.dtype, device=self.device)
+                k, v = (torch.randn(batch, kv_heads, length, dim, dtype=self.dtype, device=self.device) for _ in "kv")
+                mask = torch.ones(batch, 1, 1, length, dtype=torch.bool, device=self.device)
+                mask[1:, ..., : length // 50] = False  # the other rows are a little shorter: padded
+                record = {"model": name, "batch": batch, "cached_tokens": length, "layers": layers}
+                for label, op in (("copy_per_query_head", copied), ("grouped", grouped)):
+                    op(module, q, k, v, mask)  # warm-up
+                    times = []
+                    for _ in range(3):
+                        self.sync()
+                        t = time.perf_counter()
+                        for _ in range(layers):
+                            op(module, q, k, v, mask)
+                        self.sync()
+                        times.append(time.perf_counter() - t)
+                    record[f"{label}_ms_per_step"] = round(1000 * min(times), 2)
+                out.append(record)
+                print(json.dumps(record), file=sys.stderr, flush=True)
+                del q, k, v, mask
+        return out
+
     def run(self) -> dict:
         from bench.vlm_real_size import load_random
 
         register()
         rows, profiles = [], []
         started = time.perf_counter()
-        for name in self.args.models:
+        ops = self.attention_ops()
+        for name in [] if self.args.ops_only else self.args.models:
             model, processor, _ = load_random(name, self.dtype, self.device, size="tiny" if self.dry else "real")
             encoded = {b: self.windows(model, processor, b) for b in self.args.batches}
             for attention in ATTENTIONS:
@@ -163,7 +209,8 @@ class Bench:
             "bench": "bench.decode_steps" + (" --dry-run" if self.dry else ""),
             "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if self.dry else ""),
             "random_weights": True,
-            "device": "cpu" if self.dry else torch.cuda.get_device_name(),
+            "device": torch.cuda.get_device_name() if self.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+            "dtype": str(self.dtype).removeprefix("torch."),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "python": platform.python_version(),
@@ -171,6 +218,7 @@ class Bench:
             "command": "python3 -m bench.decode_steps " + " ".join(self.args.argv),
             "steps": self.args.steps,
             "wall_s": round(time.perf_counter() - started, 1),
+            "attention_ops": ops,
             "rows": rows,
             "profiles": profiles,
         }
@@ -188,23 +236,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame", default=None, help="frame size HxW (default 720x1280; dry 180x320)")
     parser.add_argument("--window", type=int, help="window seconds (default 16; dry 4)")
     parser.add_argument("--new-tokens-per-second", type=int, default=40)
+    parser.add_argument("--op-tokens", type=int, help="cached tokens per row of the attention ops (default 12400)")
+    parser.add_argument("--ops-only", action="store_true", help="only the attention ops (no model is built)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     args.argv = argv
     defaults = (
-        {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4}
+        {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4, "op_tokens": 400}
         if args.dry_run
-        else {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16}
+        else {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16, "op_tokens": 12400}
     )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     if args.profile_batch not in args.batches:
         parser.error(f"--profile-batch {args.profile_batch} must be one of --batches {args.batches}")
-    if not args.dry_run and not torch.cuda.is_available():
+    if not (args.dry_run or args.ops_only) and not torch.cuda.is_available():
         print(json.dumps({"bench": "bench.decode_steps", "status": "no CUDA GPU here; --dry-run runs it on the CPU"}))
         return 2
-    if args.dry_run:
+    if not torch.cuda.is_available():
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     report = Bench(args).run()
     text = json.dumps(report, indent=1)
