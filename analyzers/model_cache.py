@@ -4,6 +4,7 @@ processes so that only the first one pays for the slow step that made them."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE_ENV = "VIDEO_TIMELINE_MODEL_CACHE"
+log = logging.getLogger(__name__)
 
 
 def model_cache_dir() -> Path:
@@ -26,7 +28,8 @@ def cached_arrays(
     source: Path, kind: str, build: Callable[[], dict[str, np.ndarray]], cache_dir: Path | None = None
 ) -> dict[str, np.ndarray]:
     """`build()`'s arrays, made once per content of `source` (its SHA-256 names the file) and kept as
-    <kind>-<digest>.npz in the model cache; a damaged cache file is made again."""
+    <kind>-<digest>.npz in the model cache; a damaged cache file is made again. A cache that cannot be
+    written (disk full, read-only) costs only the next process's rebuild: the arrays are returned."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     cache = (cache_dir or model_cache_dir()) / f"{kind}-{digest}.npz"
     if cache.is_file():
@@ -36,9 +39,13 @@ def cached_arrays(
         except (OSError, ValueError, EOFError):
             pass
     arrays = build()
-    cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
-        np.savez(out, **arrays)
-    os.replace(tmp, cache)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:
+            np.savez(out, **arrays)
+        os.replace(tmp, cache)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        log.warning("%s: not kept in the model cache (%s); the next process builds it again", cache, e)
     return arrays

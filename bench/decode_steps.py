@@ -205,11 +205,12 @@ class Bench:
                 torch.cuda.empty_cache()
         import transformers
 
+        cuda = self.device == "cuda"
         return {
             "bench": "bench.decode_steps" + (" --dry-run" if self.dry else ""),
             "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if self.dry else ""),
             "random_weights": True,
-            "device": torch.cuda.get_device_name() if self.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+            "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
             "dtype": str(self.dtype).removeprefix("torch."),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
@@ -241,11 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     args.argv = argv
-    defaults = (
-        {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4, "op_tokens": 400}
-        if args.dry_run
-        else {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16, "op_tokens": 12400}
-    )
+    dry = {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4, "op_tokens": 400}
+    real = {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16}
+    defaults = dry if args.dry_run else real | {"op_tokens": 12400}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)

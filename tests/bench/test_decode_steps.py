@@ -32,5 +32,8 @@ def test_dry_run_compares_both_attentions_on_padded_batches():
         assert r["padded_input_tokens"] == max(r["input_tokens"])
         if r["batch"] > 1:
             assert len(set(r["input_tokens"])) > 1  # rows of unequal length: the batch is left-padded
+    ops = report["attention_ops"]
+    assert [(o["model"], o["batch"]) for o in ops] == [("Qwen2-VL-2B-Instruct", 1), ("Qwen2-VL-2B-Instruct", 3)]
+    assert all(o["layers"] == 28 and o["copy_per_query_head_ms_per_step"] > 0 < o["grouped_ms_per_step"] for o in ops)
     assert [p["attention"] for p in report["profiles"]] == ["sdpa", "sdpa_grouped_decode"]
     assert all(p["top"] and p["top"][0]["ms"] > 0 for p in report["profiles"])

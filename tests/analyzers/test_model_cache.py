@@ -1,0 +1,37 @@
+"""The model cache keeps derived arrays between processes; a cache it cannot write costs nothing else."""
+
+import numpy as np
+
+from analyzers import model_cache
+from analyzers.model_cache import cached_arrays
+
+
+def test_arrays_are_built_once_per_source_content(tmp_path):
+    source, builds = tmp_path / "model.bin", []
+    source.write_bytes(b"weights")
+
+    def build():
+        builds.append(1)
+        return {"w": np.arange(4.0)}
+
+    for _ in range(2):
+        np.testing.assert_array_equal(cached_arrays(source, "kind", build, tmp_path / "cache")["w"], np.arange(4.0))
+    assert len(builds) == 1
+    source.write_bytes(b"other weights")
+    cached_arrays(source, "kind", build, tmp_path / "cache")
+    assert len(builds) == 2
+
+
+def test_a_failed_write_leaves_no_temp_file_and_still_returns_the_arrays(tmp_path, monkeypatch, caplog):
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"weights")
+
+    def disk_full(out, **arrays):
+        out.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_cache.np, "savez", disk_full)
+    arrays = cached_arrays(source, "kind", lambda: {"w": np.ones(3)}, tmp_path / "cache")
+    np.testing.assert_array_equal(arrays["w"], np.ones(3))
+    assert list((tmp_path / "cache").iterdir()) == []  # neither the half file nor a cache entry
+    assert "No space left on device" in caplog.text
