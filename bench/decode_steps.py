@@ -14,10 +14,8 @@ that took the most time. Random weights: memory and speed only. Imports no PyAV 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,7 +38,7 @@ from analyzers.vlm.attention import NAME, register  # noqa: E402
 from analyzers.vlm.describe import AnswerProbability  # noqa: E402
 from analyzers.vlm.planner import GIB  # noqa: E402
 from analyzers.vlm.prompts import get_prompt  # noqa: E402
-from bench.vlm_models import RANDOM_WEIGHTS  # noqa: E402
+from bench.vlm_models import random_weights_header  # noqa: E402
 
 ATTENTIONS = ("sdpa", NAME)
 
@@ -203,20 +201,10 @@ class Bench:
             del model, encoded
             if not self.dry:
                 torch.cuda.empty_cache()
-        import transformers
-
         cuda = self.device == "cuda"
-        return {
-            "bench": "bench.decode_steps" + (" --dry-run" if self.dry else ""),
-            "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if self.dry else ""),
-            "random_weights": True,
-            "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
+        device = torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)"
+        return random_weights_header("bench.decode_steps", self.args.argv, self.dry, device) | {
             "dtype": str(self.dtype).removeprefix("torch."),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python3 -m bench.decode_steps " + " ".join(self.args.argv),
             "steps": self.args.steps,
             "wall_s": round(time.perf_counter() - started, 1),
             "attention_ops": ops,

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import gc
 import importlib.util
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -49,7 +47,7 @@ import torch  # noqa: E402
 
 from analyzers.vlm import PlanOptions  # noqa: E402
 from analyzers.vlm.planner import GIB  # noqa: E402
-from bench.vlm_models import RANDOM_WEIGHTS  # noqa: E402
+from bench.vlm_models import random_weights_header  # noqa: E402
 
 Q2_7B, Q2_2B, Q25_7B, LLAVA = (
     "Qwen2-VL-7B-Instruct",
@@ -421,20 +419,10 @@ class Kit:
             table.append(record)
             print(json.dumps(record), file=sys.stderr, flush=True)
         loaded.clear()
-        import transformers
-
-        return {
-            "kit": "bench.gpu_kit" + (" --dry-run" if self.dry else ""),
-            "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if self.dry else ""),
-            "random_weights": True,
-            "device": "cpu" if self.dry else torch.cuda.get_device_name(),
+        device = "cpu" if self.dry else torch.cuda.get_device_name()
+        return random_weights_header("bench.gpu_kit", self.args.argv, self.dry, device) | {
             "device_memory_gib": None if self.dry else _gib(self.total_bytes),
             "cuda_context_gib": None if self.dry else _gib(self.context_bytes),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python -m bench.gpu_kit " + " ".join(self.args.argv),
             "video": f"synthetic {self.args.video_s:g} s {self.args.frame} at 2 frames per second",
             "frames_s": self.frames_s,
             "options": dataclasses.asdict(self.options),

@@ -24,6 +24,28 @@ CONFIGS = ROOT / "configs" / "vlm"
 NAMES = ("Qwen2-VL-2B-Instruct", "Qwen2-VL-7B-Instruct", "Qwen2.5-VL-7B-Instruct", "LLaVA-NeXT-Video-7B-hf")
 RANDOM_WEIGHTS = "random weights: memory and speed only"
 
+
+def random_weights_header(module: str, argv: list[str], dry: bool, device: str) -> dict:
+    """The first fields of a random-weights measurement's JSON: what it is, where and when it ran."""
+    import datetime
+    import platform
+
+    import torch
+    import transformers
+
+    return {
+        "bench": module + (" --dry-run" if dry else ""),
+        "note": RANDOM_WEIGHTS + (" (dry run: tiny configs on the CPU; figures mean nothing)" if dry else ""),
+        "random_weights": True,
+        "device": device,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": f"python3 -m {module} " + " ".join(argv),
+    }
+
+
 # Text the tokenizer's merges are learned from: the analyzer's prompts, chat-template words and
 # everyday descriptive English, so that frequent words are single tokens as in the real tokenizers.
 _CORPUS = """

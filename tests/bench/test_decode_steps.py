@@ -1,25 +1,12 @@
 """The decode-step bench's dry run: both attentions, padded batches, a profile each, without PyAV or Dagster."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-BLOCKED = (
-    "import runpy, sys\n"
-    "for name in ('av', 'dagster'):\n"
-    "    sys.modules[name] = None\n"
-    "sys.argv = ['bench.decode_steps', '--dry-run', '--models', 'Qwen2-VL-2B-Instruct']\n"
-    "runpy.run_module('bench.decode_steps', run_name='__main__', alter_sys=True)\n"
-)
+from support.gpu_machine import run_without_pyav_and_dagster
 
 
 def test_dry_run_compares_both_attentions_on_padded_batches():
-    proc = subprocess.run(
-        [sys.executable, "-c", BLOCKED], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = run_without_pyav_and_dagster("bench.decode_steps", "--dry-run", "--models", "Qwen2-VL-2B-Instruct")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["random_weights"] and "memory and speed only" in report["note"]

@@ -2,28 +2,14 @@
 and how it sizes a row's calls to the row's share of the time budget."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-
-# The GPU machine has neither package: make both unimportable before the kit starts.
-BLOCKED = (
-    "import runpy, sys\n"
-    "for name in ('av', 'dagster'):\n"
-    "    sys.modules[name] = None\n"
-    "sys.argv = ['bench.gpu_kit', '--dry-run']\n"
-    "runpy.run_module('bench.gpu_kit', run_name='__main__', alter_sys=True)\n"
-)
+from support.gpu_machine import run_without_pyav_and_dagster
 
 
 def test_dry_run_prints_the_table_without_pyav_or_dagster():
-    proc = subprocess.run(
-        [sys.executable, "-c", BLOCKED], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = run_without_pyav_and_dagster("bench.gpu_kit", "--dry-run")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["random_weights"] and "memory and speed only" in report["note"]
