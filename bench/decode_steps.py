@@ -38,7 +38,7 @@ from analyzers.vlm.attention import NAME, register  # noqa: E402
 from analyzers.vlm.describe import AnswerProbability  # noqa: E402
 from analyzers.vlm.planner import GIB  # noqa: E402
 from analyzers.vlm.prompts import get_prompt  # noqa: E402
-from bench.vlm_models import random_weights_header  # noqa: E402
+from bench.vlm_models import parse_args, random_weights_header, write_report  # noqa: E402
 
 ATTENTIONS = ("sdpa", NAME)
 
@@ -203,10 +203,9 @@ class Bench:
                 torch.cuda.empty_cache()
         cuda = self.device == "cuda"
         device = torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)"
-        return random_weights_header("bench.decode_steps", self.args.argv, self.dry, device) | {
+        return random_weights_header("bench.decode_steps", self.args.argv, self.dry, device, started) | {
             "dtype": str(self.dtype).removeprefix("torch."),
             "steps": self.args.steps,
-            "wall_s": round(time.perf_counter() - started, 1),
             "attention_ops": ops,
             "rows": rows,
             "profiles": profiles,
@@ -214,7 +213,6 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="tiny configs on the CPU")
     parser.add_argument("--models", nargs="+", default=["Qwen2-VL-7B-Instruct", "Qwen2-VL-2B-Instruct"])
@@ -228,14 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--op-tokens", type=int, help="cached tokens per row of the attention ops (default 12400)")
     parser.add_argument("--ops-only", action="store_true", help="only the attention ops (no model is built)")
     parser.add_argument("--out", help="also write the JSON here")
-    args = parser.parse_args(argv)
-    args.argv = argv
     dry = {"batches": [1, 3], "steps": 6, "profile_batch": 3, "frame": "180x320", "window": 4, "op_tokens": 400}
     real = {"batches": [1, 8, 16], "steps": 24, "profile_batch": 8, "frame": "720x1280", "window": 16}
-    defaults = dry if args.dry_run else real | {"op_tokens": 12400}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = parse_args(parser, argv, dry, real | {"op_tokens": 12400})
     if args.profile_batch not in args.batches:
         parser.error(f"--profile-batch {args.profile_batch} must be one of --batches {args.batches}")
     if not (args.dry_run or args.ops_only) and not torch.cuda.is_available():
@@ -244,11 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     report = Bench(args).run()
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0
 
 

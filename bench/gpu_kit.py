@@ -47,7 +47,7 @@ import torch  # noqa: E402
 
 from analyzers.vlm import PlanOptions  # noqa: E402
 from analyzers.vlm.planner import GIB  # noqa: E402
-from bench.vlm_models import random_weights_header  # noqa: E402
+from bench.vlm_models import parse_args, random_weights_header, write_report  # noqa: E402
 
 Q2_7B, Q2_2B, Q25_7B, LLAVA = (
     "Qwen2-VL-7B-Instruct",
@@ -420,13 +420,12 @@ class Kit:
             print(json.dumps(record), file=sys.stderr, flush=True)
         loaded.clear()
         device = "cpu" if self.dry else torch.cuda.get_device_name()
-        return random_weights_header("bench.gpu_kit", self.args.argv, self.dry, device) | {
+        return random_weights_header("bench.gpu_kit", self.args.argv, self.dry, device, self.started) | {
             "device_memory_gib": None if self.dry else _gib(self.total_bytes),
             "cuda_context_gib": None if self.dry else _gib(self.context_bytes),
             "video": f"synthetic {self.args.video_s:g} s {self.args.frame} at 2 frames per second",
             "frames_s": self.frames_s,
             "options": dataclasses.asdict(self.options),
-            "wall_s": round(time.perf_counter() - self.started, 1),
             "rows": table,
             "calibration": calibration,
             "loads": loads,
@@ -434,7 +433,6 @@ class Kit:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="tiny configs on the CPU, a short video")
     parser.add_argument("--budget-s", type=float, help="time for all rows (default 330 on a GPU, 60 dry)")
@@ -445,24 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-visual-tokens", type=int, help="pixel cap in visual tokens per second")
     parser.add_argument("--rows", nargs="+", help="run only these row labels")
     parser.add_argument("--out", help="also write the JSON table here")
-    args = parser.parse_args(argv)
-    args.argv = argv
     dry = {"budget_s": 60.0, "video_s": 8.0, "frame": "180x320", "max_window": 4, "new_tokens_per_second": 12}
     real = {"budget_s": 330.0, "video_s": 600.0, "frame": "720x1280", "max_window": 16, "new_tokens_per_second": 40}
-    for key, value in (dry if args.dry_run else real).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = parse_args(parser, argv, dry, real)
     if not args.dry_run and not torch.cuda.is_available():
-        print(json.dumps({"kit": "bench.gpu_kit", "status": "no CUDA GPU here; --dry-run runs the kit on the CPU"}))
+        print(json.dumps({"bench": "bench.gpu_kit", "status": "no CUDA GPU here; --dry-run runs the kit on the CPU"}))
         return 2
     if args.dry_run:
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     report = Kit(args).run()
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0 if all(r["status"] == "ok" or r["status"].startswith("skipped") for r in report["rows"]) else 1
 
 

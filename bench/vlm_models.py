@@ -25,10 +25,12 @@ NAMES = ("Qwen2-VL-2B-Instruct", "Qwen2-VL-7B-Instruct", "Qwen2.5-VL-7B-Instruct
 RANDOM_WEIGHTS = "random weights: memory and speed only"
 
 
-def random_weights_header(module: str, argv: list[str], dry: bool, device: str) -> dict:
-    """The first fields of a random-weights measurement's JSON: what it is, where and when it ran."""
+def random_weights_header(module: str, argv: list[str], dry: bool, device: str, started: float) -> dict:
+    """The first fields of a random-weights measurement's JSON: what it is, where, when and how long
+    (`started`: its `time.perf_counter()` at the start) it ran."""
     import datetime
     import platform
+    import time
 
     import torch
     import transformers
@@ -43,7 +45,31 @@ def random_weights_header(module: str, argv: list[str], dry: bool, device: str) 
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": f"python3 -m {module} " + " ".join(argv),
+        "wall_s": round(time.perf_counter() - started, 1),
     }
+
+
+def parse_args(parser, argv: list[str] | None, dry: dict, real: dict):
+    """`parser`'s arguments, each left unset taken from `dry` (with --dry-run) or `real`; `args.argv` keeps
+    the command line for the report."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    args.argv = argv
+    for key, value in (dry if args.dry_run else real).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def write_report(report: dict, out: str | None) -> None:
+    """Prints the measurement's JSON, and writes it to `out` too."""
+    text = json.dumps(report, indent=1)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    print(text)
 
 
 # Text the tokenizer's merges are learned from: the analyzer's prompts, chat-template words and
