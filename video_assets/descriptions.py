@@ -187,6 +187,7 @@ def build_description_asset(spec: ModelSpec) -> AssetsDefinition:
             generated_tokens=meta["generated_tokens"],
             plan=MetadataValue.json(meta["plan"]),
             prompt_version=meta["prompt_version"],
+            attention=meta["attention"],
             frames_in_sparsest_second=per_second,
         )
 

@@ -13,12 +13,15 @@ all. Prefill and everything else go to transformers' own SDPA function unchanged
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 NAME = "sdpa_grouped_decode"
+log = logging.getLogger(__name__)
 
 
 def grouped_decode_attention(
@@ -64,5 +67,9 @@ def use_grouped_decode(model) -> bool:
     if model.config.get_text_config()._attn_implementation != "sdpa":
         return model.config.get_text_config()._attn_implementation == NAME
     register()
-    model.set_attn_implementation(NAME)
-    return True
+    try:
+        model.set_attn_implementation(NAME)
+    except (ValueError, TypeError) as e:  # a release that refuses it: slower decode steps, the same answers
+        log.warning("%s: keeps transformers' SDPA for its decode steps (%s)", type(model).__name__, e)
+        return False
+    return model.config.get_text_config()._attn_implementation == NAME

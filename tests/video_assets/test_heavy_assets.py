@@ -145,6 +145,7 @@ def test_the_whole_graph_describes_every_second_with_the_model_through_the_gpu_p
     assert all(t <= OOM_ABOVE_TOKENS for t in meta["tokens_per_window"].value) and meta["windows"].value >= 3
     assert meta["video_s_per_compute_s"].value > 0 and meta["reasks"].value == 0
     assert meta["frames_in_sparsest_second"].value == 2
+    assert meta["attention"].value == "sdpa_grouped_decode"  # the tiny model's grouped-query decode steps
 
 
 def statuses(run: GraphRun, spec: ModelSpec) -> dict[str, StaleStatus]:

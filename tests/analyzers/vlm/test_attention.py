@@ -101,3 +101,15 @@ def test_a_model_on_another_attention_is_left_as_it_is(checkpoints):
     model.set_attn_implementation("eager")
     assert not use_grouped_decode(model)
     assert model.config.get_text_config()._attn_implementation == "eager"
+
+
+def test_a_release_that_refuses_it_keeps_sdpa_and_says_so(checkpoints, monkeypatch, caplog):
+    model, _ = load(checkpoints["qwen2_vl"])
+
+    def refuse(self, implementation, *args, **kwargs):
+        raise ValueError(f"{implementation} is not supported")
+
+    monkeypatch.setattr(type(model), "set_attn_implementation", refuse)
+    assert not use_grouped_decode(model)
+    assert model.config.get_text_config()._attn_implementation == "sdpa"
+    assert "keeps transformers' SDPA" in caplog.text
