@@ -106,7 +106,7 @@ def video_decode(
 ):
     """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
-    frames_tmp = storage.temp_path("sampled_frames", context.partition_key, context.run_id, run_is_over(context))
+    frames_tmp = storage.temp_path("sampled_frames", context.partition_key, context.run.run_id, run_is_over(context))
     result = _into_temp_file(
         lambda: decode_video(
             probe,
@@ -174,7 +174,7 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
         context.add_output_metadata({"audio_streams": 0})
         return None
     started = time.perf_counter()
-    tmp = storage.temp_path("audio_pcm", context.partition_key, context.run_id, run_is_over(context))
+    tmp = storage.temp_path("audio_pcm", context.partition_key, context.run.run_id, run_is_over(context))
     result = _into_temp_file(lambda: decode_audio(probe, tmp), tmp)
     damage = {}
     if result.damage is not None:
