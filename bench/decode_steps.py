@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
 
 from analyzers.vlm import PlanOptions, plan_for  # noqa: E402
-from analyzers.vlm.adapters import adapter_for  # noqa: E402
+from analyzers.vlm.adapters import adapter_for, to_model  # noqa: E402
 from analyzers.vlm.attention import NAME, register  # noqa: E402
 from analyzers.vlm.describe import AnswerProbability  # noqa: E402
 from analyzers.vlm.planner import GIB  # noqa: E402
@@ -75,11 +75,7 @@ class Bench:
         first = max(0, 10 - step)  # rows of unequal length (one- and two-digit labels): a padded batch
         calls = [list(range(s, s + plan.window_s)) for s in range(first, first + step * batch, step)]
         inputs = adapter.encode_many(calls, [[clip] * len(c) for c in calls], fps, get_prompt("v1"))
-        inputs = {
-            k: (v.to(model.device, model.dtype) if k.startswith("pixel_values") else v.to(model.device))
-            for k, v in inputs.items()
-            if torch.is_tensor(v)
-        }
+        inputs = to_model(inputs, model)
         return inputs, plan
 
     def call(self, model, inputs, steps: int) -> dict:

@@ -280,7 +280,7 @@ class Kit:
         the slope and intercept over the weights are the planner's calibration for this device
         (analyzers/vlm/memory.py: transient = slope - KV cache per token)."""
         from analyzers.frames import iter_frames
-        from analyzers.vlm.adapters import adapter_for
+        from analyzers.vlm.adapters import adapter_for, to_model
         from analyzers.vlm.memory import kv_bytes_per_token
         from analyzers.vlm.prompts import get_prompt
         from bench.vlm_random import peak_rss_bytes, reset_peak_rss
@@ -294,11 +294,7 @@ class Kit:
         for n in (2, 4, 8, 16) if self.dry or not name.startswith("LLaVA") else (4, 8, 16, 24):
             seconds = list(range(n))
             inputs = adapter.encode(seconds, [adapter.prepare_clip([frame] * fps, geometry)] * n, fps, get_prompt("v1"))
-            inputs = {
-                k: (v.to(model.device, model.dtype) if k.startswith("pixel_values") else v.to(model.device))
-                for k, v in inputs.items()
-                if torch.is_tensor(v)
-            }
+            inputs = to_model(inputs, model)
             if self.dry:
                 reset_peak_rss()
             else:
@@ -330,7 +326,7 @@ class Kit:
         """The old system's approach: one call, 16 frames spread over the whole video, an answer as
         long as sixteen per-second lines. At most 16 seconds can have a frame of their own."""
         from analyzers.frames import iter_frames
-        from analyzers.vlm.adapters import adapter_for
+        from analyzers.vlm.adapters import adapter_for, to_model
         from analyzers.vlm.planner import Geometry
         from bench.vlm_random import ScriptedAnswers
 
@@ -343,11 +339,7 @@ class Kit:
         rendered = adapter._affixes[0] + text + adapter._affixes[1] if adapter._affixes else adapter._render(text)
         inputs = processor(text=[rendered], videos=[clip], fps=1, return_tensors="pt")
         inputs.pop("video_metadata", None)
-        inputs = {
-            k: (v.to(model.device, model.dtype) if k.startswith("pixel_values") else v.to(model.device))
-            for k, v in inputs.items()
-            if torch.is_tensor(v)
-        }
+        inputs = to_model(inputs, model)
         scripted = ScriptedAnswers(model, processor.tokenizer)
         steps = self.options.answer_overhead_tokens + 16 * self.options.new_tokens_per_second
         started = time.perf_counter()

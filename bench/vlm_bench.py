@@ -248,7 +248,7 @@ def warm_up(model, processor, store: Path) -> None:
     import torch
 
     from analyzers.frames import iter_frames
-    from analyzers.vlm.adapters import adapter_for
+    from analyzers.vlm.adapters import adapter_for, to_model
     from analyzers.vlm.prompts import get_prompt
 
     adapter = adapter_for(model, processor)
@@ -256,11 +256,7 @@ def warm_up(model, processor, store: Path) -> None:
     geometry = adapter.visual.frame_sizes(*frame.shape[:2])[0]
     fps = adapter.visual.min_frames_per_second
     inputs = adapter.encode([0], [adapter.prepare_clip([frame] * fps, geometry)], fps, get_prompt("v1"))
-    inputs = {
-        k: (v.to(model.device, model.dtype) if k.startswith("pixel_values") else v.to(model.device))
-        for k, v in inputs.items()
-        if torch.is_tensor(v)
-    }
+    inputs = to_model(inputs, model)
     with torch.inference_mode():
         model.generate(**inputs, max_new_tokens=2, min_new_tokens=2, do_sample=False)
 

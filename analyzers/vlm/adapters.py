@@ -376,6 +376,17 @@ def adapter_for(model, processor) -> FamilyAdapter:
     return adapter_class(model.config)(model.config, processor)
 
 
+def to_model(inputs, model) -> dict:
+    """Encoded inputs on the model's device, pixel values also in its dtype (other values as they are)."""
+    import torch
+
+    device, dtype = model.device, model.dtype
+    return {
+        k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
+        for k, v in inputs.items()
+    }
+
+
 def load_processor(path: str | Path, *, trust_remote_code: bool = False):
     """Processor of a local checkpoint folder, usable without torchvision."""
     path = Path(path)

@@ -24,7 +24,7 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteriaL
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
-from analyzers.vlm.adapters import FamilyAdapter, adapter_for
+from analyzers.vlm.adapters import FamilyAdapter, adapter_for, to_model
 from analyzers.vlm.attention import use_grouped_decode
 from analyzers.vlm.guard import RepetitionGuard
 from analyzers.vlm.memory import memory_model_for
@@ -235,11 +235,8 @@ class _Describer:
                     f"{self.adapter.name}: counted {count.total} prompt tokens for seconds {seconds[0]}-{seconds[-1]}, "
                     f"the processor made {length}"
                 )
-        device, dtype = self.model.device, self.model.dtype
-        inputs = {
-            k: (v.to(device, dtype) if k.startswith("pixel_values") else v.to(device)) if torch.is_tensor(v) else v
-            for k, v in inputs.items()
-        }
+        device = self.model.device
+        inputs = to_model(inputs, self.model)
         end_ids = self._end_ids()
         guard, sure = RepetitionGuard(prompt_length, end_ids=end_ids), AnswerProbability()
         answer_caps = [plan.max_new_tokens(len(seconds)) for seconds in calls]
