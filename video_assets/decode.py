@@ -63,6 +63,11 @@ def run_is_over(context: AssetExecutionContext) -> Callable[[str], bool]:
     return over
 
 
+def _run_temp_path(storage: TimelineStorage, asset: str, context: AssetExecutionContext) -> Path:
+    """This run's temp file for `asset`; making it removes those of dead writers and ended runs."""
+    return storage.temp_path(asset, context.partition_key, context.run.run_id, run_is_over(context))
+
+
 def _into_temp_file(write, tmp: Path):
     """`write()` into a temp file that is removed on any failure; a bad input is a final Failure."""
     try:
@@ -106,7 +111,7 @@ def video_decode(
 ):
     """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
-    frames_tmp = storage.temp_path("sampled_frames", context.partition_key, context.run.run_id, run_is_over(context))
+    frames_tmp = _run_temp_path(storage, "sampled_frames", context)
     result = _into_temp_file(
         lambda: decode_video(
             probe,
@@ -174,7 +179,7 @@ def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_pr
         context.add_output_metadata({"audio_streams": 0})
         return None
     started = time.perf_counter()
-    tmp = storage.temp_path("audio_pcm", context.partition_key, context.run.run_id, run_is_over(context))
+    tmp = _run_temp_path(storage, "audio_pcm", context)
     result = _into_temp_file(lambda: decode_audio(probe, tmp), tmp)
     damage = {}
     if result.damage is not None:
