@@ -103,14 +103,16 @@ def _tracker(fps: float, sure: float):
     )
 
 
-def one_box_per_object(found: list[Detection]) -> list[Detection]:
-    """The detector's suppression again over one kind's boxes: it keeps a box per label, so one deer can come
-    as a cow and a horse at the same place, and a tracker given both would follow two objects."""
-    if len(found) < 2:
-        return found
+def one_box_per_object(found: list[Detection]) -> tuple[list[Detection], np.ndarray, np.ndarray]:
+    """One kind's boxes as (detections, x0 y0 x1 y1, scores), suppressed again across labels: the detector
+    keeps a box per label, so one deer can come as a cow and a horse at the same place, and a tracker given
+    both would follow two objects."""
     xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
-    keep = object_detector.suppress(xyxy, np.array([d.score for d in found], float))
-    return [found[i] for i in sorted(keep)]
+    scores = np.array([d.score for d in found], float)
+    if len(found) < 2:
+        return found, xyxy, scores
+    keep = sorted(object_detector.suppress(xyxy, scores))
+    return [found[i] for i in keep], xyxy[keep], scores[keep]
 
 
 def track_frames(
@@ -136,10 +138,8 @@ def track_frames(
         for d in detections:
             by_kind[kind_of(d.label)].append(d)
         for kind, found in by_kind.items():  # one tracker per kind: a track never leaves its kind
-            found = one_box_per_object(found)
+            found, xyxy, scores = one_box_per_object(found)
             tracker = trackers.setdefault(kind, _tracker(fps, sure))
-            xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
-            scores = np.array([d.score for d in found], float)
             which = np.arange(len(found))  # class_id carries each box's own detection through the tracker
             result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores, class_id=which), timestamp=t)
             for box, score, local, index in zip(result.xyxy, result.confidence, result.tracker_id, result.class_id):
