@@ -273,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         for file in sorted(LABELS.glob("*.json")):
             labels = json.loads(file.read_text())
-            if "objects" not in labels or not clip_path(labels["source"]).is_file():
-                continue  # audio_mixes.json has no clip; a clip not fetched (bench.accuracy --fetch) is left out
+            if "objects" not in labels:
+                continue  # audio_mixes.json: no clip, no objects
             path = clip_path(labels["source"])
+            if not path.is_file():
+                continue  # a clip not fetched (bench.accuracy --fetch) is left out
             per_clip[file.stem] = objects_for(labels, path, scratch, detectors)
         for detector in detectors:
             totals = {c: {"tp": 0, "fp": 0, "fn": 0} for c in CATEGORIES}

@@ -107,11 +107,14 @@ def definitions_without(defs, names: tuple[str, ...]):
     from resources.model_specs import load_model_specs
     from video_assets import audio
 
+    def keys(a) -> set[str]:
+        return {k.to_user_string() for k in a.keys}
+
     dropped = {*names, "timeline", "report"}
-    kept = [a for a in defs.assets if not {k.to_user_string() for k in a.keys} & dropped]
+    kept = [a for a in defs.assets if not keys(a) & dropped]
     if "speakers" in names:  # the transcript as it is built when the speaker model is not installed
         spec = audio.transcribe_spec(load_model_specs())
-        kept = [a for a in kept if audio.TRANSCRIPT_ASSET not in {k.to_user_string() for k in a.keys}]
+        kept = [a for a in kept if audio.TRANSCRIPT_ASSET not in keys(a)]
         kept += [audio.build_transcript_asset(spec)] if spec else []
     return _graph_of(defs, kept, report=True)
 
