@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.frame_models import BLOCK, answers_for_changed_frames, block_difference, frames_by_second
 from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
@@ -55,6 +55,11 @@ DEFAULT_LANGUAGES = "deu+eng"
 REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
 REMEMBER_AGREEMENT = 0.9  # only a Tesseract reading that agrees with PP-OCR's this well is reused
 LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (only 40 was measured)
+# A line found again at the same place is read again only when its pixels changed: measured on janus and mwe
+# (461 pairs of one line in consecutive reads), the same text differed by at most 5.1 grey levels in any
+# 8x8 block (re-encoding noise), a clock digit that changed by 80 or more.
+SAME_LINE_DIFF = 6.0
+SAME_LINE_SHIFT = 2  # pixels a line's box may move between reads and still be the same line
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
     "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -89,7 +94,24 @@ def ocr_engine():
             from rapidocr_onnxruntime import RapidOCR
 
             _engine = RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+            _reuse_memory_between_calls(_engine)
         return _engine
+
+
+def _reuse_memory_between_calls(engine) -> None:
+    """Reopens the detector's and recognizer's ONNX sessions with onnxruntime's CPU memory arena, which
+    rapidocr turns off: without it every call allocates its buffers anew; with it a detector call on an
+    800x450 frame took 49 instead of 65 ms on 2 cores (bench/ocr_speed.py). Costs one more load of each."""
+    import onnxruntime as ort
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+
+    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # as rapidocr: its models warn about unused initializers
+    options.enable_cpu_mem_arena = True
+    for part, infer in (("Det", engine.text_det.infer), ("Rec", engine.text_rec.session)):
+        infer.session = ort.InferenceSession(config[part]["model_path"], options, providers=["CPUExecutionProvider"])
 
 
 def ocr_languages() -> str:
@@ -232,6 +254,49 @@ def clean_text(text: str) -> str:
     return " ".join(t.replace("O", "0").replace("o", "0") if _DIGIT_TOKEN.match(t) else t for t in tokens)
 
 
+class LineMemory:
+    """PP-OCR's readings of the lines of the last frame read. A line detected again at the same place showing
+    the same pixels is not read again: a frame read because something else in it changed (a clock, moving
+    pictures beside a caption) costs the detector and its new lines only."""
+
+    def __init__(self):
+        self._lines: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]] = []  # box, grey crop, reading
+
+    @staticmethod
+    def key(quad: np.ndarray, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        box = np.concatenate([quad.min(axis=0), quad.max(axis=0)])
+        return box, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    def recall(self, box: np.ndarray, grey: np.ndarray) -> tuple[str, float] | None:
+        if min(grey.shape) < BLOCK:
+            return None
+        for seen_box, seen_grey, reading in self._lines:
+            if (
+                seen_grey.shape == grey.shape
+                and np.abs(seen_box - box).max() <= SAME_LINE_SHIFT
+                and block_difference(seen_grey, grey) <= SAME_LINE_DIFF
+            ):
+                return reading
+        return None
+
+    def replace(self, lines: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]]) -> None:
+        self._lines = lines
+
+
+def _ppocr_readings(engine, quads: list[np.ndarray], crops: list[np.ndarray], memory: LineMemory | None):
+    """PP-OCR's (text, score) of each crop; with `memory`, only crops it does not recall are read."""
+    if memory is None:
+        return [(text, score) for text, score in engine.text_rec(crops)[0]]
+    keys = [LineMemory.key(quad, crop) for quad, crop in zip(quads, crops)]
+    readings = [memory.recall(box, grey) for box, grey in keys]
+    todo = [i for i, reading in enumerate(readings) if reading is None]
+    if todo:
+        for i, (text, score) in zip(todo, engine.text_rec([crops[i] for i in todo])[0]):
+            readings[i] = (text, score)
+    memory.replace([(box, grey, reading) for (box, grey), reading in zip(keys, readings)])
+    return readings
+
+
 def read_text(
     image: np.ndarray,
     engine=None,
@@ -239,12 +304,14 @@ def read_text(
     min_score: float | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
+    memory: LineMemory | None = None,
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
     frame. recognizer "combined" (default): PP-OCRv4's reading fused with Tesseract's (analyzers.letters),
     score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
-    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score.
+    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score. `memory` (one per
+    video, frames in order): PP-OCR's readings of unchanged lines of the last frame read are reused.
     rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
     if recognizer not in RECOGNIZERS:
         raise ValueError(f"OCR recognizer {recognizer!r} is not one of {', '.join(RECOGNIZERS)}")
@@ -255,6 +322,8 @@ def read_text(
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     quads, _ = engine.text_det(small)
     if quads is None or len(quads) == 0:
+        if memory is not None:
+            memory.replace([])
         return []
     quads = [(q / scale).astype(np.float32) for q in engine.sorted_boxes(quads)]
     crops = engine.get_crop_img_list(image, quads)
@@ -262,7 +331,7 @@ def read_text(
         recognized = [reader.read(crop) for crop in crops]
         min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
     else:
-        recognized, _ = engine.text_rec(crops)
+        recognized = _ppocr_readings(engine, quads, crops, memory)
         min_score = MIN_SCORE if min_score is None else min_score
     writable = writable_characters(engine)
     foreign_dropped = recognizer == "combined" and not any(
@@ -326,12 +395,16 @@ def read_frames(
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
     det_max_side: int | None = None,
+    reuse_lines: bool = True,
 ) -> Iterable[FrameText]:
-    """Text of every sampled frame, reading only frames whose picture changed since the last read."""
-    side = det_max_side or DET_MAX_SIDE
+    """Text of every sampled frame, reading only frames whose picture changed since the last read, and in
+    them (with reuse_lines) only the lines that changed (`LineMemory`)."""
+    side, memory = det_max_side or DET_MAX_SIDE, LineMemory() if reuse_lines else None
     for frame, lines, reused in answers_for_changed_frames(
         frames_path,
-        lambda images: [read_text(image, engine, side, recognizer=recognizer, reader=reader) for image in images],
+        lambda images: [
+            read_text(image, engine, side, recognizer=recognizer, reader=reader, memory=memory) for image in images
+        ],
         1,
         progress,
     ):
@@ -346,6 +419,7 @@ def analyze_text(
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
     det_max_side: int | None = None,
+    reuse_lines: bool = True,
 ) -> list[Event]:
     """Per second a `text` event: the distinct strings on screen in any of its frames, near-duplicate
     readings merged (within the second and across neighbouring seconds); boxes and scores in detail."""
@@ -353,7 +427,13 @@ def analyze_text(
         reader = reader or default_reader()
     frames = list(
         read_frames(
-            frames_path, engine, Progress(progress, "reading text", duration_s), recognizer, reader, det_max_side
+            frames_path,
+            engine,
+            Progress(progress, "reading text", duration_s),
+            recognizer,
+            reader,
+            det_max_side,
+            reuse_lines,
         )
     )
     grouped = frames_by_second(frames, duration_s)

@@ -1,5 +1,5 @@
 """OCR on tiny generated frames: rendered strings are read (German letters included), unchanged frames
-are not read again, the score drops on worse text, the languages are configurable."""
+and unchanged lines are not read again, the score drops on worse text, the languages are configurable."""
 
 import cv2
 import numpy as np
@@ -37,6 +37,47 @@ def test_a_frame_showing_the_same_picture_reuses_the_last_reading(tmp_path):
     assert [f.reused for f in read] == [False, True, True, False]
     assert [_key(line.text) for line in read[1].lines] == ["exitonly"]
     assert [_key(line.text) for line in read[3].lines] == ["exit7"]
+
+
+class CountedRecognizer:
+    def __init__(self, recognizer):
+        self.recognizer, self.lines = recognizer, 0
+
+    def __call__(self, crops):
+        self.lines += len(crops)
+        return self.recognizer(crops)
+
+    def __getattr__(self, name):
+        return getattr(self.recognizer, name)
+
+
+@pytest.mark.parametrize("reuse_lines, recognized", [(True, 2 + 1 + 1), (False, 2 + 2 + 2)])
+def test_in_a_frame_read_again_only_its_changed_lines_are_recognized(tmp_path, monkeypatch, reuse_lines, recognized):
+    # a caption that stays while a clock under it ticks: every frame changed, the caption's pixels did not
+    frames = [caption_lines(["Gate B12 closed", f"00:0{s}"], 640, 360, 26, font=latin_font("Sans")) for s in (3, 4, 5)]
+    store = write_frame_store(tmp_path / "frames.parquet", frames, fps=1.0)
+    engine = ocr.ocr_engine()
+    counted = CountedRecognizer(engine.text_rec)
+    monkeypatch.setattr(engine, "text_rec", counted)
+    events = ocr.analyze_text(store, 3.0, reuse_lines=reuse_lines)
+    assert [e.value for e in events] == [["Gate B12 closed", f"00:0{s}"] for s in (3, 4, 5)]
+    assert [e.detail["frames_read"] for e in events] == [1, 1, 1] and counted.lines == recognized
+
+
+def test_a_line_is_recalled_only_at_its_place_with_its_pixels():
+    line = caption("Exit only", 320, 60)
+    quad = np.array([[10, 10], [300, 10], [300, 50], [10, 50]], np.float32)
+    memory = ocr.LineMemory()
+    memory.replace([(*ocr.LineMemory.key(quad, line), ("Exit only", 0.99))])
+    assert memory.recall(*ocr.LineMemory.key(quad + 1, line)) == ("Exit only", 0.99)  # the detector's jitter
+    assert memory.recall(*ocr.LineMemory.key(quad + ocr.SAME_LINE_SHIFT + 1, line)) is None
+    assert memory.recall(*ocr.LineMemory.key(quad, caption("Exit 7", 320, 60))) is None
+
+
+def test_pp_ocr_sessions_reuse_their_memory_between_calls():
+    engine = ocr.ocr_engine()
+    for session in (engine.text_det.infer.session, engine.text_rec.session.session):
+        assert session.get_session_options().enable_cpu_mem_arena
 
 
 def test_a_small_change_like_a_ticking_clock_counts_as_a_new_picture():

@@ -1,0 +1,115 @@
+"""What the text analyzer's two savings bring: PP-OCR's sessions reopened with onnxruntime's memory arena
+(`ocr._reuse_memory_between_calls`) and unchanged lines not read again (`ocr.LineMemory`):
+
+    flock /work/cpu.lock .venv/bin/python -m bench.ocr_speed [--repeat 3]
+
+For each corpus clip with on-screen text, the 2 fps sampled frames are decoded once; then the text analyzer
+reads them as before (rapidocr's own sessions, arena off, every line read) and as now, runs interleaved,
+each with a fresh Tesseract reader (its memory of earlier lines would favour the second run). Reports wall
+and CPU seconds per run, the best run's ratio, lines read by PP-OCR's recognizer, and whether both gave the
+same events (bench/results/ocr_speed-<UTC>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from analyzers import ocr
+from analyzers.decode import decode_video
+from analyzers.probe import probe_video
+from bench import corpus, machine
+
+CLIPS = ("synthetic/synthetic_clip01.mp4", "real/janus_ChID-BLITS-EBU.mp4", "real/mwe_example-movie.mp4")
+
+
+def rapidocr_engine():
+    """PP-OCR as rapidocr builds it, with the options `ocr.ocr_engine` passes (its sessions left as they are)."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+
+
+class CountedRecognizer:
+    """An engine's recognizer that counts the lines it is given."""
+
+    def __init__(self, recognizer):
+        self.recognizer, self.lines = recognizer, 0
+
+    def __call__(self, crops):
+        self.lines += len(crops)
+        return self.recognizer(crops)
+
+    def __getattr__(self, name):
+        return getattr(self.recognizer, name)
+
+
+def timed_read(frames: Path, duration_s: float, engine, reuse_lines: bool) -> tuple[dict, list]:
+    counted = engine.text_rec = CountedRecognizer(engine.text_rec)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        events = ocr.analyze_text(
+            frames, duration_s, engine=engine, reader=ocr.TesseractReader(), reuse_lines=reuse_lines
+        )
+    finally:
+        engine.text_rec = counted.recognizer
+    took = {"wall_s": round(time.perf_counter() - wall, 3), "cpu_s": round(time.process_time() - cpu, 3)}
+    return {**took, "lines_recognized": counted.lines}, events
+
+
+def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
+    probe = probe_video(clip)
+    frames = folder / f"{clip.stem}.parquet"
+    decode_video(probe, frames, sample_fps=2.0, max_side=1280)
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    answers: dict[str, list] = {}
+    for _ in range(repeat):
+        for name, (engine, reuse_lines) in variants.items():
+            cost, events = timed_read(frames, probe.duration_s, engine, reuse_lines)
+            runs[name].append(cost)
+            answers.setdefault(name, events)
+    best = {name: min(r["wall_s"] for r in costs) for name, costs in runs.items()}
+    before = {e.start_s: e.value for e in answers["before"]}
+    return {
+        "clip": clip.name,
+        "frames_read": sum(e.detail["frames_read"] for e in answers["now"]),
+        "runs": runs,
+        "best_wall_s": best,
+        "best_ratio_to_before": {name: round(best["before"] / b, 3) for name, b in best.items()},
+        "seconds_read_differently": {
+            name: [e.start_s for e in events if before.get(e.start_s) != e.value] for name, events in answers.items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    started = time.time()
+    # before: rapidocr's sessions, every line read; arena: our sessions; now: our sessions and the line memory
+    variants = {
+        "before": (rapidocr_engine(), False),
+        "arena": (ocr.ocr_engine(), False),
+        "now": (ocr.ocr_engine(), True),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CLIPS:
+            clip = corpus.CORPUS / name
+            if not clip.is_file():
+                print(f"skipped {clip}: not found", file=sys.stderr)
+                continue
+            rows.append(clip_row(clip, variants, args.repeat, Path(tmp)))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    command = f"python -m bench.ocr_speed --repeat {args.repeat}"
+    print(machine.save_results({"clips": rows}, "ocr_speed", started, command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
