@@ -13,7 +13,8 @@
   read words or collapsed a doubled letter (analyzers.letters). Tesseract alone writes the letters
   right but reads band edges and texture as characters; the measured comparison is in docs/perception.md.
 - A frame showing the same picture as the last frame read (analyzers.frame_models) reuses its
-  result instead of being read again: slides, titles and static shots cost one read.
+  result instead of being read again: slides, titles and static shots cost one read. In a frame read
+  again, lines whose pixels did not change keep their box and reading (analyzers.text_reuse).
 - Readings of one string that differ by a letter or two ("Casteliano", "Castellano") are merged into
   the reading seen most, within a second and across the neighbouring seconds the string stays on
   screen (analyzers.text_merge).
@@ -34,11 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.frame_models import BLOCK, answers_for_changed_frames, block_difference, frames_by_second
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
+from analyzers.text_reuse import LastRead, SeenLine, line_key
 
 VERSION = "3"  # 3: signs, lookalike symbols, spaces and doubled letters from Tesseract's reading
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
@@ -55,11 +57,6 @@ DEFAULT_LANGUAGES = "deu+eng"
 REMEMBERED_LINES = 512  # Tesseract readings kept per PP-OCR reading (combined recognizer)
 REMEMBER_AGREEMENT = 0.9  # only a Tesseract reading that agrees with PP-OCR's this well is reused
 LINE_HEIGHT = 40  # a line is scaled to this height (pixels) for Tesseract (only 40 was measured)
-# A line found again at the same place is read again only when its pixels changed: measured on janus and mwe
-# (461 pairs of one line in consecutive reads), the same text differed by at most 5.1 grey levels in any
-# 8x8 block (re-encoding noise), a clock digit that changed by 80 or more.
-SAME_LINE_DIFF = 6.0
-SAME_LINE_SHIFT = 2  # pixels a line's box may move between reads and still be the same line
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
     "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -254,46 +251,30 @@ def clean_text(text: str) -> str:
     return " ".join(t.replace("O", "0").replace("o", "0") if _DIGIT_TOKEN.match(t) else t for t in tokens)
 
 
-class LineMemory:
-    """PP-OCR's readings of the lines of the last frame read. A line detected again at the same place showing
-    the same pixels is not read again: a frame read because something else in it changed (a clock, moving
-    pictures beside a caption) costs the detector and its new lines only."""
+def _detected_quads(
+    engine, image: np.ndarray, small: np.ndarray, scale: float, last: LastRead | None
+) -> list[np.ndarray]:
+    """The lines in `small` (the detector's image, its pixels), top to bottom; with `last`, the last frame's
+    lines that are still shown settled in (analyzers.text_reuse)."""
+    found, _ = engine.text_det(small)
+    quads = [] if found is None else list(found)
+    if last is not None:
 
-    def __init__(self):
-        self._lines: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]] = []  # box, grey crop, reading
+        def grey_at(quad: np.ndarray) -> np.ndarray:
+            in_frame = (quad / scale).astype(np.float32)
+            return line_key(in_frame, engine.get_crop_img_list(image, [in_frame])[0])[1]
 
-    @staticmethod
-    def key(quad: np.ndarray, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        box = np.concatenate([quad.min(axis=0), quad.max(axis=0)])
-        return box, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-    def recall(self, box: np.ndarray, grey: np.ndarray) -> tuple[str, float] | None:
-        if min(grey.shape) < BLOCK:
-            return None
-        for seen_box, seen_grey, reading in self._lines:
-            if (
-                seen_grey.shape == grey.shape
-                and np.abs(seen_box - box).max() <= SAME_LINE_SHIFT
-                and block_difference(seen_grey, grey) <= SAME_LINE_DIFF
-            ):
-                return reading
-        return None
-
-    def replace(self, lines: list[tuple[np.ndarray, np.ndarray, tuple[str, float]]]) -> None:
-        self._lines = lines
+        quads = last.settle(quads, grey_at)
+    return engine.sorted_boxes(np.array(quads)) if quads else []
 
 
-def _ppocr_readings(engine, quads: list[np.ndarray], crops: list[np.ndarray], memory: LineMemory | None):
-    """PP-OCR's (text, score) of each crop; with `memory`, only crops it does not recall are read."""
-    if memory is None:
-        return [(text, score) for text, score in engine.text_rec(crops)[0]]
-    keys = [LineMemory.key(quad, crop) for quad, crop in zip(quads, crops)]
-    readings = [memory.recall(box, grey) for box, grey in keys]
+def _ppocr_readings(engine, crops: list[np.ndarray], keys: list, last: LastRead | None) -> list[tuple[str, float]]:
+    """PP-OCR's (text, score) of each crop; with `last`, only crops showing a new line are read."""
+    readings = [last.recall(box, grey) for box, grey in keys] if last is not None else [None] * len(crops)
     todo = [i for i, reading in enumerate(readings) if reading is None]
     if todo:
         for i, (text, score) in zip(todo, engine.text_rec([crops[i] for i in todo])[0]):
             readings[i] = (text, score)
-    memory.replace([(box, grey, reading) for (box, grey), reading in zip(keys, readings)])
     return readings
 
 
@@ -304,14 +285,15 @@ def read_text(
     min_score: float | None = None,
     recognizer: str = "combined",
     reader: TesseractReader | None = None,
-    memory: LineMemory | None = None,
+    last: LastRead | None = None,
 ) -> list[TextLine]:
     """Text lines of one RGB frame, top to bottom. The detector sees the frame scaled down to at most
     det_max_side on its longest side (smaller frames as they are); each line is read from the full-size
     frame. recognizer "combined" (default): PP-OCRv4's reading fused with Tesseract's (analyzers.letters),
     score PP-OCR's times the two readings' agreement (lines are kept on PP-OCR's
-    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score. `memory` (one per
-    video, frames in order): PP-OCR's readings of unchanged lines of the last frame read are reused.
+    score alone); "ppocr": PP-OCRv4 alone; "tesseract": Tesseract alone, its score. `last` (one per video,
+    frames in order, PP-OCR recognizers): what the frame can take over from the last frame read
+    (analyzers.text_reuse), updated to this frame.
     rapidocr_onnxruntime is pinned to the release whose detector/recognizer API this uses."""
     if recognizer not in RECOGNIZERS:
         raise ValueError(f"OCR recognizer {recognizer!r} is not one of {', '.join(RECOGNIZERS)}")
@@ -320,19 +302,21 @@ def read_text(
         reader = reader or default_reader()
     scale = min(1.0, det_max_side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
-    quads, _ = engine.text_det(small)
-    if quads is None or len(quads) == 0:
-        if memory is not None:
-            memory.replace([])
-        return []
-    quads = [(q / scale).astype(np.float32) for q in engine.sorted_boxes(quads)]
-    crops = engine.get_crop_img_list(image, quads)
+    if last is not None and recognizer == "tesseract":
+        raise ValueError("`last` holds PP-OCR's readings: it serves the ppocr and combined recognizers")
+    detected = _detected_quads(engine, image, small, scale, last)
+    quads = [(q / scale).astype(np.float32) for q in detected]
+    crops = engine.get_crop_img_list(image, quads) if quads else []
     if recognizer == "tesseract":
         recognized = [reader.read(crop) for crop in crops]
         min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
     else:
-        recognized = _ppocr_readings(engine, quads, crops, memory)
+        keys = [line_key(quad, crop) for quad, crop in zip(quads, crops)]
+        recognized = _ppocr_readings(engine, crops, keys, last)
         min_score = MIN_SCORE if min_score is None else min_score
+        if last is not None:  # lines read, not boxes around texture or too doubtful to keep
+            read = zip(detected, keys, recognized)
+            last.replace([SeenLine(d, *key, r) for d, key, r in read if r[1] >= min_score and r[0].strip()])
     writable = writable_characters(engine)
     foreign_dropped = recognizer == "combined" and not any(
         code.startswith(_EAST_ASIAN_LANGUAGES) for code in reader.languages.split("+")
@@ -398,12 +382,13 @@ def read_frames(
     reuse_lines: bool = True,
 ) -> Iterable[FrameText]:
     """Text of every sampled frame, reading only frames whose picture changed since the last read, and in
-    them (with reuse_lines) only the lines that changed (`LineMemory`)."""
-    side, memory = det_max_side or DET_MAX_SIDE, LineMemory() if reuse_lines else None
+    them (with reuse_lines, PP-OCR recognizers) only what changed (analyzers.text_reuse)."""
+    side = det_max_side or DET_MAX_SIDE
+    last = LastRead() if reuse_lines and recognizer != "tesseract" else None
     for frame, lines, reused in answers_for_changed_frames(
         frames_path,
         lambda images: [
-            read_text(image, engine, side, recognizer=recognizer, reader=reader, memory=memory) for image in images
+            read_text(image, engine, side, recognizer=recognizer, reader=reader, last=last) for image in images
         ],
         1,
         progress,

@@ -1,13 +1,14 @@
-"""What the text analyzer's two savings bring: PP-OCR's sessions reopened with onnxruntime's memory arena
-(`ocr._reuse_memory_between_calls`) and unchanged lines not read again (`ocr.LineMemory`):
+"""What the text analyzer's savings bring: PP-OCR's sessions reopened with onnxruntime's memory arena
+(`ocr._reuse_memory_between_calls`), and in a frame read again the last frame's unchanged lines kept with
+their readings (analyzers/text_reuse.py):
 
     flock /work/cpu.lock .venv/bin/python -m bench.ocr_speed [--repeat 3]
 
 For each corpus clip with on-screen text, the 2 fps sampled frames are decoded once; then the text analyzer
-reads them as before (rapidocr's own sessions, arena off, every line read) and as now, runs interleaved,
-each with a fresh Tesseract reader (its memory of earlier lines would favour the second run). Reports wall
-and CPU seconds per run, the best run's ratio, lines read by PP-OCR's recognizer, and whether both gave the
-same events (bench/results/ocr_speed-<UTC>.json).
+reads them as before (rapidocr's own sessions, arena off, every line recognized), with the arena only, and
+as now, runs interleaved, each with a fresh Tesseract reader (its memory of earlier lines would favour the
+second run). Reports wall and CPU seconds per run, the best run's ratio, megapixels the detector saw, lines
+PP-OCR's recognizer read, and the seconds whose text differs from before (bench/results/ocr_speed-<UTC>.json).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from analyzers import ocr
 from analyzers.decode import decode_video
 from analyzers.probe import probe_video
 from bench import corpus, machine
+from support.counted import Counted
 
 CLIPS = ("synthetic/synthetic_clip01.mp4", "real/janus_ChID-BLITS-EBU.mp4", "real/mwe_example-movie.mp4")
 
@@ -34,31 +36,18 @@ def rapidocr_engine():
     return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
 
 
-class CountedRecognizer:
-    """An engine's recognizer that counts the lines it is given."""
-
-    def __init__(self, recognizer):
-        self.recognizer, self.lines = recognizer, 0
-
-    def __call__(self, crops):
-        self.lines += len(crops)
-        return self.recognizer(crops)
-
-    def __getattr__(self, name):
-        return getattr(self.recognizer, name)
-
-
 def timed_read(frames: Path, duration_s: float, engine, reuse_lines: bool) -> tuple[dict, list]:
-    counted = engine.text_rec = CountedRecognizer(engine.text_rec)
+    detector = engine.text_det = Counted(engine.text_det, lambda image: image.shape[0] * image.shape[1])
+    recognizer = engine.text_rec = Counted(engine.text_rec, len)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         events = ocr.analyze_text(
             frames, duration_s, engine=engine, reader=ocr.TesseractReader(), reuse_lines=reuse_lines
         )
     finally:
-        engine.text_rec = counted.recognizer
+        engine.text_det, engine.text_rec = detector.part, recognizer.part
     took = {"wall_s": round(time.perf_counter() - wall, 3), "cpu_s": round(time.process_time() - cpu, 3)}
-    return {**took, "lines_recognized": counted.lines}, events
+    return {**took, "detector_megapixels": round(detector.count / 1e6, 2), "lines_recognized": recognizer.count}, events
 
 
 def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
@@ -91,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     started = time.time()
-    # before: rapidocr's sessions, every line read; arena: our sessions; now: our sessions and the line memory
+    # before: rapidocr's sessions, every line recognized; arena: our sessions; now: ours and analyzers.text_reuse
     variants = {
         "before": (rapidocr_engine(), False),
         "arena": (ocr.ocr_engine(), False),

@@ -7,6 +7,7 @@ import pytest
 
 from analyzers import ocr
 from analyzers.frame_models import block_difference, same_picture, thumbnail
+from support.counted import Counted
 from support.media_factory import caption, caption_lines, latin_font, texture, write_frame_store
 
 GERMAN = ["Größte Übersicht für Bäcker", "Schöne Grüße aus Köln", "Fußgängerzone", "Jörg Weiß, Geschäftsführer"]
@@ -39,39 +40,17 @@ def test_a_frame_showing_the_same_picture_reuses_the_last_reading(tmp_path):
     assert [_key(line.text) for line in read[3].lines] == ["exit7"]
 
 
-class CountedRecognizer:
-    def __init__(self, recognizer):
-        self.recognizer, self.lines = recognizer, 0
-
-    def __call__(self, crops):
-        self.lines += len(crops)
-        return self.recognizer(crops)
-
-    def __getattr__(self, name):
-        return getattr(self.recognizer, name)
-
-
 @pytest.mark.parametrize("reuse_lines, recognized", [(True, 2 + 1 + 1), (False, 2 + 2 + 2)])
 def test_in_a_frame_read_again_only_its_changed_lines_are_recognized(tmp_path, monkeypatch, reuse_lines, recognized):
     # a caption that stays while a clock under it ticks: every frame changed, the caption's pixels did not
     frames = [caption_lines(["Gate B12 closed", f"00:0{s}"], 640, 360, 26, font=latin_font("Sans")) for s in (3, 4, 5)]
     store = write_frame_store(tmp_path / "frames.parquet", frames, fps=1.0)
     engine = ocr.ocr_engine()
-    counted = CountedRecognizer(engine.text_rec)
+    counted = Counted(engine.text_rec)
     monkeypatch.setattr(engine, "text_rec", counted)
     events = ocr.analyze_text(store, 3.0, reuse_lines=reuse_lines)
     assert [e.value for e in events] == [["Gate B12 closed", f"00:0{s}"] for s in (3, 4, 5)]
-    assert [e.detail["frames_read"] for e in events] == [1, 1, 1] and counted.lines == recognized
-
-
-def test_a_line_is_recalled_only_at_its_place_with_its_pixels():
-    line = caption("Exit only", 320, 60)
-    quad = np.array([[10, 10], [300, 10], [300, 50], [10, 50]], np.float32)
-    memory = ocr.LineMemory()
-    memory.replace([(*ocr.LineMemory.key(quad, line), ("Exit only", 0.99))])
-    assert memory.recall(*ocr.LineMemory.key(quad + 1, line)) == ("Exit only", 0.99)  # the detector's jitter
-    assert memory.recall(*ocr.LineMemory.key(quad + ocr.SAME_LINE_SHIFT + 1, line)) is None
-    assert memory.recall(*ocr.LineMemory.key(quad, caption("Exit 7", 320, 60))) is None
+    assert [e.detail["frames_read"] for e in events] == [1, 1, 1] and counted.count == recognized
 
 
 def test_pp_ocr_sessions_reuse_their_memory_between_calls():
