@@ -42,7 +42,7 @@ from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
 from analyzers.text_reuse import LastRead, SeenLine, line_key
 
-VERSION = "3"  # 3: signs, lookalike symbols, spaces and doubled letters from Tesseract's reading
+VERSION = "4"  # 4: a line whose pixels did not change keeps its box and reading (text_reuse); 3: signs from Tesseract
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
 PPOCR_SOURCE = "rapidocr:PP-OCRv4"
 RECOGNIZERS = ("combined", "ppocr", "tesseract")
