@@ -34,16 +34,12 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def block_means(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The mean absolute difference of every whole BLOCK x BLOCK block of two grey images of one size."""
-    diff = np.abs(a - b)
-    h, w = (diff.shape[0] // BLOCK) * BLOCK, (diff.shape[1] // BLOCK) * BLOCK
-    return diff[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
-
-
 def block_difference(a: np.ndarray, b: np.ndarray) -> float:
     """The largest mean absolute difference of any BLOCK x BLOCK block of two thumbnails."""
-    return float(block_means(a, b).max())
+    diff = np.abs(a - b)
+    h, w = (diff.shape[0] // BLOCK) * BLOCK, (diff.shape[1] // BLOCK) * BLOCK
+    blocks = diff[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+    return float(blocks.max())
 
 
 def same_picture(a: np.ndarray, b: np.ndarray, threshold: float = SAME_BLOCK_DIFF) -> bool:

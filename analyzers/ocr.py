@@ -300,10 +300,10 @@ def read_text(
     engine = engine or ocr_engine()
     if recognizer != "ppocr":
         reader = reader or default_reader()
-    scale = min(1.0, det_max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     if last is not None and recognizer == "tesseract":
         raise ValueError("`last` holds PP-OCR's readings: it serves the ppocr and combined recognizers")
+    scale = min(1.0, det_max_side / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     detected = _detected_quads(engine, image, small, scale, last)
     quads = [(q / scale).astype(np.float32) for q in detected]
     crops = engine.get_crop_img_list(image, quads) if quads else []
