@@ -82,15 +82,21 @@ _engine_lock = threading.Lock()  # one load, also when a warm-up thread (analyze
 _engine = None
 
 
+def rapidocr_engine():
+    """PP-OCR as rapidocr builds it. Text is assumed upright: no angle classifier; `read_text` scales frames
+    for the detector itself, so the engine's own rescaling is turned off."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+
+
 def ocr_engine():
-    """The bundled PP-OCR engine (loaded once per process). Text is assumed upright: no angle classifier;
-    `read_text` scales frames for the detector itself, so the engine's own rescaling is turned off."""
+    """The bundled PP-OCR engine (`rapidocr_engine`, its sessions with onnxruntime's memory arena), loaded
+    once per process."""
     global _engine
     with _engine_lock:
         if _engine is None:
-            from rapidocr_onnxruntime import RapidOCR
-
-            _engine = RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
+            _engine = rapidocr_engine()
             _reuse_memory_between_calls(_engine)
         return _engine
 

@@ -29,13 +29,6 @@ from support.counted import Counted
 CLIPS = ("synthetic/synthetic_clip01.mp4", "real/janus_ChID-BLITS-EBU.mp4", "real/mwe_example-movie.mp4")
 
 
-def rapidocr_engine():
-    """PP-OCR as rapidocr builds it, with the options `ocr.ocr_engine` passes (its sessions left as they are)."""
-    from rapidocr_onnxruntime import RapidOCR
-
-    return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
-
-
 def timed_read(frames: Path, duration_s: float, engine, reuse_lines: bool) -> tuple[dict, list]:
     detector = engine.text_det = Counted(engine.text_det, lambda image: image.shape[0] * image.shape[1])
     recognizer = engine.text_rec = Counted(engine.text_rec, len)
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     # before: rapidocr's sessions, every line recognized; arena: our sessions; now: ours and analyzers.text_reuse
     variants = {
-        "before": (rapidocr_engine(), False),
+        "before": (ocr.rapidocr_engine(), False),
         "arena": (ocr.ocr_engine(), False),
         "now": (ocr.ocr_engine(), True),
     }

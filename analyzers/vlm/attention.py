@@ -64,12 +64,16 @@ def use_grouped_decode(model) -> bool:
     """Switches a model whose language model uses "sdpa" to the grouped decode step (its vision tower
     too: there every call is a prefill, passed on to SDPA). False where it uses something else
     (eager, flash attention, a quantized kernel): left as it is."""
-    if model.config.get_text_config()._attn_implementation != "sdpa":
-        return model.config.get_text_config()._attn_implementation == NAME
+
+    def attention() -> str:
+        return model.config.get_text_config()._attn_implementation
+
+    if attention() != "sdpa":
+        return attention() == NAME
     register()
     try:
         model.set_attn_implementation(NAME)
     except (ValueError, TypeError) as e:  # a release that refuses it: slower decode steps, the same answers
         log.warning("%s: keeps transformers' SDPA for its decode steps (%s)", type(model).__name__, e)
         return False
-    return model.config.get_text_config()._attn_implementation == NAME
+    return attention() == NAME
