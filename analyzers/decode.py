@@ -17,6 +17,7 @@ import bisect
 import math
 import time
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from analyzers.frames import FrameStoreWriter, SampledFrame
 from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
 from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media
 from analyzers.progress import Progress, Say
+from analyzers.read_ahead import read_ahead
 from analyzers.records import Event, per_second_spans
 from analyzers.visibility import visibility
 
@@ -123,7 +125,6 @@ def decode_video(
 
     signals = FrameSignals()
     writer = FrameStoreWriter(frames_path)
-    next_sample = 0.0
     report = Progress(progress, f"decoding {path.name}", probe.duration_s)
     # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
     # every frame, which cost more than the scaling itself.
@@ -131,6 +132,26 @@ def decode_video(
     fps = probe.fps or 25.0
     shown = array("d")  # the time of every decoded frame, before any is skipped: what `packets` is matched against
     seen: list[tuple[float, float]] = []
+
+    def scaled(frames) -> Iterator[tuple[float, np.ndarray]]:
+        """(t, signal-size RGB) of each frame shown; the frames at sample_fps go to the frame store on the way."""
+        next_sample = 0.0
+        for index, frame in enumerate(frames):
+            # Raw elementary streams carry no timestamps: their frames follow at the stream's rate.
+            t = frame.time - t0 if frame.time is not None else index / fps
+            shown.append(t)
+            if t < -1e-3:  # frames before the container start are not shown by players
+                continue
+            t = max(t, 0.0)
+            small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
+            if t + 1e-6 >= next_sample:
+                sample = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA")
+                image = _rotate(sample.to_ndarray(), rot)
+                writer.add(SampledFrame(t=t, frame_index=index, image=image))
+                seen.append((t, visibility(image)))
+                next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
+            yield t, _rotate(small.to_ndarray(), rot)
+
     try:
         with open_media(path) as container:
             stream = container.streams.video[0]
@@ -138,26 +159,12 @@ def decode_video(
             t0 = clock_origin(container)
             end = declared_end(container, stream)
             packets = PacketLog(t0, keep_spans=True)
-            for index, frame in enumerate(decode_packets(container, stream, packets)):
-                # Raw elementary streams carry no timestamps: their frames follow at the stream's rate.
-                t = frame.time - t0 if frame.time is not None else index / fps
-                shown.append(t)
-                if t < -1e-3:  # frames before the container start are not shown by players
-                    continue
-                t = max(t, 0.0)
-                small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
-                signals.process_frame(t, _rotate(small.to_ndarray(), rot))
-                if t + 1e-6 >= next_sample:
-                    image = _rotate(
-                        to_sample.reformat(
-                            frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA"
-                        ).to_ndarray(),
-                        rot,
-                    )
-                    writer.add(SampledFrame(t=t, frame_index=index, image=image))
-                    seen.append((t, visibility(image)))
-                    next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
-                report.at(t)
+            # Decoding, scaling and the frame store (they release the GIL) run on a second core while this
+            # one computes the per-frame signals.
+            with read_ahead(scaled(decode_packets(container, stream, packets)), name="decode") as frames:
+                for t, small in frames:
+                    signals.process_frame(t, small)
+                    report.at(t)
             name = _stream_name(stream)
     finally:
         writer.close()

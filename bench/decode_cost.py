@@ -1,14 +1,17 @@
-"""What the per-frame signals cost the decode pass: the same pass with `analyzers/frame_signals.py` as it was at
-other commits, in one process, runs interleaved so the machine's load falls on every version alike.
+"""What the decode pass costs at other commits: the same pass with `analyzers/frame_signals.py` (`--part
+signals`, the default) or `analyzers/decode.py` (`--part pass`) as it was at each revision, in one process,
+runs interleaved so the machine's load falls on every version alike.
 
     .venv/bin/python -m bench.decode_cost                                  # before/after on the default clips
     .venv/bin/python -m bench.decode_cost --revs acf4b8f HEAD --repeat 5 FILE...
+    .venv/bin/python -m bench.decode_cost --part pass --revs HEAD worktree
 
-Each version is the file's text at a git revision (`worktree`: the file as it is now), loaded as a module
-and put in place of `analyzers.decode.FrameSignals` for its runs; the rest of the pass (decoding, scaling,
-2 fps JPEG frames) is today's. Per clip and version: best and median wall and CPU seconds of
-`decode_video`, and the ratio of each to the first version's best. Results: bench/results/decode_cost-<UTC
-time>.json. Needs the git history (a clone, not an sdist).
+Each version is the file's text at a git revision (`worktree`: the file as it is now), loaded as a module:
+with `signals` its `FrameSignals` is put in place of `analyzers.decode.FrameSignals` and the rest of the pass
+(decoding, scaling, 2 fps JPEG frames) is today's; with `pass` its `decode_video` runs, over today's modules.
+Per clip and version: best and median wall and CPU seconds (all threads) of `decode_video`, and the ratio of
+each to the first version's best. Results: bench/results/decode_cost-<UTC time>.json. Needs the git history
+(a clone, not an sdist).
 """
 
 from __future__ import annotations
@@ -29,44 +32,48 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus  # noqa: E402
 
-SIGNALS = "analyzers/frame_signals.py"
+PARTS = {"signals": "analyzers/frame_signals.py", "pass": "analyzers/decode.py"}
 DEFAULT_REVS = ("acf4b8f", "6f9d2fa", "worktree")  # before the accuracy work, the first helper's, now
 DEFAULT_CLIPS = (corpus.SYNTHETIC, corpus.REAL / "imageio_cockatoo.mp4")
 
 
-def signals_class(rev: str, scratch: Path):
-    """FrameSignals from `analyzers/frame_signals.py` at git revision `rev` (or the working tree)."""
+def module_at(rev: str, file: str, scratch: Path):
+    """The module `file` as it is at git revision `rev` (or the working tree), loaded under its own name."""
     if rev == "worktree":
-        source = (ROOT / SIGNALS).read_text()
+        source = (ROOT / file).read_text()
     else:
         source = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{rev}:{SIGNALS}"], check=True, capture_output=True, text=True
+            ["git", "-C", str(ROOT), "show", f"{rev}:{file}"], check=True, capture_output=True, text=True
         ).stdout
-    path = scratch / f"frame_signals_{rev}.py"
+    name = f"{Path(file).stem}_{rev}"
+    path = scratch / f"{name}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"frame_signals_{rev}", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.FrameSignals
+    return module
 
 
-def measure(clips: list[Path], revs: list[str], repeat: int) -> dict:
+def measure(clips: list[Path], revs: list[str], repeat: int, part: str = "signals") -> dict:
     from analyzers import decode
     from analyzers.probe import probe_video
 
-    out: dict = {"revs": revs, "repeat": repeat, "clips": {}}
+    out: dict = {"revs": revs, "repeat": repeat, "part": PARTS[part], "clips": {}}
     original = decode.FrameSignals
     with tempfile.TemporaryDirectory() as tmp:
-        classes = {rev: signals_class(rev, Path(tmp)) for rev in revs}
+        modules = {rev: module_at(rev, PARTS[part], Path(tmp)) for rev in revs}
         for clip in clips:
             probe = probe_video(clip)
             runs: dict[str, list[tuple[float, float]]] = {rev: [] for rev in revs}
             try:
                 for _ in range(repeat):
                     for rev in revs:  # interleaved: a burst of load hits every version
-                        decode.FrameSignals = classes[rev]
+                        if part == "signals":
+                            decode.FrameSignals, decode_video = modules[rev].FrameSignals, decode.decode_video
+                        else:
+                            decode_video = modules[rev].decode_video
                         wall, cpu = time.perf_counter(), time.process_time()
-                        result = decode.decode_video(probe, Path(tmp) / f"{clip.stem}_{rev}.parquet")
+                        result = decode_video(probe, Path(tmp) / f"{clip.stem}_{rev}.parquet")
                         runs[rev].append((time.perf_counter() - wall, time.process_time() - cpu))
             finally:
                 decode.FrameSignals = original
@@ -113,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clips", nargs="*", type=Path, help="videos (default: synthetic_clip01 and imageio_cockatoo)")
     parser.add_argument("--revs", nargs="+", default=list(DEFAULT_REVS), help="git revisions, or `worktree`")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--part", choices=sorted(PARTS), default="signals", help="which file is taken at each rev")
     args = parser.parse_args(argv)
     clips = args.clips or [c for c in DEFAULT_CLIPS if c.is_file()]
     if not clips:
         print(f"decode_cost: no clips given and the corpus is not at {corpus.CORPUS}", file=sys.stderr)
         return 0
     started = time.time()
-    results = measure(clips, args.revs, args.repeat)
+    results = measure(clips, args.revs, args.repeat, args.part)
     from bench import machine
 
     command = " ".join(["python -m bench.decode_cost", *(argv if argv is not None else sys.argv[1:])])
