@@ -1,12 +1,14 @@
+import errno
 import itertools
 import math
+import threading
 from pathlib import Path
 
 import pytest
 
 from analyzers.audio_store import AUDIO_RATE, read_audio
 from analyzers.decode import decode_audio, decode_video
-from analyzers.frames import frame_times, iter_frames
+from analyzers.frames import FrameStoreWriter, frame_times, iter_frames
 from analyzers.probe import MediaError, probe_video
 from support.media_factory import Shot, render_shots, tone, write_video
 
@@ -33,6 +35,22 @@ def test_one_decode_pass_yields_signals_and_sampled_frames(clip, tmp_path):
     assert frames[0].image.shape == (180, 320, 3)
     # motion is measured about MOTION_RATE times a second, each over ~0.25 s
     assert result.signals["motion_span"].notna().sum() == pytest.approx(4 * 11, abs=3)
+
+
+def test_a_frame_store_failure_in_the_read_ahead_thread_fails_the_pass_with_its_own_error(clip, tmp_path, monkeypatch):
+    real_add, added = FrameStoreWriter.add, []
+
+    def full_after_three(self, frame):
+        if len(added) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        added.append(frame.t)
+        real_add(self, frame)
+
+    monkeypatch.setattr(FrameStoreWriter, "add", full_after_three)
+    with pytest.raises(OSError, match="No space left on device"):
+        decode_video(probe_video(clip), tmp_path / "frames.parquet")
+    assert len(added) == 3
+    assert not [t for t in threading.enumerate() if t.name == "decode"]  # the worker ended with the pass
 
 
 def test_sampled_frames_are_capped_in_size(clip, tmp_path):
