@@ -37,6 +37,7 @@ import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second
 from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
+from analyzers.ppocr_engine import normalise_by_table, rapidocr_engine, reopen_sessions
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
@@ -82,39 +83,17 @@ _engine_lock = threading.Lock()  # one load, also when a warm-up thread (analyze
 _engine = None
 
 
-def rapidocr_engine():
-    """PP-OCR as rapidocr builds it. Text is assumed upright: no angle classifier; `read_text` scales frames
-    for the detector itself, so the engine's own rescaling is turned off."""
-    from rapidocr_onnxruntime import RapidOCR
-
-    return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
-
-
 def ocr_engine():
-    """The bundled PP-OCR engine (`rapidocr_engine`, its sessions with onnxruntime's memory arena), loaded
-    once per process."""
+    """The bundled PP-OCR engine (`ppocr_engine.rapidocr_engine`, its sessions reopened with onnxruntime's memory
+    arena and without spinning threads, its detector input normalised by table: the same answers, cheaper),
+    loaded once per process."""
     global _engine
     with _engine_lock:
         if _engine is None:
             _engine = rapidocr_engine()
-            _reuse_memory_between_calls(_engine)
+            reopen_sessions(_engine)
+            normalise_by_table(_engine)
         return _engine
-
-
-def _reuse_memory_between_calls(engine) -> None:
-    """Reopens the detector's and recognizer's ONNX sessions with onnxruntime's CPU memory arena, which
-    rapidocr turns off: without it every call allocates its buffers anew; with it a detector call on an
-    800x450 frame took 49 instead of 65 ms on 2 cores (bench/ocr_speed.py). Costs one more load of each."""
-    import onnxruntime as ort
-    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
-    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
-
-    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # as rapidocr: its models warn about unused initializers
-    options.enable_cpu_mem_arena = True
-    for part, infer in (("Det", engine.text_det.infer), ("Rec", engine.text_rec.session)):
-        infer.session = ort.InferenceSession(config[part]["model_path"], options, providers=["CPUExecutionProvider"])
 
 
 def ocr_languages() -> str:
@@ -257,6 +236,13 @@ def clean_text(text: str) -> str:
     return " ".join(t.replace("O", "0").replace("o", "0") if _DIGIT_TOKEN.match(t) else t for t in tokens)
 
 
+def detector_image(image: np.ndarray, det_max_side: int = DET_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """(the picture the detector sees, its scale): the frame scaled down to det_max_side on its longest side."""
+    scale = min(1.0, det_max_side / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+    return small, scale
+
+
 def _detected_quads(
     engine, image: np.ndarray, small: np.ndarray, scale: float, last: LastRead | None
 ) -> list[np.ndarray]:
@@ -308,8 +294,7 @@ def read_text(
         reader = reader or default_reader()
     if last is not None and recognizer == "tesseract":
         raise ValueError("`last` holds PP-OCR's readings: it serves the ppocr and combined recognizers")
-    scale = min(1.0, det_max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+    small, scale = detector_image(image, det_max_side)
     detected = _detected_quads(engine, image, small, scale, last)
     quads = [(q / scale).astype(np.float32) for q in detected]
     crops = engine.get_crop_img_list(image, quads) if quads else []

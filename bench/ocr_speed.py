@@ -1,27 +1,32 @@
-"""What the text analyzer's savings bring: PP-OCR's sessions reopened with onnxruntime's memory arena
-(`ocr._reuse_memory_between_calls`), and in a frame read again the last frame's unchanged lines kept with
-their readings (analyzers/text_reuse.py):
+"""What the text analyzer's savings bring, one by one: PP-OCR's sessions reopened with onnxruntime's memory
+arena, then also without spinning threads (`ppocr_engine.reopen_sessions`), then the detector's input
+normalised by table (`ppocr_engine.normalise_by_table`), and as now: in a frame read again the last frame's
+unchanged lines kept with their readings (analyzers/text_reuse.py):
 
     flock /work/cpu.lock .venv/bin/python -m bench.ocr_speed [--repeat 3]
 
 For each corpus clip with on-screen text, the 2 fps sampled frames are decoded once; then the text analyzer
-reads them as before (rapidocr's own sessions, arena off, every line recognized), with the arena only, and
-as now, runs interleaved, each with a fresh Tesseract reader (its memory of earlier lines would favour the
-second run). Reports wall and CPU seconds per run, the best run's ratio, megapixels the detector saw, lines
-PP-OCR's recognizer read, and the seconds whose text differs from before (bench/results/ocr_speed-<UTC>.json).
+reads them with each variant (before: rapidocr's own engine, every line recognized), runs interleaved, each
+with a fresh Tesseract reader (its memory of earlier lines would favour the second run). Reports wall and CPU
+seconds per run, the best run's ratio, megapixels the detector saw, lines PP-OCR's recognizer read, the
+seconds whose text differs from before, and per variant the median time of the detector's input step (resize,
+normalise, channels first) on the clip's frames, the variants taking turns frame by frame
+(bench/results/ocr_speed-<UTC>.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from analyzers import ocr
+from analyzers import ocr, ppocr_engine
 from analyzers.decode import decode_video
+from analyzers.frames import iter_frames
 from analyzers.probe import probe_video
 from bench import corpus, machine
 from support.counted import Counted
@@ -43,6 +48,23 @@ def timed_read(frames: Path, duration_s: float, engine, reuse_lines: bool) -> tu
     return {**took, "detector_megapixels": round(detector.count / 1e6, 2), "lines_recognized": recognizer.count}, events
 
 
+def detector_input_ms(frames: Path, engines: dict, repeat: int) -> dict[str, float]:
+    """Per engine, the median milliseconds of the detector's input step, the engines taking turns on every frame
+    (in turned order every other round). The input step alone: whole detector calls of engines taking turns
+    measure each other's threads as much as themselves."""
+    images = [ocr.detector_image(frame.image)[0] for frame in iter_frames(frames)]
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for round_ in range(repeat):
+        order = list(engines.items())[:: 1 if round_ % 2 == 0 else -1]
+        for image in images:
+            for name, engine in order:
+                step = engine.text_det.get_preprocess(max(image.shape[:2]))
+                started = time.perf_counter()
+                step(image)
+                times[name].append(time.perf_counter() - started)
+    return {name: round(statistics.median(t) * 1e3, 2) for name, t in times.items()}
+
+
 def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
     probe = probe_video(clip)
     frames = folder / f"{clip.stem}.parquet"
@@ -55,6 +77,7 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
             runs[name].append(cost)
             answers.setdefault(name, events)
     best = {name: min(r["wall_s"] for r in costs) for name, costs in runs.items()}
+    engines = {name: engine for name, (engine, _) in variants.items() if name != "now"}  # now: the table's engine
     before = {e.start_s: e.value for e in answers["before"]}
     return {
         "clip": clip.name,
@@ -62,6 +85,7 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
         "runs": runs,
         "best_wall_s": best,
         "best_ratio_to_before": {name: round(best["before"] / b, 3) for name, b in best.items()},
+        "detector_input_ms_median": detector_input_ms(frames, engines, repeat),
         "seconds_read_differently": {
             name: [e.start_s for e in events if before.get(e.start_s) != e.value] for name, events in answers.items()
         },
@@ -73,10 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     started = time.time()
-    # before: rapidocr's sessions, every line recognized; arena: our sessions; now: ours and analyzers.text_reuse
+    # before: rapidocr's engine, every line recognized; then the engine's changes one by one; now: ocr_engine
+    # (all of them) and analyzers.text_reuse
+    arena, quiet = ppocr_engine.rapidocr_engine(), ppocr_engine.rapidocr_engine()
+    ppocr_engine.reopen_sessions(arena, spinning=True)
+    ppocr_engine.reopen_sessions(quiet)
     variants = {
-        "before": (ocr.rapidocr_engine(), False),
-        "arena": (ocr.ocr_engine(), False),
+        "before": (ppocr_engine.rapidocr_engine(), False),
+        "arena": (arena, False),
+        "no_spinning": (quiet, False),
+        "table": (ocr.ocr_engine(), False),
         "now": (ocr.ocr_engine(), True),
     }
     rows = []
