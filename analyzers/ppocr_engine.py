@@ -45,7 +45,7 @@ def reopen_sessions(engine, spinning: bool = False) -> None:
 class TableNormalisedInput:
     """rapidocr's detector input step (resize to a multiple of 32, normalise, channels first) with the
     normalisation looked up per channel: rapidocr computes it in float64 numpy arithmetic over the whole frame,
-    9-12 ms an 800x448 frame on one core while the detector's threads wait; the lookup takes about 1 ms and gives
+    5-9 ms an 800x448 frame on one core while the detector's threads wait; the lookup takes about 1 ms and gives
     the identical array. Anything but an 8-bit 3-channel image goes through rapidocr's own step."""
 
     def __init__(self, preprocess):
