@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
+from analyzers.frame_models import answers_for_changed_frames, scaled_down, seconds_with_frames
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
 
@@ -109,8 +108,7 @@ def detect_faces(
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose one of {', '.join(DETECTORS)}")
     side = det_max_side or (DET_MAX_SIDE if detector == "retinaface" else DLIB_MAX_SIDE)
-    scale = min(1.0, side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+    small, scale = scaled_down(image, side)
     run = _retinaface if detector == "retinaface" else _dlib
     h, w = image.shape[:2]
     faces = []

@@ -28,6 +28,14 @@ BLOCK = 8  # thumbnail pixels per block side
 SAME_BLOCK_DIFF = 2.0  # largest mean absolute grey difference (0..255) of any block for "same picture"
 
 
+def scaled_down(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """(the picture a model sees, its scale): `image` scaled down to max_side on its longest side (area
+    interpolation), a smaller one as it is."""
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+    return small, scale
+
+
 def thumbnail(image: np.ndarray) -> np.ndarray:
     """A small grey float image of an RGB frame, what `same_picture` compares."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -35,7 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers.frame_models import answers_for_changed_frames, frames_by_second
+from analyzers.frame_models import answers_for_changed_frames, frames_by_second, scaled_down
 from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
 from analyzers.ppocr_engine import normalise_by_table, rapidocr_engine, reopen_sessions
 from analyzers.progress import Progress, Say
@@ -236,13 +236,6 @@ def clean_text(text: str) -> str:
     return " ".join(t.replace("O", "0").replace("o", "0") if _DIGIT_TOKEN.match(t) else t for t in tokens)
 
 
-def detector_image(image: np.ndarray, det_max_side: int = DET_MAX_SIDE) -> tuple[np.ndarray, float]:
-    """(the picture the detector sees, its scale): the frame scaled down to det_max_side on its longest side."""
-    scale = min(1.0, det_max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
-    return small, scale
-
-
 def _detected_quads(
     engine, image: np.ndarray, small: np.ndarray, scale: float, last: LastRead | None
 ) -> list[np.ndarray]:
@@ -294,7 +287,7 @@ def read_text(
         reader = reader or default_reader()
     if last is not None and recognizer == "tesseract":
         raise ValueError("`last` holds PP-OCR's readings: it serves the ppocr and combined recognizers")
-    small, scale = detector_image(image, det_max_side)
+    small, scale = scaled_down(image, det_max_side)
     detected = _detected_quads(engine, image, small, scale, last)
     quads = [(q / scale).astype(np.float32) for q in detected]
     crops = engine.get_crop_img_list(image, quads) if quads else []

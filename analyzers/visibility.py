@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from analyzers.frame_models import scaled_down
+
 WORK_SIDE = 640  # the face detector's working size (analyzers/faces.py DET_MAX_SIDE)
 FULL_SHORT_SIDE = 360  # a short side of this many sharp pixels shows everything the detectors need
 SHARP, BLURRED = 0.4, 0.9  # blur measure at which sharpness is 1 and 0
@@ -41,9 +43,7 @@ def blur_measure(gray: np.ndarray) -> float | None:
 
 def visibility(rgb: np.ndarray) -> float:
     """Visibility of one RGB picture (H x W x 3 uint8), 0..1."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
+    small, _ = scaled_down(rgb, WORK_SIDE)
     resolution = min(1.0, min(small.shape[:2]) / FULL_SHORT_SIDE)
     blur = blur_measure(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     sharpness = 1.0 if blur is None else float(np.clip((BLURRED - blur) / (BLURRED - SHARP), 0.0, 1.0))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from analyzers import ocr, ppocr_engine
 from analyzers.decode import decode_video
+from analyzers.frame_models import scaled_down
 from analyzers.frames import iter_frames
 from analyzers.probe import probe_video
 from bench import corpus, machine
@@ -52,7 +53,7 @@ def detector_input_ms(frames: Path, engines: dict, repeat: int) -> dict[str, flo
     """Per engine, the median milliseconds of the detector's input step, the engines taking turns on every frame
     (in turned order every other round). The input step alone: whole detector calls of engines taking turns
     measure each other's threads as much as themselves."""
-    images = [ocr.detector_image(frame.image)[0] for frame in iter_frames(frames)]
+    images = [scaled_down(frame.image, ocr.DET_MAX_SIDE)[0] for frame in iter_frames(frames)]
     times: dict[str, list[float]] = {name: [] for name in engines}
     for round_ in range(repeat):
         order = list(engines.items())[:: 1 if round_ % 2 == 0 else -1]
