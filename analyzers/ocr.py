@@ -254,7 +254,8 @@ def _detected_quads(
 
 
 def _ppocr_readings(engine, crops: list[np.ndarray], keys: list, last: LastRead | None) -> list[tuple[str, float]]:
-    """PP-OCR's (text, score) of each crop; with `last`, only crops showing a new line are read."""
+    """PP-OCR's (text, score) of each crop; with `last` (and each crop's `line_key`), only crops showing a new
+    line are read."""
     readings = [last.recall(box, grey) for box, grey in keys] if last is not None else [None] * len(crops)
     todo = [i for i, reading in enumerate(readings) if reading is None]
     if todo:
@@ -295,7 +296,7 @@ def read_text(
         recognized = [reader.read(crop) for crop in crops]
         min_score = MIN_TESSERACT_SCORE if min_score is None else min_score
     else:
-        keys = [line_key(quad, crop) for quad, crop in zip(quads, crops)]
+        keys = [line_key(quad, crop) for quad, crop in zip(quads, crops)] if last is not None else []
         recognized = _ppocr_readings(engine, crops, keys, last)
         min_score = MIN_SCORE if min_score is None else min_score
         if last is not None:  # lines read, not boxes around texture or too doubtful to keep
