@@ -53,6 +53,8 @@ NMS_IOU = 0.5
 # this found people that RGB/255, the TFJS library's input, scored below the threshold).
 NANODET_MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 NANODET_STD = np.array([57.375, 57.12, 58.395], np.float32)
+NANODET_SIDE = 416  # the input size NanoDet-g was trained at (the longest side of a frame)
+NANODET_STRIDE = 32  # its coarsest level: each input side is a multiple of it
 
 
 class DetectorUnavailable(RuntimeError):
@@ -130,16 +132,18 @@ def _to_detections(boxes, scores, classes, scale_x: float, scale_y: float, w: in
     return sorted(found, key=lambda d: -d.score)
 
 
-def decode_nanodet(outputs: dict[str, np.ndarray], size: int, min_score: float) -> tuple[np.ndarray, ...]:
-    """Boxes (x0, y0, x1, y1 in input pixels), scores and classes from NanoDet's per-level outputs: per level
-    (strides 8, 16, 32) class scores after a sigmoid [cells, 80] and, per side, a distribution over
-    distance bins [cells, 4 x bins] (generalised focal loss): the distance is its expectation x stride."""
+def decode_nanodet(outputs: dict[str, np.ndarray], height: int, width: int, min_score: float) -> tuple[np.ndarray, ...]:
+    """Boxes (x0, y0, x1, y1 in input pixels), scores and classes from NanoDet's per-level outputs for a
+    `height` x `width` input: per level (strides 8, 16, 32) class scores after a sigmoid [cells, 80], cells in
+    row order, and, per side, a distribution over distance bins [cells, 4 x bins] (generalised focal loss):
+    the distance is its expectation x stride."""
     boxes, scores, classes = [], [], []
     arrays = [a[0] for a in outputs.values()]
     for stride in (8, 16, 32):
-        g = size // stride
-        cls = next(a for a in arrays if a.shape == (g * g, len(COCO_LABELS)))
-        reg = next(a for a in arrays if a.shape[0] == g * g and a.shape[1] != len(COCO_LABELS))
+        gw = width // stride
+        cells = (height // stride) * gw
+        cls = next(a for a in arrays if a.shape == (cells, len(COCO_LABELS)))
+        reg = next(a for a in arrays if a.shape[0] == cells and a.shape[1] != len(COCO_LABELS))
         cell, label = np.nonzero(cls >= min_score)
         if not len(cell):
             continue
@@ -147,7 +151,7 @@ def decode_nanodet(outputs: dict[str, np.ndarray], size: int, min_score: float) 
         prob = np.exp(bins - bins.max(axis=2, keepdims=True))
         prob /= prob.sum(axis=2, keepdims=True)
         dist = (prob * np.arange(bins.shape[2])).sum(axis=2) * stride  # left, top, right, bottom
-        cx, cy = (cell % g + 0.5) * stride, (cell // g + 0.5) * stride
+        cx, cy = (cell % gw + 0.5) * stride, (cell // gw + 0.5) * stride
         boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1))
         scores.append(cls[cell, label])
         classes.append(label)
@@ -167,22 +171,32 @@ def decode_yolo(output: np.ndarray, min_score: float) -> tuple[np.ndarray, ...]:
     return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1), score[keep], label[keep]
 
 
+def nanodet_input(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """NanoDet's input for an RGB frame (1 x 3 x H x W) and the frame's scale in it. The longest side goes to
+    NANODET_SIDE with the aspect kept (squashing a wide frame into a square lost most cars and cyclists of
+    the labelled street clip); each side is padded with zeros at the bottom and right up to a multiple of
+    NANODET_STRIDE, not to a square: a 16:9 frame runs as 416 x 256, 0.6 of the square's work (NanoDet's own
+    keep-ratio inference pads the same way)."""
+    h, w = image.shape[:2]
+    scale = NANODET_SIDE / max(h, w)
+    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    canvas = np.zeros(
+        (-(-nh // NANODET_STRIDE) * NANODET_STRIDE, -(-nw // NANODET_STRIDE) * NANODET_STRIDE, 3), np.float32
+    )
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)[..., ::-1].astype(np.float32)
+    canvas[:nh, :nw] = (small - NANODET_MEAN) / NANODET_STD
+    return canvas.transpose(2, 0, 1)[None], scale
+
+
 def detect(image: np.ndarray, detector: str = DEFAULT_DETECTOR, min_score: float = MIN_SCORE) -> list[Detection]:
     """COCO objects in one RGB frame, most confident first, boxes in frame pixels."""
     model = load_detector(detector)
     h, w = image.shape[:2]
     if detector == "nanodet":
-        # Letterboxed (aspect kept, zero padding): squashing a wide frame into the square input lost most
-        # cars and cyclists of the labelled street clip.
-        size = model.session.get_inputs()[0].shape[2]
-        scale = size / max(h, w)
-        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-        canvas = np.zeros((size, size, 3), np.float32)
-        small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)[..., ::-1].astype(np.float32)
-        canvas[:nh, :nw] = (small - NANODET_MEAN) / NANODET_STD
+        canvas, scale = nanodet_input(image)
         names = [o.name for o in model.session.get_outputs()]
-        outputs = dict(zip(names, model.session.run(None, {model.input_name: canvas.transpose(2, 0, 1)[None]})))
-        boxes, scores, classes = decode_nanodet(outputs, size, min_score)
+        outputs = dict(zip(names, model.session.run(None, {model.input_name: canvas})))
+        boxes, scores, classes = decode_nanodet(outputs, canvas.shape[2], canvas.shape[3], min_score)
         return _to_detections(boxes, scores, classes, 1 / scale, 1 / scale, w, h)
     side = 640  # YOLO: the longest side to 640, padded to a multiple of 32
     scale = side / max(h, w)

@@ -38,7 +38,7 @@ from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
 
-VERSION = "2"  # 2: one box per object and kind
+VERSION = "3"  # 2: one box per object and kind; 3: NanoDet input padded to a multiple of 32, not to a square
 TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
 LOST_S = 1.5  # a track unseen this long ends (its object left, or the detector lost it for good)
 THUMB_SIDE = 96  # longest side of a track's thumbnail, pixels

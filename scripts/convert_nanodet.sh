@@ -28,5 +28,20 @@ sys.argv = ["tf2onnx.convert", *sys.argv[1:]]
 runpy.run_module("tf2onnx.convert", run_name="__main__")
 PY
 venv/bin/python convert.py --tfjs package/models/nanodet.json --output nanodet_g_416.onnx --opset 13
+# The TFJS graph declares a 416 x 416 input, but the network is fully convolutional (its reshapes and
+# resizes follow the input): declare height and width free, so a wide frame runs as 416 x 256, not padded
+# to a square (NanoDet's own keep-ratio inference pads only to a multiple of 32). Weights untouched.
+venv/bin/python - nanodet_g_416.onnx <<'PY'
+import sys
+
+import onnx
+
+model = onnx.load(sys.argv[1])
+dims = model.graph.input[0].type.tensor_type.shape.dim
+dims[2].dim_param, dims[3].dim_param = "height", "width"
+del model.graph.value_info[:]  # shapes inferred for 416 x 416
+onnx.checker.check_model(model)
+onnx.save(model, sys.argv[1])
+PY
 cp nanodet_g_416.onnx "$repo/analyzers/weights/nanodet_g_416.onnx"
 sha256sum "$repo/analyzers/weights/nanodet_g_416.onnx"

@@ -9,14 +9,16 @@ from analyzers.objects import Detection
 from support.media_factory import face_photo, paste, texture, write_frame_store
 
 
-def _nanodet_outputs(hits: dict[tuple[int, int], tuple[int, float, list[float]]]) -> dict[str, np.ndarray]:
-    """NanoDet-shaped outputs (per stride: scores [1, cells, 80], bin logits [1, cells, 44]) with `hits`:
-    (stride, cell) -> (class, score, distances in bins for left, top, right, bottom)."""
+def _nanodet_outputs(
+    hits: dict[tuple[int, int], tuple[int, float, list[float]]], height: int = 416, width: int = 416
+) -> dict[str, np.ndarray]:
+    """NanoDet-shaped outputs of a `height` x `width` input (per stride: scores [1, cells, 80], bin logits
+    [1, cells, 44]) with `hits`: (stride, cell) -> (class, score, distances in bins for left, top, right, bottom)."""
     out = {}
     for stride in (8, 16, 32):
-        g = 416 // stride
-        cls = np.full((1, g * g, 80), 0.01, np.float32)
-        reg = np.zeros((1, g * g, 44), np.float32)
+        cells = (height // stride) * (width // stride)
+        cls = np.full((1, cells, 80), 0.01, np.float32)
+        reg = np.zeros((1, cells, 44), np.float32)
         for (s, cell), (label, score, dist) in hits.items():
             if s == stride:
                 cls[0, cell, label] = score
@@ -29,12 +31,64 @@ def _nanodet_outputs(hits: dict[tuple[int, int], tuple[int, float, list[float]]]
 def test_nanodet_boxes_are_the_expected_bin_distances_around_the_cell_centre():
     cell = 5 * 26 + 7  # row 5, column 7 at stride 16: centre (120, 88)
     boxes, scores, classes = object_detector.decode_nanodet(
-        _nanodet_outputs({(16, cell): (2, 0.8, [2, 1, 3, 4])}), 416, 0.3
+        _nanodet_outputs({(16, cell): (2, 0.8, [2, 1, 3, 4])}), 416, 416, 0.3
     )
     assert classes.tolist() == [2] and scores.tolist() == pytest.approx([0.8])
     assert boxes[0].tolist() == pytest.approx([120 - 32, 88 - 16, 120 + 48, 88 + 64], abs=0.01)
-    nothing = object_detector.decode_nanodet(_nanodet_outputs({(16, cell): (2, 0.2, [1, 1, 1, 1])}), 416, 0.3)
+    nothing = object_detector.decode_nanodet(_nanodet_outputs({(16, cell): (2, 0.2, [1, 1, 1, 1])}), 416, 416, 0.3)
     assert len(nothing[0]) == 0
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "row", "column"),
+    [(256, 416, 3, 20), (416, 256, 20, 3), (416, 416, 3, 20)],  # wide, tall, square
+)
+def test_nanodet_cells_of_a_free_size_input_are_read_row_by_row(height, width, row, column):
+    cell = row * (width // 16) + column
+    boxes, _, _ = object_detector.decode_nanodet(
+        _nanodet_outputs({(16, cell): (0, 0.9, [1, 1, 1, 1])}, height, width), height, width, 0.3
+    )
+    cx, cy = (column + 0.5) * 16, (row + 0.5) * 16
+    assert boxes.tolist() == [pytest.approx([cx - 16, cy - 16, cx + 16, cy + 16], abs=0.01)]
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "shape", "scale"),
+    [
+        (720, 1280, (256, 416), 0.325),  # 16:9: 416 x 234 of picture, padded to 256 rows, not to 416
+        (1280, 720, (416, 256), 0.325),  # portrait
+        (480, 640, (320, 416), 0.65),  # 4:3
+        (300, 300, (416, 416), 416 / 300),  # square, scaled up
+        (8, 400, (32, 416), 1.04),  # a sliver keeps one row of the coarsest level
+    ],
+)
+def test_nanodet_input_pads_each_side_to_a_multiple_of_32_only(height, width, shape, scale):
+    image = np.empty((height, width, 3), np.uint8)
+    image[...] = (200, 50, 10)  # RGB
+    canvas, got = object_detector.nanodet_input(image)
+    assert canvas.shape == (1, 3, *shape) and got == pytest.approx(scale)
+    nh, nw = round(height * scale), round(width * scale)
+    assert not canvas[0, :, nh:, :].any() and not canvas[0, :, :, nw:].any()  # padding is zero (the mean colour)
+    bgr = [(10 - 103.53) / 57.375, (50 - 116.28) / 57.12, (200 - 123.675) / 58.395]  # NanoDet's normalisation
+    assert np.allclose(canvas[0, :, :nh, :nw], np.array(bgr, np.float32)[:, None, None], atol=1e-5)
+
+
+def test_a_wide_frame_finds_what_its_square_padded_input_finds():
+    frame = paste(texture(3, 640, 360), face_photo(), 220, 20, 330)
+    wide, _ = object_detector.nanodet_input(frame)
+    square = np.zeros((1, 3, 416, 416), np.float32)
+    square[:, :, : wide.shape[2], :] = wide
+    model = object_detector.load_detector()
+    names = [o.name for o in model.session.get_outputs()]
+    found = {}
+    for name, canvas in (("wide", wide), ("square", square)):
+        outputs = dict(zip(names, model.session.run(None, {model.input_name: canvas})))
+        boxes, scores, classes = object_detector.decode_nanodet(outputs, *canvas.shape[2:], 0.4)
+        person = int(np.argmax(np.where(classes == 0, scores, -1)))
+        found[name] = (boxes[person], scores[person])
+    assert wide.shape[2] == 256
+    assert found["wide"][0] == pytest.approx(found["square"][0], abs=4)  # input pixels
+    assert found["wide"][1] == pytest.approx(found["square"][1], abs=0.05)
 
 
 def test_the_shipped_detector_finds_the_person_in_a_real_photo_and_nothing_in_texture():
