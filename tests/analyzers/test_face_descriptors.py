@@ -1,10 +1,11 @@
-"""dlib's face descriptors on every core: helper processes give the same numbers as this process, in the
-faces' order, and a helper that fails costs only time."""
+"""dlib's face descriptor as an ONNX graph (analyzers/dlib_resnet.py): the numbers of dlib's own network on
+real faces, in the faces' order, from a graph made once and kept in the model cache; a file that is not the
+network is refused with its name."""
 
 import numpy as np
 import pytest
 
-from analyzers import face_descriptors
+from analyzers import dlib_resnet, face_descriptors
 from support.media_factory import face_photo, paste, texture, turned
 
 
@@ -19,23 +20,49 @@ def chips():
     return [face_descriptors.chip(frame, box) for frame, box in zip(frames, boxes)]
 
 
-def test_helpers_describe_the_same_faces_to_the_same_numbers_in_order(chips, monkeypatch):
-    here = face_descriptors.describe(chips, cores=1)
-    assert len({v.tobytes() for v in here}) == len(chips)  # six different chips, six different descriptors
-    monkeypatch.setattr(face_descriptors, "MIN_FACES_PER_HELPER", 2)
-    shared = face_descriptors.describe(chips, cores=3)  # two helpers and this process, two faces each
-    assert all(np.array_equal(a, b) for a, b in zip(here, shared))
+def test_the_graph_gives_dlibs_own_descriptors_in_order(chips):
+    import dlib
+
+    network = dlib.face_recognition_model_v1(str(face_descriptors.resnet_file()))
+    expected = [np.asarray(network.compute_face_descriptor(np.ascontiguousarray(c)), np.float32) for c in chips]
+    got = face_descriptors.describe(chips)
+    assert len({v.tobytes() for v in expected}) == len(chips)  # six different chips, six different descriptors
+    assert len(got) == len(chips)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    assert face_descriptors.describe(chips[::-1])[0] == pytest.approx(got[-1], abs=1e-6)  # order kept
 
 
-def test_a_helper_that_fails_leaves_its_share_to_this_process(chips, monkeypatch, caplog):
-    here = face_descriptors.describe(chips, cores=1)
-    monkeypatch.setattr(face_descriptors, "MIN_FACES_PER_HELPER", 2)
-    monkeypatch.setattr(face_descriptors.sys, "executable", "false")  # a helper that exits 1 at once
-    shared = face_descriptors.describe(chips, cores=2)
-    assert all(np.array_equal(a, b) for a, b in zip(here, shared))
-    assert "helper failed (exit status 1); its 3 faces are described here" in caplog.text
+def test_the_graph_is_made_once_and_kept_in_the_model_cache(chips, tmp_path, monkeypatch):
+    from analyzers.model_cache import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(dlib_resnet, "_sessions", {})
+    made = []
+    real = dlib_resnet.onnx_model
+    monkeypatch.setattr(dlib_resnet, "onnx_model", lambda layers: made.append(1) or real(layers))
+    first = face_descriptors.describe(chips[:2])
+    monkeypatch.setattr(dlib_resnet, "_sessions", {})  # as a new process
+    again = face_descriptors.describe(chips[:2])
+    assert made == [1] and len(list(tmp_path.glob("dlib-resnet-onnx-*.npz"))) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
 def test_no_faces_load_no_model(monkeypatch):
-    monkeypatch.setattr(face_descriptors, "_models", None)
-    assert face_descriptors.describe([], cores=4) == [] and face_descriptors._models is None
+    monkeypatch.setattr(dlib_resnet, "_sessions", {})
+    assert face_descriptors.describe([]) == [] and dlib_resnet._sessions == {}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 3],  # cut short
+        lambda data: data.replace(b"\x01\x04fc_2", b"\x01\x04xx_2"),  # no final linear map
+        lambda data: b"not a model",
+    ],
+)
+def test_a_file_that_is_not_dlibs_network_is_refused_with_its_name(tmp_path, damage):
+    path = tmp_path / "damaged.dat"
+    path.write_bytes(damage(face_descriptors.resnet_file().read_bytes()))
+    with pytest.raises(dlib_resnet.NetworkFormatError, match=r"damaged\.dat"):
+        dlib_resnet.graph_of(path)

@@ -35,3 +35,23 @@ def test_a_failed_write_leaves_no_temp_file_and_still_returns_the_arrays(tmp_pat
     np.testing.assert_array_equal(arrays["w"], np.ones(3))
     assert list((tmp_path / "cache").iterdir()) == []  # neither the half file nor a cache entry
     assert "No space left on device" in caplog.text
+
+
+def test_a_damaged_cache_file_is_built_again(tmp_path):
+    source, builds = tmp_path / "model.bin", []
+    source.write_bytes(b"weights")
+
+    def build():
+        builds.append(1)
+        return {"w": np.arange(50_000.0)}
+
+    cached_arrays(source, "kind", build, tmp_path / "cache")
+    (cache,) = (tmp_path / "cache").iterdir()
+    damaged = bytearray(cache.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the array's data
+    cache.write_bytes(bytes(damaged))
+    np.testing.assert_array_equal(cached_arrays(source, "kind", build, tmp_path / "cache")["w"], np.arange(50_000.0))
+    assert len(builds) == 2
+    cache.write_bytes(cache.read_bytes()[:100])  # and a truncated one
+    cached_arrays(source, "kind", build, tmp_path / "cache")
+    assert len(builds) == 3
