@@ -238,7 +238,7 @@ def available(kind: str, names: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| detector | " + " | ".join(f"{c} F1" for c in CATEGORIES) + " | one id per object | CPU per frame |",
+    lines = ["| detector | " + " | ".join(f"{c} F1" for c in CATEGORIES) + " | one id per object | wall per frame |",
              "|---|" + "---|" * (len(CATEGORIES) + 2)]  # fmt: skip
     for detector, row in result["objects"].items():
         cells = [str(row["f1"][c]) for c in CATEGORIES]
