@@ -102,10 +102,21 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
 def _warm_up_frame_models(defs):
     from dagster import AssetKey
 
-    from analyzers import warm_up
+    from analyzers import object_detector, persons, warm_up
 
-    keys = defs.resolve_asset_graph().get_all_asset_keys()
-    return warm_up.start(ocr=AssetKey("screen_text") in keys, faces=AssetKey("faces") in keys)
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+
+    def model_of(name: str) -> str | None:  # the `model` an asset's definition names (events.model_metadata)
+        key = AssetKey(name)
+        return str(graph.get(key).metadata.get("model")) if key in keys else None
+
+    return warm_up.start(
+        ocr=AssetKey("screen_text") in keys,
+        faces=AssetKey("faces") in keys,
+        objects=model_of("objects") if model_of("objects") in object_detector.DETECTORS else None,
+        persons=model_of("persons") == persons.DEFAULT_EMBEDDER,
+    )
 
 
 @contextlib.contextmanager

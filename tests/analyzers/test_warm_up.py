@@ -1,8 +1,10 @@
 """The frame models' warm-up thread (analyzers/warm_up.py): the step that needs a model while the thread is
-still loading it waits for that load and gets the same model; the model is loaded once."""
+still loading it waits for that load and gets the same model; the model is loaded once; a model the thread
+cannot load is left to its step, which reports why."""
 
 import time
 
+import pytest
 import rapidocr_onnxruntime
 
 from analyzers import ocr, warm_up
@@ -26,3 +28,26 @@ def test_a_step_asking_for_the_ocr_engine_during_the_warm_up_gets_the_one_it_loa
     assert len(loads) == 1
     assert ocr.ocr_engine() is engine
     assert isinstance(engine, real)
+
+
+def test_the_warm_up_loads_the_object_detector_and_the_face_descriptor_the_steps_then_use(monkeypatch):
+    from analyzers import dlib_resnet, face_descriptors, object_detector
+
+    monkeypatch.setattr(object_detector, "_models", {})  # as in a new process
+    monkeypatch.setattr(dlib_resnet, "_sessions", {})
+    warm_up.start(ocr=False, faces=False, objects="nanodet", persons=True).join(timeout=120)
+    loaded_detector = object_detector._models["nanodet"]
+    loaded_descriptor = dlib_resnet._sessions[face_descriptors.resnet_file()]
+    assert object_detector.load_detector("nanodet") is loaded_detector
+    assert dlib_resnet.session(face_descriptors.resnet_file()) is loaded_descriptor
+
+
+def test_a_model_the_warm_up_cannot_load_is_left_to_its_step(monkeypatch):
+    from analyzers import object_detector
+
+    monkeypatch.setattr(object_detector, "_models", {})
+    thread = warm_up.start(ocr=False, faces=False, objects="no-such-detector")
+    thread.join(timeout=60)
+    assert not thread.is_alive() and object_detector._models == {}
+    with pytest.raises(object_detector.DetectorUnavailable, match="no-such-detector"):
+        object_detector.load_detector("no-such-detector")
