@@ -9,10 +9,11 @@ cache (analyzers/model_cache.py), because importing the `onnx` package alone tak
 
 The network, as the file lays it out from input to output: a 7x7 convolution, affine, ReLU and 3x3 max
 pool, then residual blocks (3x3 convolution, affine, ReLU, 3x3 convolution, affine, added to the block's
-input, ReLU); a block that halves the size (stride-2 convolution) adds a 2x2 average pool of its input,
-whose missing channels count as zero (dlib's add_prev); then a global average pool and a 128 x 256 linear
-map. Input: the 150 x 150 RGB chip, each channel less dlib's stored mean, divided by 256.
-tests/analyzers/test_dlib_resnet.py checks the descriptors against dlib's on real faces.
+input, ReLU); a block that halves the size (stride-2 convolution) adds a 2x2 average pool of its input
+instead, the smaller of the two counted as zero where it lacks channels, rows or columns (dlib's add_prev);
+then a global average pool and a 256 -> 128 linear map. Input: the 150 x 150 RGB chip, each channel less
+dlib's stored mean, divided by 256. tests/analyzers/test_face_descriptors.py checks the descriptors against
+dlib's own on real faces.
 """
 
 from __future__ import annotations
