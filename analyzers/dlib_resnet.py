@@ -138,9 +138,9 @@ def onnx_model(layers: list[Layer]) -> bytes:
     x = node("Div", [node("Sub", [x, constant(means.reshape(1, 3, 1, 1))]), constant(np.float32(256.0))])
     shape, block_input = (3, CHIP_SIDE, CHIP_SIDE), None  # channels, rows, columns (fixed by the chip size)
 
-    def out_size(rows_cols: tuple[int, ...], layer: Layer) -> tuple[int, ...]:
-        *window, sy, sx, py, px = layer.ints[-6:]
-        return tuple((n + 2 * p - k) // s + 1 for n, p, k, s in zip(rows_cols, (py, px), window, (sy, sx)))
+    def out_size(rows_cols: tuple[int, ...], geometry: dict) -> tuple[int, ...]:
+        sizes = zip(rows_cols, geometry["pads"][:2], geometry["kernel_shape"], geometry["strides"])
+        return tuple((n + 2 * p - k) // s + 1 for n, p, k, s in sizes)
 
     def pad_to(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> str:
         if have == want:
@@ -162,19 +162,22 @@ def onnx_model(layers: list[Layer]) -> bytes:
                 raise NetworkFormatError("a convolution's size does not match its input")
             kernel, bias = flat[:n].reshape(filters, shape[0], rows, cols), flat[n:]
             x = node("Conv", [x, constant(kernel), constant(bias)], **geometry)
-            shape = (filters, *out_size(shape[1:], layer))
+            shape = (filters, *out_size(shape[1:], geometry))
         elif layer.kind == "affine_":
             gamma, beta = np.asarray(layer.params, np.float32).reshape(2, shape[0], 1, 1)
             x = node("Add", [node("Mul", [x, constant(gamma[None])]), constant(beta[None])])
         elif layer.kind == "relu_":
             x = node("Relu", [x])
         elif layer.kind == "max_pool_2":
-            x, shape = node("MaxPool", [x], **geometry), (shape[0], *out_size(shape[1:], layer))
+            x, shape = node("MaxPool", [x], **geometry), (shape[0], *out_size(shape[1:], geometry))
         elif layer.kind == "avg_pool_2" and layer.ints[0] == 0:  # a window of 0 rows: over everything
             x, shape = node("GlobalAveragePool", [x]), (shape[0], 1, 1)
         elif layer.kind == "avg_pool_2":  # of the block's input, to add it to the block's halved output
             skip, skip_shape = block_input
-            block_input = (node("AveragePool", [skip], **geometry), (skip_shape[0], *out_size(skip_shape[1:], layer)))
+            block_input = (
+                node("AveragePool", [skip], **geometry),
+                (skip_shape[0], *out_size(skip_shape[1:], geometry)),
+            )
         elif layer.kind == "add_prev_":
             # dlib adds tensors of unequal size as if the smaller had zeros where it lacks channels, rows or
             # columns (a stride-2 block can halve 8 rows to 3 while the average pool of its input gives 4)

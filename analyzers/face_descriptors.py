@@ -70,4 +70,4 @@ def chip(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 def describe(chips: list[np.ndarray]) -> list[np.ndarray]:
     """The descriptor of each chip, in order (no model is loaded for no chips)."""
-    return dlib_resnet.describe(resnet_file(), chips) if chips else []
+    return dlib_resnet.describe(resnet_file(), chips)

@@ -54,7 +54,7 @@ NMS_IOU = 0.5
 NANODET_MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 NANODET_STD = np.array([57.375, 57.12, 58.395], np.float32)
 NANODET_SIDE = 416  # the input size NanoDet-g was trained at (the longest side of a frame)
-NANODET_STRIDE = 32  # its coarsest level: each input side is a multiple of it
+STRIDE = 32  # both detectors' coarsest level: each input side is a multiple of it
 
 
 class DetectorUnavailable(RuntimeError):
@@ -171,18 +171,21 @@ def decode_yolo(output: np.ndarray, min_score: float) -> tuple[np.ndarray, ...]:
     return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1), score[keep], label[keep]
 
 
+def _padded(height: int, width: int) -> tuple[int, int]:
+    """Each side rounded up to a multiple of STRIDE: the input a detector runs on, padded at the bottom and right."""
+    return -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+
+
 def nanodet_input(image: np.ndarray) -> tuple[np.ndarray, float]:
     """NanoDet's input for an RGB frame (1 x 3 x H x W) and the frame's scale in it. The longest side goes to
     NANODET_SIDE with the aspect kept (squashing a wide frame into a square lost most cars and cyclists of
     the labelled street clip); each side is padded with zeros at the bottom and right up to a multiple of
-    NANODET_STRIDE, not to a square: a 16:9 frame runs as 416 x 256, 0.6 of the square's work (NanoDet's own
+    STRIDE, not to a square: a 16:9 frame runs as 416 x 256, 0.6 of the square's work (NanoDet's own
     keep-ratio inference pads the same way)."""
     h, w = image.shape[:2]
     scale = NANODET_SIDE / max(h, w)
     nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-    canvas = np.zeros(
-        (-(-nh // NANODET_STRIDE) * NANODET_STRIDE, -(-nw // NANODET_STRIDE) * NANODET_STRIDE, 3), np.float32
-    )
+    canvas = np.zeros((*_padded(nh, nw), 3), np.float32)
     small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)[..., ::-1].astype(np.float32)
     canvas[:nh, :nw] = (small - NANODET_MEAN) / NANODET_STD
     return canvas.transpose(2, 0, 1)[None], scale
@@ -201,7 +204,7 @@ def detect(image: np.ndarray, detector: str = DEFAULT_DETECTOR, min_score: float
     side = 640  # YOLO: the longest side to 640, padded to a multiple of 32
     scale = side / max(h, w)
     nh, nw = int(round(h * scale)), int(round(w * scale))
-    canvas = np.full(((nh + 31) // 32 * 32, (nw + 31) // 32 * 32, 3), 114, np.uint8)
+    canvas = np.full((*_padded(nh, nw), 3), 114, np.uint8)
     canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     (output,) = model.session.run(
         None, {model.input_name: (canvas.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]}

@@ -111,10 +111,11 @@ def _warm_up_frame_models(defs):
         key = AssetKey(name)
         return str(graph.get(key).metadata.get("model")) if key in keys else None
 
+    detector = model_of("objects")
     return warm_up.start(
         ocr=AssetKey("screen_text") in keys,
         faces=AssetKey("faces") in keys,
-        objects=model_of("objects") if model_of("objects") in object_detector.DETECTORS else None,
+        objects=detector if detector in object_detector.DETECTORS else None,
         persons=model_of("persons") == persons.DEFAULT_EMBEDDER,
     )
 
