@@ -124,7 +124,8 @@ def tessdata_dir(languages: str) -> Path:
 
 
 class TesseractReader:
-    """Tesseract's LSTM recognizer on single text lines, one libtesseract instance per thread (not thread-safe)."""
+    """Tesseract's LSTM recognizer on single text lines, one libtesseract instance per thread (not thread-safe).
+    `prepare()` starts an instance ahead of use (0.1 s), which the first thread to read then takes as its own."""
 
     def __init__(self, languages: str | None = None):
         self.languages = languages or ocr_languages()
@@ -134,6 +135,8 @@ class TesseractReader:
         except ImportError as exc:
             raise OcrSetupError("the tesserocr package is not installed (pip install tesserocr)") from exc
         self._local = threading.local()
+        self._spare: list = []  # instances prepared ahead, not yet any thread's (guarded by _spare_lock)
+        self._spare_lock = threading.Lock()
         self._lettered: OrderedDict[str, Words] = OrderedDict()  # recent readings of the combined recognizer
 
     def remembered(self, reading: str) -> Words | None:
@@ -147,15 +150,25 @@ class TesseractReader:
         while len(self._lettered) > REMEMBERED_LINES:
             self._lettered.popitem(last=False)
 
+    def prepare(self) -> None:
+        """Starts one Tesseract instance now (e.g. on the warm-up thread) for the first thread that reads."""
+        api = self._new_api()
+        with self._spare_lock:
+            self._spare.append(api)
+
+    def _new_api(self):
+        import tesserocr
+
+        return tesserocr.PyTessBaseAPI(
+            path=str(self.folder), lang=self.languages, psm=tesserocr.PSM.SINGLE_LINE, oem=tesserocr.OEM.LSTM_ONLY
+        )
+
     def _api(self):
         api = getattr(self._local, "api", None)
         if api is None:
-            import tesserocr
-
-            api = tesserocr.PyTessBaseAPI(
-                path=str(self.folder), lang=self.languages, psm=tesserocr.PSM.SINGLE_LINE, oem=tesserocr.OEM.LSTM_ONLY
-            )
-            self._local.api = api
+            with self._spare_lock:
+                api = self._spare.pop() if self._spare else None
+            api = self._local.api = api or self._new_api()
         return api
 
     def read(self, crop: np.ndarray) -> tuple[str, float]:

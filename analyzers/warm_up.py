@@ -2,13 +2,14 @@
 
 Dagster's in-process executor runs one step at a time, so while the probe, decode and audio steps work,
 the second core idles; the on-screen text, face, object and person steps then start by loading their
-models (PP-OCR's two ONNX sessions and its import, RetinaFace's session, NanoDet's session and the tracker
-library, dlib's ResNet graph: about 1.5 s on 2 cores). `start()` loads them on a daemon thread instead, so
-on a short clip much of that is gone from the run. The models are the process's own (`ocr.ocr_engine`,
-`faces.retinaface_session`, `object_detector.load_detector`, `dlib_resnet.session`, each created once under
-its lock; the tracker library under Python's import lock), so a step that needs one before the thread has
-made it waits for that load, never loads it twice. A failure here is left to the step, which meets it
-again and reports it with its own clear error.
+models (PP-OCR's two ONNX sessions and its import, Tesseract's start, RetinaFace's session, NanoDet's
+session and the tracker library, dlib's ResNet graph: about 1.5 s on 2 cores). `start()` loads them on a
+daemon thread instead, so on a short clip much of that is gone from the run. The models are the process's
+own (`ocr.ocr_engine`, `faces.retinaface_session`, `object_detector.load_detector`, `dlib_resnet.session`,
+each created once under its lock; the tracker library under Python's import lock), so a step that needs one
+before the thread has made it waits for that load, never loads it twice. Tesseract, one instance per
+thread, is started here and taken over by the first thread that reads (`TesseractReader.prepare`). A
+failure here is left to the step, which meets it again and reports it with its own clear error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def _load(ocr: bool, faces: bool, objects: str | None, persons: bool) -> None:
             from analyzers import ocr as ocr_analyzer
 
             ocr_analyzer.ocr_engine()
+            ocr_analyzer.default_reader().prepare()  # Tesseract's start, taken over by the step's thread
         if objects:
             import trackers  # noqa: F401  (its import, 0.7 s, is most of a short clip's objects step)
 

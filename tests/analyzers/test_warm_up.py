@@ -1,9 +1,12 @@
 """The frame models' warm-up thread (analyzers/warm_up.py): the step that needs a model while the thread is
 still loading it waits for that load and gets the same model; the model is loaded once; a model the thread
-cannot load is left to its step, which reports why."""
+cannot load is left to its step, which reports why; Tesseract's instance, one per thread, is started by the
+thread and taken over by the thread that reads."""
 
 import time
 
+import cv2
+import numpy as np
 import pytest
 import rapidocr_onnxruntime
 
@@ -51,3 +54,29 @@ def test_a_model_the_warm_up_cannot_load_is_left_to_its_step(monkeypatch):
     assert not thread.is_alive() and object_detector._models == {}
     with pytest.raises(object_detector.DetectorUnavailable, match="no-such-detector"):
         object_detector.load_detector("no-such-detector")
+
+
+def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread_uses(monkeypatch):
+    import threading
+
+    import tesserocr
+
+    reader = ocr.TesseractReader()  # a new reader: no thread has an instance yet
+    monkeypatch.setattr(ocr, "default_reader", lambda: reader)
+    made, real = [], tesserocr.PyTessBaseAPI
+
+    def counted(*args, **kwargs):
+        made.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tesserocr, "PyTessBaseAPI", counted)
+    warm_up.start(ocr=True, faces=False).join(timeout=120)
+    assert made == ["warm-up frame models"]
+    crop = np.full((40, 200, 3), 255, np.uint8)
+    cv2.putText(crop, "Hallo", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
+    assert reader.read(crop)[0] == "Hallo"  # read on this thread with the warm-up's instance
+    assert made == ["warm-up frame models"]
+    other = threading.Thread(target=reader.read, args=(crop,))
+    other.start()
+    other.join()
+    assert made == ["warm-up frame models", other.name]  # another thread gets its own
