@@ -19,7 +19,7 @@ FORMATS = ("table", "csv", "json")  # video_assets.table_view.FORMATS (not impor
 
 def _use_local_instance() -> Path:
     """The instance the UI shows too: $DAGSTER_HOME, else the project's dagster_home/."""
-    from resources.storage import PROJECT_ROOT  # imports Dagster: only once console_main set the collector up
+    from resources.storage import PROJECT_ROOT  # imports Dagster: here, not at the top, for console_main
 
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))).resolve()
     if not (home / "dagster.yaml").is_file():

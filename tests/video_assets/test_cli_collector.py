@@ -21,7 +21,6 @@ def test_the_command_collects_again_after_start_up_and_never_scans_what_it_loade
     instance_home, tmp_path, monkeypatch, collector
 ):
     seen = {}
-
     monkeypatch.setattr(cli, "_start_up_done", _recording(cli._start_up_done, seen))
     monkeypatch.setattr("sys.argv", ["video-timeline", "analyze", str(tmp_path / "missing.mp4")])
     assert cli.console_main() == 1  # the file is missing: reported, after the start-up
