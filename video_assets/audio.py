@@ -53,7 +53,10 @@ def sound_events(context: AssetExecutionContext, video_probe: pd.DataFrame, audi
         for x in e.value:
             heard[x["label"]] = heard.get(x["label"], 0) + 1
     agreement = sound_analyzer.speech_agreement(events, frame_events(audio))
-    context.log.info(f"speech agrees with voice activity on {agreement} of seconds")
+    if agreement is None:
+        context.log.info("speech vs voice activity: no second analysed by both (no audio, or none that decoded)")
+    else:
+        context.log.info(f"speech agrees with voice activity on {agreement:.0%} of the seconds analysed by both")
     return events_output(
         context,
         events,

@@ -134,7 +134,7 @@ def video_decode(
     spans = per_second_spans(probe.duration_s)
     decoded_s = sum(share * (end - start) for share, (_, start, end) in zip(shares, spans))
     common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3)}
-    selected = context.selected_output_names
+    selected = context.op_execution_context.selected_output_names
     if "frame_signals" in selected:
         yield Output(
             result.signals,
