@@ -121,6 +121,7 @@ def compose_description(row: dict) -> str | None:
         parts.append("static camera" if camera == "static" else f"camera {camera.replace('_', ' ')}")
     if row.get("colour") is not None and row.get("brightness") is not None:
         tone = "dark" if row["brightness"] < 0.15 else "bright" if row["brightness"] > 0.7 else ""
+        tone = "" if row["colour"] in ("black", "white") else tone  # a black image is dark already
         parts.append(f"{tone} {row['colour']} image".strip())
     if row.get("faces") is not None:
         n = row["faces"]

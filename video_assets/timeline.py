@@ -29,7 +29,9 @@ from video_assets.events import probe_of
 from video_assets.names import DENSITY_CHECK, SCORE_CHECK, TIMELINE_ASSET, TIMELINE_GROUP
 from video_assets.partitions import videos
 
-TIMELINE_VERSION = "3"  # 3: confidence-weighted score, score/confidence/derived/visibility columns, damaged streams
+# 4: no "dark black" or "bright white" in composed descriptions; 3: confidence-weighted score,
+# score/confidence/derived/visibility columns, damaged streams
+TIMELINE_VERSION = "4"
 
 
 def expected_aspects(event_assets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

@@ -86,6 +86,20 @@ def test_composed_description_uses_every_observed_aspect():
     assert compose_description({}) is None
 
 
+@pytest.mark.parametrize(
+    ("colour", "brightness", "said"),
+    [
+        ("grey", 0.1, "dark grey image"),
+        ("black", 0.02, "black image"),  # not "dark black"
+        ("white", 0.95, "white image"),  # not "bright white"
+        ("yellow", 0.8, "bright yellow image"),
+        ("blue", 0.5, "blue image"),
+    ],
+)
+def test_the_composed_description_names_the_tone_only_where_the_colour_does_not(colour, brightness, said):
+    assert compose_description({"colour": colour, "brightness": brightness}) == said.capitalize() + "."
+
+
 def test_score_counts_only_configured_aspects_and_coverage_counts_all():
     events = events_frame(
         per_second("shot", [0, 0]) + per_second("cut", [False, False]) + per_second("camera", ["static"]), "v"
