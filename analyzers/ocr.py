@@ -137,6 +137,7 @@ class TesseractReader:
         self._local = threading.local()
         self._spare: list = []  # instances prepared ahead, not yet any thread's (guarded by _spare_lock)
         self._spare_lock = threading.Lock()
+        self._reading = False  # a thread has asked for its instance: a spare made now would go unused
         self._lettered: OrderedDict[str, Words] = OrderedDict()  # recent readings of the combined recognizer
 
     def remembered(self, reading: str) -> Words | None:
@@ -151,7 +152,10 @@ class TesseractReader:
             self._lettered.popitem(last=False)
 
     def prepare(self) -> None:
-        """Starts one Tesseract instance now (e.g. on the warm-up thread) for the first thread that reads."""
+        """Starts one Tesseract instance now (e.g. on the warm-up thread) for the first thread that reads;
+        nothing when a thread has read already (it has its own)."""
+        if self._reading:
+            return
         api = self._new_api()
         with self._spare_lock:
             self._spare.append(api)
@@ -166,6 +170,7 @@ class TesseractReader:
     def _api(self):
         api = getattr(self._local, "api", None)
         if api is None:
+            self._reading = True
             with self._spare_lock:
                 api = self._spare.pop() if self._spare else None
             api = self._local.api = api or self._new_api()

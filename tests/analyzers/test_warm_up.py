@@ -80,3 +80,14 @@ def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread
     other.start()
     other.join()
     assert made == ["warm-up frame models", other.name]  # another thread gets its own
+
+
+def test_no_spare_tesseract_is_started_once_a_thread_reads(monkeypatch):
+    import tesserocr
+
+    reader = ocr.TesseractReader()
+    made, real = [], tesserocr.PyTessBaseAPI
+    monkeypatch.setattr(tesserocr, "PyTessBaseAPI", lambda *a, **k: made.append(1) or real(*a, **k))
+    reader.read(np.full((40, 200, 3), 255, np.uint8))  # the step read before the warm-up got to Tesseract
+    reader.prepare()
+    assert len(made) == 1
