@@ -544,10 +544,10 @@ def findings(results: dict, scaling: dict) -> list[str]:
         out.append(
             f"- **Dagster's share** on synthetic_clip01 is {extra_wall:.1f} s of {g['wall_s']:.1f} s wall{cpu_part}."
             " Profiled (py-spy, 2026-12-04), it is Dagster's work per event (over a hundred a run, 224 for a"
-            " 1-second clip's default graph: each made, serialised and stored in the run's SQLite database, whose connection the project's storage"
-            " keeps open: video_assets/sqlite_storage.py), the data-version lookups and Parquet hand-over of every"
-            " step input and output, and the run's creation; a fixed cost per run and step, so its share falls with"
-            " length (see the marginal RTF in Scaling)."
+            " 1-second clip's default graph: each made, serialised and stored in the run's SQLite database, whose"
+            " connection the project's storage keeps open: video_assets/sqlite_storage.py), the data-version"
+            " lookups and Parquet hand-over of every step input and output, and the run's creation; a fixed cost"
+            " per run and step, so its share falls with length (see the marginal RTF in Scaling)."
         )
     if 20 in scaling:
         sc = scaling[20]
