@@ -3,6 +3,7 @@ still loading it waits for that load and gets the same model; the model is loade
 cannot load is left to its step, which reports why; Tesseract's instance, one per thread, is started by the
 thread and taken over by the thread that reads."""
 
+import threading
 import time
 
 import cv2
@@ -56,13 +57,11 @@ def test_a_model_the_warm_up_cannot_load_is_left_to_its_step(monkeypatch):
         object_detector.load_detector("no-such-detector")
 
 
-def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread_uses(monkeypatch):
-    import threading
-
+@pytest.fixture
+def tesseract_starts(monkeypatch) -> list[str]:
+    """The names of the threads that start a Tesseract instance, in order."""
     import tesserocr
 
-    reader = ocr.TesseractReader()  # a new reader: no thread has an instance yet
-    monkeypatch.setattr(ocr, "default_reader", lambda: reader)
     made, real = [], tesserocr.PyTessBaseAPI
 
     def counted(*args, **kwargs):
@@ -70,24 +69,26 @@ def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tesserocr, "PyTessBaseAPI", counted)
+    return made
+
+
+def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread_uses(monkeypatch, tesseract_starts):
+    reader = ocr.TesseractReader()  # a new reader: no thread has an instance yet
+    monkeypatch.setattr(ocr, "default_reader", lambda: reader)
     warm_up.start(ocr=True, faces=False).join(timeout=120)
-    assert made == ["warm-up frame models"]
+    assert tesseract_starts == ["warm-up frame models"]
     crop = np.full((40, 200, 3), 255, np.uint8)
     cv2.putText(crop, "Hallo", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
     assert reader.read(crop)[0] == "Hallo"  # read on this thread with the warm-up's instance
-    assert made == ["warm-up frame models"]
+    assert tesseract_starts == ["warm-up frame models"]
     other = threading.Thread(target=reader.read, args=(crop,))
     other.start()
     other.join()
-    assert made == ["warm-up frame models", other.name]  # another thread gets its own
+    assert tesseract_starts == ["warm-up frame models", other.name]  # another thread gets its own
 
 
-def test_no_spare_tesseract_is_started_once_a_thread_reads(monkeypatch):
-    import tesserocr
-
+def test_no_spare_tesseract_is_started_once_a_thread_reads(tesseract_starts):
     reader = ocr.TesseractReader()
-    made, real = [], tesserocr.PyTessBaseAPI
-    monkeypatch.setattr(tesserocr, "PyTessBaseAPI", lambda *a, **k: made.append(1) or real(*a, **k))
     reader.read(np.full((40, 200, 3), 255, np.uint8))  # the step read before the warm-up got to Tesseract
     reader.prepare()
-    assert len(made) == 1
+    assert tesseract_starts == [threading.current_thread().name]
