@@ -19,16 +19,17 @@ import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import cv2
 import numpy as np
-import pandas as pd
 from av.video.reformatter import VideoReformatter
 
 from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
-from analyzers.frame_signals import SIGNAL_WIDTH, FrameSignals
+from analyzers.frame_signals import MOTION_RATE, SIGNAL_WIDTH, FrameSignals
 from analyzers.frames import FrameStoreWriter, SampledFrame
 from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
 from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media
@@ -36,6 +37,9 @@ from analyzers.progress import Progress, Say
 from analyzers.read_ahead import read_ahead
 from analyzers.records import Event, per_second_spans
 from analyzers.visibility import visibility
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCE = "decode"
 
@@ -87,12 +91,19 @@ def _stream_name(stream) -> str:
 
 @dataclass
 class DecodeResult:
-    signals: pd.DataFrame  # one row per decoded frame (analyzers.frame_signals.METRIC_KEYS)
+    columns: dict[str, np.ndarray]  # the per-frame signals: one array per analyzers.frame_signals.METRIC_KEYS
     sampled: int  # frames written to the frame store
     decoded: int  # frames decoded
     seconds: float  # wall time of the pass
     visibility: list[tuple[float, float]] = field(default_factory=list)  # (t, visibility) of each sampled frame
     damage: StreamDamage | None = None  # None: every packet decoded
+
+    @cached_property
+    def signals(self) -> pd.DataFrame:
+        """The per-frame signals as a table, one row per decoded frame."""
+        import pandas as pd  # here, not at the top: see analyzers.records.events_frame
+
+        return pd.DataFrame(self.columns)
 
     def decoded_share(self, duration_s: float) -> list[float]:
         """Per second of the video, the share of it whose frames decoded."""
@@ -102,17 +113,20 @@ class DecodeResult:
 
 def decode_video(
     probe: VideoProbe,
-    frames_path: Path,
+    frames_path: Path | None,
     *,
     sample_fps: float = 2.0,
     max_side: int = 1280,
+    motion: bool = True,
     progress: Say | None = None,
 ) -> DecodeResult:
     """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path).
 
-    Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could not be decoded
-    is in `damage`. Raises MediaError when no frame decodes, or when the stream's data ends well before its
-    declared end (a truncated file)."""
+    A caller that needs only the signals for cut detection (analyzers.cut_list) passes no frames_path (no frame
+    is sampled, so no visibility either) and motion=False (the global-motion columns stay NaN): about a third of
+    the pass's work. Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could
+    not be decoded is in `damage`. Raises MediaError when no frame decodes, or when the stream's data ends well
+    before its declared end (a truncated file)."""
     path = Path(probe.path)
     started = time.perf_counter()
     rot = probe.rotation
@@ -123,8 +137,8 @@ def decode_video(
     sample_scale = min(1.0, max_side / max(coded_w, coded_h))
     smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
 
-    signals = FrameSignals()
-    writer = FrameStoreWriter(frames_path)
+    signals = FrameSignals(motion_rate=MOTION_RATE if motion else 0.0)
+    writer = FrameStoreWriter(frames_path) if frames_path is not None else None
     report = Progress(progress, f"decoding {path.name}", probe.duration_s)
     # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
     # every frame, which cost more than the scaling itself.
@@ -144,7 +158,7 @@ def decode_video(
                 continue
             t = max(t, 0.0)
             small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
-            if t + 1e-6 >= next_sample:
+            if writer is not None and t + 1e-6 >= next_sample:
                 sample = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA")
                 image = _rotate(sample.to_ndarray(), rot)
                 writer.add(SampledFrame(t=t, frame_index=index, image=image))
@@ -167,7 +181,8 @@ def decode_video(
                     report.at(t)
             name = _stream_name(stream)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     if not signals.frames:
         reason = packets.read_error or packets.first_error
         raise MediaError(f"{path}: no frame could be decoded" + (f" ({reason})" if reason else ""))
@@ -184,8 +199,8 @@ def decode_video(
         if lost or packets.failed or packets.read_error:
             damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error)
     return DecodeResult(
-        signals=signals.table(),
-        sampled=writer.count,
+        columns=signals.columns(),
+        sampled=writer.count if writer is not None else 0,
         decoded=signals.frames,
         seconds=time.perf_counter() - started,
         visibility=seen,

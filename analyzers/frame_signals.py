@@ -16,10 +16,13 @@ import itertools
 import math
 from array import array
 from collections import deque
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VERSION = "2"  # of the table's columns and their meaning
 SIGNAL_WIDTH = 320  # analysis width of the per-frame signals (height follows the aspect ratio)
@@ -183,7 +186,7 @@ class FrameSignals:
     """The per-frame signals of one video, frame by frame; `table()` gives them as one row per frame."""
 
     def __init__(self, motion_rate: float = MOTION_RATE, mix_window_s: float = MIX_WINDOW_S):
-        self._motion_gap = 1.0 / motion_rate
+        self._motion_gap = 1.0 / motion_rate if motion_rate > 0 else math.inf  # 0: no global-motion estimates
         self._mix_window = mix_window_s
         self._prev_gray: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
@@ -301,5 +304,11 @@ class FrameSignals:
     def last_t(self) -> float:
         return self._columns["t"][-1]
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The signals so far, one array per METRIC_KEYS (analyzers.shots reads these as it reads `table()`)."""
+        return {key: np.asarray(values) for key, values in self._columns.items()}
+
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({key: np.asarray(values) for key, values in self._columns.items()})
+        import pandas as pd  # here, not at the top: see analyzers.records.events_frame
+
+        return pd.DataFrame(self.columns())

@@ -28,11 +28,20 @@ middle of the run; a run that reaches black is a fade, left to the black-run rul
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from analyzers.frame_signals import MIX_KEYS, MIX_WINDOW_S, PEAK_MIN_CHANGE, PEAK_SPREAD, change_score
 from analyzers.records import Event, per_second_spans
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
+    # The per-frame signals (analyzers.frame_signals): their table, or its columns as arrays (analyzers.cut_list).
+    Signals = pd.DataFrame | Mapping[str, np.ndarray]
 
 VERSION = "4"
 SOURCE = "shots:adaptive-content+motion-check+dissolve+fade"
@@ -45,12 +54,16 @@ MIX_MIN_FRAMES = 3  # rows a dissolve's run needs (one or two blend-like frames 
 MIX_SWEEP = 0.3  # over a dissolve the blend weight falls from the old picture to the new by at least this
 
 
-def content_change(signals: pd.DataFrame, diff: str = "diff", hist: str = "hist_diff") -> np.ndarray:
+def _column(signals: Signals, key: str) -> np.ndarray:
+    return np.asarray(signals[key], dtype=float)
+
+
+def content_change(signals: Signals, diff: str = "diff", hist: str = "hist_diff") -> np.ndarray:
     """Per frame the change of content (0..1) from the previous frame (or, with the `_2` columns, two before)."""
-    return np.nan_to_num(change_score(signals[diff].to_numpy(float), signals[hist].to_numpy(float)), nan=0.0)
+    return np.nan_to_num(change_score(_column(signals, diff), _column(signals, hist)), nan=0.0)
 
 
-def lasting_change(signals: pd.DataFrame, score: np.ndarray) -> np.ndarray:
+def lasting_change(signals: Signals, score: np.ndarray) -> np.ndarray:
     """Per frame i, the change from frame i-1 to frame i+1: how much of frame i's change is still there one
     frame later. Signals without the two-frame columns count every change as lasting."""
     if "diff_2" not in signals or "hist_diff_2" not in signals:
@@ -62,9 +75,9 @@ def lasting_change(signals: pd.DataFrame, score: np.ndarray) -> np.ndarray:
     return out
 
 
-def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int]]:
+def black_runs(signals: Signals, black_level: float) -> list[tuple[int, int]]:
     """(first, last) frame indices of each run of near-black frames."""
-    dark = signals["brightness"].to_numpy(float) < black_level
+    dark = _column(signals, "brightness") < black_level
     runs: list[tuple[int, int]] = []
     for i in np.flatnonzero(dark):
         if runs and i == runs[-1][1] + 1:
@@ -75,20 +88,20 @@ def black_runs(signals: pd.DataFrame, black_level: float) -> list[tuple[int, int
 
 
 def detect_dissolves(
-    signals: pd.DataFrame, runs: list[tuple[int, int]] | None = None, black_level: float = 0.06
+    signals: Signals, runs: list[tuple[int, int]] | None = None, black_level: float = 0.06
 ) -> list[tuple[float, float, str]]:
     """(middle of the dissolve, confidence, "dissolve") for every dissolve found; the confidence is
     1 - the run's median residual / MIX_RESIDUAL. Signals without the blend-test columns (stored by an
     older decode pass) give none."""
-    if not set(MIX_KEYS) <= set(signals.columns):
+    if not all(key in signals for key in MIX_KEYS):
         return []
-    t = signals["t"].to_numpy(float)
-    mid = signals["mix_t"].to_numpy(float)
-    alpha = signals["mix_alpha"].to_numpy(float)
-    residual = signals["mix_residual"].to_numpy(float)
+    t = _column(signals, "t")
+    mid = _column(signals, "mix_t")
+    alpha = _column(signals, "mix_alpha")
+    residual = _column(signals, "mix_residual")
     blend = (
-        (signals["mix_change"].to_numpy(float) >= MIX_MIN_CHANGE)
-        & (signals["mix_corr"].to_numpy(float) < MIX_MAX_CORR)
+        (_column(signals, "mix_change") >= MIX_MIN_CHANGE)
+        & (_column(signals, "mix_corr") < MIX_MAX_CORR)
         & (alpha >= MIX_ALPHA[0])
         & (alpha <= MIX_ALPHA[1])
         & (residual <= MIX_RESIDUAL)
@@ -114,7 +127,7 @@ def detect_dissolves(
 
 
 def detect_cuts(
-    signals: pd.DataFrame,
+    signals: Signals,
     fps: float,
     *,
     min_change: float = PEAK_MIN_CHANGE,  # the decode pass checks the motion of peaks from here on
@@ -128,15 +141,15 @@ def detect_cuts(
     black_shot_s: float = 2.0,
 ) -> list[tuple[float, float, str]]:
     """(time of the new shot's first frame, strength, kind) for every boundary found."""
-    t = signals["t"].to_numpy(float)
+    t = _column(signals, "t")
     if len(t) < 2:
         return []
     score = content_change(signals)
     lasting = lasting_change(signals, score)
-    hist = np.nan_to_num(signals["hist_diff"].to_numpy(float), nan=0.0)
+    hist = np.nan_to_num(_column(signals, "hist_diff"), nan=0.0)
     # Share of a frame's change that following its motion leaves (NaN: not measured, counts as a new picture).
-    unexplained = signals["unexplained"].to_numpy(float) if "unexplained" in signals else np.full(len(t), np.nan)
-    sat = signals["saturation"].to_numpy(float) if "saturation" in signals else np.ones(len(t))
+    unexplained = _column(signals, "unexplained") if "unexplained" in signals else np.full(len(t), np.nan)
+    sat = _column(signals, "saturation") if "saturation" in signals else np.ones(len(t))
     coloured = np.minimum(sat, np.roll(sat, 1)) >= 0.05
     half = max(2, int(round(window_s * (fps or 25.0))))
     edge = 2.5 / (fps or 25.0)
@@ -181,7 +194,7 @@ def detect_cuts(
     return cuts
 
 
-def analyze_shots(signals: pd.DataFrame, fps: float, duration_s: float) -> list[Event]:
+def analyze_shots(signals: Signals, fps: float, duration_s: float) -> list[Event]:
     """Per second: `shot` (index at the second's start) and `cut`; plus a `shot_boundary` event per cut."""
     cuts = detect_cuts(signals, fps)
     times = [c[0] for c in cuts]

@@ -8,8 +8,8 @@ start, imports, instance, run): `python -m bench.whole_process`, and part of `ma
 - re-analysing the unchanged synthetic_clip01: wall time, and the decode counter of that process;
 - 10 clips of 10 s in one `analyze` call: per file, its line's time minus the time its steps ran (the union
   of their start-to-end intervals, from the run's events): what Dagster, registration and the score cost;
-- the cut path (probe, decode pass, shots: bench/cut_path.py) against PySceneDetect's content detector
-  (`detect(CLIP, ContentDetector())`), each a whole process, with cut F1 against the corpus truth.
+- the cut path (`video-timeline cuts`: probe, a signals-only decode pass, shots) against PySceneDetect's content
+  detector (`detect(CLIP, ContentDetector())`), each a whole process, with cut F1 against the corpus truth.
 
 Writes bench/results/whole_process-latest.json, bench/sections/whole_process.md (BENCHMARKS.md keeps it)
 and the README's whole-process table.
@@ -75,12 +75,19 @@ def ffmpeg_decode_s(clip: Path, env: dict) -> float:
 
 
 def cut_row(clip: Path, env: dict) -> dict:
-    ours_s, ours = timed([sys.executable, "-m", "bench.cut_path", str(clip)], env)
-    peer_s, peer = timed([sys.executable, "-c", PEER, str(clip)], env)
+    """Ours and PySceneDetect's, alternating, REPEATS times each: the medians (either may meet a busy moment)."""
+    ours_s, peer_s = [], []
+    for _ in range(REPEATS):
+        took, ours = timed(cli("cuts", "--format", "json", str(clip)), env)
+        ours_s.append(took)
+        took, peer = timed([sys.executable, "-c", PEER, str(clip)], env)
+        peer_s.append(took)
     row = {
-        "ours_s": ours_s,
-        "pyscenedetect_s": peer_s,
-        "ours_cuts": json.loads(ours.stdout.strip().splitlines()[-1]),
+        "ours_s": statistics.median(ours_s),
+        "pyscenedetect_s": statistics.median(peer_s),
+        "ours_runs_s": ours_s,
+        "pyscenedetect_runs_s": peer_s,
+        "ours_cuts": [b["time_s"] for b in json.loads(ours.stdout)[0]["boundaries"]],
         "pyscenedetect_cuts": json.loads(peer.stdout.strip().splitlines()[-1]),
     }
     truth = corpus.ground_truth(clip)
@@ -309,7 +316,8 @@ def section_lines(r: dict) -> list[str]:
         "",
         *_table(["figure", "measured", "target", "met"], summary_rows(r)),
         "",
-        "Cut path per clip (whole process each; ffmpeg's decode of the same clip for reference):",
+        f"Cut path per clip (`video-timeline cuts` and PySceneDetect, whole process each, the median of {REPEATS}"
+        " runs alternating; ffmpeg's decode of the same clip for reference):",
         "",
     ]
     rows = []

@@ -206,6 +206,46 @@ def report(target: str, output: str | None) -> int:
     return 0
 
 
+def cuts(files: list[str], fmt: str) -> int:
+    """The shot boundaries of each file, found without Dagster, the instance or pandas (analyzers.cut_list):
+    a file's lines are printed as soon as it is done; JSON, one array, at the end."""
+    import csv
+    import json
+
+    from analyzers.cut_list import find_cuts
+    from analyzers.probe import MediaError
+
+    _start_up_done()
+    found, failures = [], 0
+    rows = csv.writer(sys.stdout, lineterminator="\n")
+    if fmt == "csv":
+        rows.writerow(["file", "time_s", "kind", "confidence"])
+    for name in files:
+        try:
+            cut_list = find_cuts(Path(name))
+        except MediaError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if cut_list.damage:
+            print(f"warning: {cut_list.damage}", file=sys.stderr)
+        boundaries = [(round(b.t, 3), b.kind, round(b.confidence, 3)) for b in cut_list.boundaries]
+        if fmt == "table":
+            print(f"{name}: {len(boundaries)} shot boundaries in {cut_list.duration_s:.1f} s")
+            for t, kind, confidence in boundaries:
+                print(f"  {t:10.3f} s  {kind:<11}  confidence {confidence:.2f}")
+        elif fmt == "csv":
+            rows.writerows((name, *b) for b in boundaries)
+        keys = ("time_s", "kind", "confidence")
+        found.append(
+            {"file": name, "duration_s": cut_list.duration_s, "boundaries": [dict(zip(keys, b)) for b in boundaries]}
+        )
+        sys.stdout.flush()
+    if fmt == "json":
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+    return 1 if failures else 0
+
+
 def list_videos(fmt: str) -> int:
     """Every video of the instance: state, score, duration, source, last run."""
     import pandas as pd
@@ -387,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="write the video's HTML report (filmstrip, lanes, player) and print its path")
     p.add_argument("target", metavar="FILE_OR_KEY")
     p.add_argument("--output", metavar="PATH", help="write it here (default: beside the stored outputs)")
+    p = sub.add_parser("cuts", help="print the shot boundaries of files (quick: no instance, no other analyzer)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or json")
     p = sub.add_parser("list", help="the analysed videos: state, score, duration, last run, source")
     p.add_argument("--format", choices=FORMATS, default="table")
     p = sub.add_parser("forget", help="remove a video's partition and outputs (never the source file)")
@@ -413,6 +456,8 @@ def _run(args) -> int:
         return show(args.target, args.rows, args.format, args.columns)
     if args.command == "report":
         return report(args.target, args.output)
+    if args.command == "cuts":
+        return cuts(args.files, args.format)
     if args.command == "list":
         return list_videos(args.format)
     if args.command == "forget":
