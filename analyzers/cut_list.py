@@ -1,8 +1,9 @@
 """The shot boundaries of one file without the rest of the analysis: probe, a signals-only decode pass, shots.
 
 What `video-timeline cuts` prints. The decode pass leaves out what only other analyzers use (sampled frames
-and their visibility, the global-motion estimates), so it costs about two thirds of the full pass; the cut rule
-reads the same signals either way, so the boundaries are those the full analysis stores in `shots`.
+and their visibility, the global-motion estimates): on synthetic_clip01 it takes 1.6 s instead of 2.5-2.7 s.
+The cut rule reads the same signals either way, so the boundaries are those the full analysis stores in `shots`.
+Nothing here makes a table, so pandas is never imported (0.2 s of the start-up).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def find_cuts(path: Path, progress: Say | None = None) -> CutList:
     """Raises analyzers.probe.MediaError (naming the file) for a file that cannot be analysed."""
     probe = probe_video(path)
     decoded = decode_video(probe, None, motion=False, progress=progress)
-    found = [Boundary(t, kind, min(1.0, strength)) for t, strength, kind in shots.detect_cuts(decoded.columns, probe.fps)]
+    found = [
+        Boundary(t, kind, min(1.0, strength)) for t, strength, kind in shots.detect_cuts(decoded.columns, probe.fps)
+    ]
     damage = decoded.damage.warning(Path(path), "frames") if decoded.damage is not None else None
     return CutList(Path(path), probe.duration_s, found, damage)

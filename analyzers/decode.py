@@ -123,8 +123,8 @@ def decode_video(
     """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path).
 
     A caller that needs only the signals for cut detection (analyzers.cut_list) passes no frames_path (no frame
-    is sampled, so no visibility either) and motion=False (the global-motion columns stay NaN): about a third of
-    the pass's work. Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could
+    is sampled, so no visibility either) and motion=False (the global-motion columns stay NaN): about 40 % of the
+    pass's time. Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could
     not be decoded is in `damage`. Raises MediaError when no frame decodes, or when the stream's data ends well
     before its declared end (a truncated file)."""
     path = Path(probe.path)

@@ -24,27 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 if TYPE_CHECKING:
     import pandas as pd
 
 DERIVED = "derived"  # detail key: why a value is derived rather than observed
 
 EVENT_COLUMNS = ["video", "start_s", "end_s", "aspect", "value", "confidence", "source", "detail"]
-
-EVENT_SCHEMA = pa.schema(
-    [
-        ("video", pa.string()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("aspect", pa.string()),
-        ("value", pa.string()),  # JSON
-        ("confidence", pa.float64()),
-        ("source", pa.string()),
-        ("detail", pa.string()),  # JSON or null
-    ]
-)
 
 
 @dataclass(frozen=True)
