@@ -80,7 +80,7 @@ def _path_from_text(text: str) -> str:
 def open_media(path: Path):
     """The file opened for reading with PyAV; MediaError naming the file when it cannot be."""
     if not path.is_file():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError(f"{path}: " + ("a folder, not a video file" if path.is_dir() else "no such file"))
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: the file is empty (0 bytes)")
     try:

@@ -208,7 +208,8 @@ def report(target: str, output: str | None) -> int:
 
 def cuts(files: list[str], fmt: str) -> int:
     """The shot boundaries of each file, found without Dagster, the instance or pandas (analyzers.cut_list):
-    a file's lines are printed as soon as it is done; JSON, one array, at the end."""
+    a file's lines are printed as soon as it is done (JSON, one array, at the end); a long file's progress
+    goes to stderr every few seconds."""
     import csv
     import json
 
@@ -222,7 +223,7 @@ def cuts(files: list[str], fmt: str) -> int:
         rows.writerow(["file", "time_s", "kind", "confidence"])
     for name in files:
         try:
-            cut_list = find_cuts(Path(name))
+            cut_list = find_cuts(Path(name), progress=lambda line: print(line, file=sys.stderr, flush=True))
         except MediaError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
@@ -231,7 +232,7 @@ def cuts(files: list[str], fmt: str) -> int:
             print(f"warning: {cut_list.damage}", file=sys.stderr)
         boundaries = [(round(b.t, 3), b.kind, round(b.confidence, 3)) for b in cut_list.boundaries]
         if fmt == "table":
-            print(f"{name}: {len(boundaries)} shot boundaries in {cut_list.duration_s:.1f} s")
+            print(f"{name}: {len(boundaries)} shot boundaries in {cut_list.duration_s:.2f} s")
             for t, kind, confidence in boundaries:
                 print(f"  {t:10.3f} s  {kind:<11}  confidence {confidence:.2f}")
         elif fmt == "csv":

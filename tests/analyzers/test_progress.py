@@ -5,6 +5,7 @@ import re
 import pytest
 
 from analyzers import faces, ocr, progress, transcript
+from analyzers.cut_list import find_cuts
 from analyzers.decode import decode_audio, decode_video
 from analyzers.probe import probe_video
 
@@ -22,6 +23,9 @@ def test_each_long_step_reports_how_far_into_the_video_it_is(clip, tmp_path, mon
     decode_video(probe, tmp_path / "frames.parquet", progress=lines.append)
     decoded = positions(lines, "decoding clip.mp4")
     assert len(decoded) == 165 and decoded == sorted(decoded) and decoded[-1] == 11  # one per frame here
+    lines = []
+    find_cuts(clip, progress=lines.append)  # `video-timeline cuts` prints these to stderr
+    assert positions(lines, "decoding clip.mp4") == decoded
 
     for name, analyse in {
         "reading text": lambda say: ocr.analyze_text(tmp_path / "frames.parquet", probe.duration_s, progress=say),

@@ -32,9 +32,12 @@ def run_cuts(tmp_path, *args):
 def test_csv_lists_the_cuts_of_each_file_and_a_bad_file_is_named(clip, tmp_path):
     bad = tmp_path / "not a video.mp4"
     bad.write_bytes(b"\x00" * 4096)
-    proc = run_cuts(tmp_path, clip, bad, "--format", "csv")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    proc = run_cuts(tmp_path, clip, bad, folder, "--format", "csv")
     assert proc.returncode == 1
-    assert f"error: {bad}: " in proc.stderr
+    assert f"error: {bad}: not a readable media file" in proc.stderr
+    assert f"error: {folder}: a folder, not a video file" in proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert {r["file"] for r in rows} == {str(clip)}
     assert [float(r["time_s"]) for r in rows] == pytest.approx(CLIP_CUTS, abs=0.1)
@@ -52,7 +55,7 @@ def test_json_and_table_say_the_same(clip, tmp_path):
     table = run_cuts(tmp_path, clip)
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0] == f"{clip}: 4 shot boundaries in {entry['duration_s']:.1f} s"
+    assert lines[0] == f"{clip}: 4 shot boundaries in {entry['duration_s']:.2f} s"
     assert [float(line.split()[0]) for line in lines[1:]] == times
 
 
