@@ -68,15 +68,17 @@ def _run_temp_path(storage: TimelineStorage, asset: str, context: AssetExecution
     return storage.temp_path(asset, context.partition_key, context.run.run_id, run_is_over(context))
 
 
-def _into_temp_file(write, tmp: Path):
-    """`write()` into a temp file that is removed on any failure; a bad input is a final Failure."""
+def _into_temp_file(write, tmp: Path | None):
+    """`write()` into a temp file (if any) that is removed on any failure; a bad input is a final Failure."""
     try:
         return write()
     except MediaError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise Failure(description=str(exc), allow_retries=False) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -111,7 +113,11 @@ def video_decode(
 ):
     """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
-    frames_tmp = _run_temp_path(storage, "sampled_frames", context)
+    selected = context.op_execution_context.selected_output_names
+    # Frames are sampled only for an output that reads them: rebuilding frame_signals alone (a backfill after a
+    # change of the signals) encodes no JPEG frame.
+    sampling = bool(selected & {"sampled_frames", VIDEO_QUALITY})
+    frames_tmp = _run_temp_path(storage, "sampled_frames", context) if sampling else None
     result = _into_temp_file(
         lambda: decode_video(
             probe,
@@ -134,7 +140,6 @@ def video_decode(
     spans = per_second_spans(probe.duration_s)
     decoded_s = sum(share * (end - start) for share, (_, start, end) in zip(shares, spans))
     common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3)}
-    selected = context.op_execution_context.selected_output_names
     if "frame_signals" in selected:
         yield Output(
             result.signals,
@@ -147,7 +152,7 @@ def video_decode(
             "sampled_frames",
             metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps},
         )
-    else:
+    elif frames_tmp is not None:
         frames_tmp.unlink(missing_ok=True)
     if VIDEO_QUALITY in selected:
         events = video_quality_events(result, probe.duration_s)

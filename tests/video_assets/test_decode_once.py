@@ -5,7 +5,7 @@ PyAV's decoding calls, so a second pass made any other way than the first is cou
 
 import av
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from analyzers.probe import probe_video
 from support.decode_counter import counting_media_reads
@@ -27,3 +27,21 @@ def test_the_whole_graph_opens_the_source_three_times_and_decodes_each_stream_on
     # the video pass decodes every frame once; the probe decodes only the first
     assert counts.video_frames == frame_count + 1
     assert counts.audio_frames == audio_frames > 0 and counts.other_frames == 0  # the audio pass: each frame once
+
+
+def test_rebuilding_the_frame_signals_alone_samples_no_frame(clip, instance_home):
+    # A backfill after a change of the signals selects frame_signals without sampled_frames: no frame is
+    # sampled or encoded, and the sampled frames' folder is never made.
+    defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"])
+    selection = [AssetKey("video_probe"), AssetKey("frame_signals")]
+    with DagsterInstance.get() as instance:
+        run = analyze_file(defs, instance, clip, asset_selection=selection)
+        assert run.success, run.failure
+        messages = [e.user_message for e in instance.all_logs(run.run_id)]
+        [signals] = instance.fetch_materializations(AssetKey("frame_signals"), limit=1).records
+        frames = instance.fetch_materializations(AssetKey("sampled_frames"), limit=1).records
+    assert signals.asset_materialization.metadata["frames_decoded"].value == probe_video(clip).frame_count
+    assert frames == [] and any(m.endswith(", sampled 0") for m in messages), messages
+    storage = defs.resources["storage"]
+    assert storage.asset_path("frame_signals", run.key).is_file()
+    assert not storage.asset_path("sampled_frames", run.key).parent.exists()
