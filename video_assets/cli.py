@@ -472,8 +472,8 @@ def console_main() -> int:
     """The `video-timeline` command: `main`, with the cyclic garbage collector kept off the objects that live
     from start-up to exit (Dagster, the definitions, the libraries: about a million). Collecting while they
     load, and once more over all of them at exit, cost 0.8 s of a 2 s `analyze` of an unchanged file. So this
-    module imports nothing heavy at its top; `analyze`, `report`, `backfill-stale` and `ui` turn the collector
-    back on after their imports (`_start_up_done`); `show`, `list` and `forget` end soon after theirs."""
+    module imports nothing heavy at its top; `analyze`, `cuts`, `report`, `backfill-stale` and `ui` turn the
+    collector back on after their imports (`_start_up_done`); `show`, `list` and `forget` end soon after theirs."""
     gc.disable()
     try:
         return main()
