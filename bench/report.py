@@ -210,10 +210,10 @@ def peer_section(clips: dict) -> list[str]:
         "",
         "Same clips, same run, each in a fresh process. PySceneDetect is called as its documentation shows,",
         "`detect(path, ContentDetector())` and `detect(path, AdaptiveDetector())` with default settings (OpenCV",
-        "backend, its automatic downscaling). Its time is the whole `detect` call: decode + detection. *Ours* is our",
-        "cut detection's cost: the video decode pass (`decode_video`) + the shots analyzer. Our decode pass also",
-        "computes global motion, visual statistics and writes the 2 fps sampled frames for the other analyzers, so it",
-        "is an upper bound for cut detection alone. F1 with 1 s tolerance, each true cut matched once.",
+        "backend, its automatic downscaling). Its time is the whole `detect` call: decode + detection. *Ours* is",
+        "`analyzers.cut_list.find_cuts` in the same process after them (what `video-timeline cuts` runs): the probe,",
+        "the decode pass without the sampled frames and the global motion that only other analyzers read, and the",
+        "shots analyzer's cut rule. F1 with 1 s tolerance, each true cut matched once.",
         "",
         "### Accuracy (clips with cut ground truth)",
         "",
@@ -521,14 +521,12 @@ def findings(results: dict, scaling: dict) -> list[str]:
         out.append(
             f"- **Cut speed: target missed** on {len(slower)} of {len(ratios)} clips (ours takes"
             f" {1 / max(slower.values()):.1f}-{1 / min(slower.values()):.1f}x PySceneDetect's time). Why: the shots"
-            " analyzer itself takes milliseconds; the time is the decode pass, and bare decoding is only"
-            f" {min(shares):.0%}-{max(shares):.0%} of it. The rest is per-frame work in `analyzers/frame_signals.py`"
-            " that every light analyzer shares: an RGB downscale through swscale, grey and HSV conversion, an HSV"
-            " histogram, channel means and a Laplacian variance, plus global motion 4x/s and 2 fps JPEG frames for"
-            " the frame models. PySceneDetect computes one metric per downscaled frame. Profiled with cProfile: on"
-            " 25-30 fps clips the per-frame downscale and conversions dominate; on low-rate clips (janus, 8 fps) the"
-            " fixed-rate side work does (motion 4x/s, 2 fps JPEGs), which PySceneDetect does not do at all. The"
-            " remaining levers are in the decode pass, not in the cut detector."
+            " rule itself takes milliseconds; the time is the cut list's decode pass (without sampled frames and"
+            f" global motion), and bare decoding is {min(shares):.0%}-{max(shares):.0%} of it. The rest is the"
+            " per-frame work of `analyzers/frame_signals.py` the cut rule reads: an RGB downscale through swscale,"
+            " grey and HSV conversion, an HSV histogram, differences to the two frames before, the blend test for"
+            " dissolves and, on isolated peaks only, the motion check. PySceneDetect computes one metric per"
+            " downscaled frame."
         )
     d, g = (
         clips.get("synthetic_clip01.mp4", {}).get("direct", {}),

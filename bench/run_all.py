@@ -77,20 +77,20 @@ def measure_clip(env: BenchEnv, clip: Path, repeats: int, with_default: bool) ->
 
 
 def peer_comparison(clip: Path, run: dict) -> dict:
-    direct, peer = run["direct"], run["peer"]
-    if "error" in direct or "error" in peer:
-        return {"error": direct.get("error") or peer.get("error")}
-    ours_s = direct["times"]["decode_video"] + direct["times"]["shots"]
+    peer = run["peer"]
+    if "error" in peer:
+        return {"error": peer["error"]}
+    ours = peer["cut_list"]
     truth = corpus.ground_truth(clip)
-    row = {"ours": {"seconds": round(ours_s, 3), "cuts": direct["cuts"]}}
+    row = {"ours": dict(ours)}
     for name in ("ContentDetector", "AdaptiveDetector"):
         row[name] = {
             **peer[name],
-            "speed_ratio": round(peer[name]["seconds"] / ours_s, 3),
-            "agreement_f1": cut_f1(peer[name]["cuts"], direct["cuts"])["f1"],
+            "speed_ratio": round(peer[name]["seconds"] / ours["seconds"], 3),
+            "agreement_f1": cut_f1(peer[name]["cuts"], ours["cuts"])["f1"],
         }
     if truth and truth.cuts is not None:
-        row["ours"]["f1"] = cut_f1(direct["cuts"], truth.cuts)
+        row["ours"]["f1"] = cut_f1(ours["cuts"], truth.cuts)
         for name in ("ContentDetector", "AdaptiveDetector"):
             row[name]["f1"] = cut_f1(peer[name]["cuts"], truth.cuts)
     return row

@@ -204,8 +204,11 @@ def decode_floor(path: Path) -> float:
 
 
 def peer(path: Path) -> dict:
-    """The reference points for cut detection: PySceneDetect's two detectors, and bare decoding."""
+    """The reference points for cut detection: PySceneDetect's two detectors and bare decoding; then, in the same
+    process, our cut list alone (what `video-timeline cuts` runs)."""
     from scenedetect import AdaptiveDetector, ContentDetector, detect
+
+    from analyzers.cut_list import find_cuts
 
     imported = time.perf_counter() - STARTED
     out = {
@@ -218,6 +221,9 @@ def peer(path: Path) -> dict:
         scenes = detect(str(path), detector())  # defaults, as a user calls it
         took = time.perf_counter() - started
         out[detector.__name__] = {"seconds": round(took, 4), "cuts": [start.seconds for start, _ in scenes[1:]]}
+    started = time.perf_counter()
+    found = find_cuts(path)
+    out["cut_list"] = {"seconds": round(time.perf_counter() - started, 4), "cuts": [b.t for b in found.boundaries]}
     return out
 
 
