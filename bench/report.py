@@ -446,7 +446,8 @@ def summary_table(results: dict, scaling: dict) -> list[str]:
             rows.append(
                 [
                     f"cut F1 on {name}: ours vs PySceneDetect best",
-                    f"{p['ours']['f1']['f1']:.2f} vs {best:.2f}; speed ratio in-process {ratio:.2f} (above 1: ours faster)",
+                    f"{p['ours']['f1']['f1']:.2f} vs {best:.2f};"
+                    f" in-process speed ratio {ratio:.2f} (above 1: ours faster)",
                 ]
             )
     cli = syn.get("default_graph", {})
