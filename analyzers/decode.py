@@ -28,18 +28,17 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter
 from analyzers.frame_signals import MOTION_RATE, SIGNAL_WIDTH, FrameSignals
-from analyzers.frames import FrameStoreWriter, SampledFrame
 from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
 from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media
 from analyzers.progress import Progress, Say
 from analyzers.read_ahead import read_ahead
 from analyzers.records import Event, per_second_spans
-from analyzers.visibility import visibility
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from analyzers.audio_store import AudioStoreWriter
 
 SOURCE = "decode"
 
@@ -138,7 +137,13 @@ def decode_video(
     smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
 
     signals = FrameSignals(motion_rate=MOTION_RATE if motion else 0.0)
-    writer = FrameStoreWriter(frames_path) if frames_path is not None else None
+    writer = None
+    if frames_path is not None:
+        # The frame store (and pyarrow) is imported by the passes that write one: the cut list writes none.
+        from analyzers.frames import FrameStoreWriter, SampledFrame
+        from analyzers.visibility import visibility
+
+        writer = FrameStoreWriter(frames_path)
     report = Progress(progress, f"decoding {path.name}", probe.duration_s)
     # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
     # every frame, which cost more than the scaling itself.
@@ -241,6 +246,8 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
     share lost to damage. Packets the decoder rejects are skipped, as ffmpeg does: their time is kept as
     lost (not silence), so the audio after them stays in place. No file is written without an audio stream.
     """
+    from analyzers.audio_store import AUDIO_RATE, AudioStoreWriter  # see decode_video
+
     path = Path(probe.path)
     if not probe.audio_streams:
         return AudioDecodeResult(0)
@@ -252,7 +259,7 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
             stream = container.streams.audio[0]
             origin = clock_origin(container)
             packets = PacketLog(origin)
-            resampler, setup = _resampler(), None
+            resampler, setup = _resampler(AUDIO_RATE), None
             failed_before = 0  # packets.failed when the last frame was written
             for frame in decode_packets(container, stream, packets):
                 t = frame.time - origin if frame.time is not None else None
@@ -260,13 +267,13 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
                     # The decoder changed its output (a stream switching layout, or a damaged header it took
                     # at its word): a resampler serves one input format, so flush it and start another.
                     _resample_into(writer, resampler, None)
-                    resampler = _resampler()
+                    resampler = _resampler(AUDIO_RATE)
                 setup = (frame.format.name, frame.layout.name, frame.sample_rate)
                 if packets.failed > failed_before and t is not None:
                     # Packets were rejected since the last frame: flush what the resampler holds, then keep
                     # their time as lost so this frame lands at its own time.
                     _resample_into(writer, resampler, None)
-                    resampler = _resampler()
+                    resampler = _resampler(AUDIO_RATE)
                     writer.add_lost(int(round(t * AUDIO_RATE)) - writer.samples)
                 elif writer.samples == 0 and t is not None and t > 1e-3:
                     # Audio that starts after the container start: silence until it does.
@@ -292,8 +299,8 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
     return AudioDecodeResult(seconds, round(writer.decoded / AUDIO_RATE, 3), damage)
 
 
-def _resampler():
-    return av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+def _resampler(rate: int):
+    return av.AudioResampler(format="flt", layout="mono", rate=rate)
 
 
 def _resample_into(writer: AudioStoreWriter, resampler, frame) -> None:
