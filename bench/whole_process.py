@@ -9,7 +9,8 @@ start, imports, instance, run): `python -m bench.whole_process`, and part of `ma
 - 10 clips of 10 s in one `analyze` call: per file, its line's time minus the time its steps ran (the union
   of their start-to-end intervals, from the run's events): what Dagster, registration and the score cost;
 - the cut path (`video-timeline cuts`: probe, a signals-only decode pass, shots) against PySceneDetect's content
-  detector (`detect(CLIP, ContentDetector())`), each a whole process, with cut F1 against the corpus truth.
+  detector (`detect(CLIP, ContentDetector())`), each a whole process, with cut F1 against the corpus truth
+  or, for clips without one, the labelled set (bench/labels).
 
 Writes bench/results/whole_process-latest.json, bench/sections/whole_process.md (BENCHMARKS.md keeps it)
 and the README's whole-process table.
