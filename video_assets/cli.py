@@ -217,10 +217,10 @@ def cuts(files: list[str], fmt: str) -> int:
     from analyzers.probe import MediaError
 
     _start_up_done()
-    found, failures = [], 0
-    rows = csv.writer(sys.stdout, lineterminator="\n")
+    found, failures = [], 0  # found: the JSON array's entries
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
-        rows.writerow(["file", "time_s", "kind", "confidence"])
+        writer.writerow(["file", "time_s", "kind", "confidence"])
     for name in files:
         try:
             cut_list = find_cuts(Path(name), progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -236,11 +236,15 @@ def cuts(files: list[str], fmt: str) -> int:
             for t, kind, confidence in boundaries:
                 print(f"  {t:10.3f} s  {kind:<11}  confidence {confidence:.2f}")
         elif fmt == "csv":
-            rows.writerows((name, *b) for b in boundaries)
-        keys = ("time_s", "kind", "confidence")
-        found.append(
-            {"file": name, "duration_s": cut_list.duration_s, "boundaries": [dict(zip(keys, b)) for b in boundaries]}
-        )
+            writer.writerows((name, *b) for b in boundaries)
+        else:
+            keys = ("time_s", "kind", "confidence")
+            entry = {
+                "file": name,
+                "duration_s": cut_list.duration_s,
+                "boundaries": [dict(zip(keys, b)) for b in boundaries],
+            }
+            found.append(entry)
         sys.stdout.flush()
     if fmt == "json":
         print(json.dumps(found, ensure_ascii=False, indent=1))
