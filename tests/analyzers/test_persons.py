@@ -1,13 +1,14 @@
 """The same person recognised: dlib's real face descriptor on a real portrait, the video-wide clustering
-(faces of one frame kept apart, ids in order of appearance), confidences, the per-second and person tables,
-and the refusal of an opt-in embedder that is not installed."""
+(faces of one frame kept apart, ids in order of appearance; a long video's faces in batches, in bounded
+memory), confidences, the per-second and person tables, and the refusal of an opt-in embedder that is not
+installed."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from analyzers import faces, persons
+from analyzers import face_clusters, faces, persons
 from support.media_factory import face_photo, paste, texture, turned, write_frame_store
 
 
@@ -20,9 +21,9 @@ def test_one_real_face_at_two_sizes_and_turned_is_one_person_and_unlike_a_textur
         (face,) = faces.detect_faces(frame)
         vectors.append(persons.embed_face(frame, face.box))
     other = persons.embed_face(texture(3, 640, 360), (200, 100, 120, 140))
-    d = persons.distances(np.stack(vectors), np.stack([vectors[0], other]), "dlib")
+    d = face_clusters.distances(np.stack(vectors), np.stack([vectors[0], other]), "dlib")
     assert vectors[0].shape == (128,)
-    assert d[1, 0] < persons.TOLERANCE["dlib"] < d[0, 1]
+    assert d[1, 0] < face_clusters.TOLERANCE["dlib"] < d[0, 1]
 
 
 def _cloud(centre, n, seed, spread=0.01):  # 128 dimensions: about 0.16 apart within a cloud
@@ -35,10 +36,73 @@ def test_clusters_follow_identity_number_by_first_appearance_and_keep_one_frame_
     a, b = rng.normal(0, 1, 128) * 0.1, rng.normal(0, 1, 128) * 0.1  # about 1.4 apart: two people
     embeddings = np.vstack([_cloud(b, 3, 1), _cloud(a, 3, 2)])
     times = [0.0, 5.0, 9.0, 1.0, 6.0, 9.5]  # b first, then a, both back after a cut
-    assert persons.cluster(embeddings, times).tolist() == [0, 0, 0, 1, 1, 1]
+    assert face_clusters.cluster(embeddings, times, "dlib").tolist() == [0, 0, 0, 1, 1, 1]
     # two faces in one frame are two people even when they look alike (twins, a mirror)
     twins = np.vstack([a, a + 0.001, a + 0.002])
-    assert sorted(persons.cluster(twins, [0.0, 0.0, 3.0]).tolist()[:2]) == [0, 1]
+    assert sorted(face_clusters.cluster(twins, [0.0, 0.0, 3.0], "dlib").tolist()[:2]) == [0, 1]
+
+
+def _video_of_faces(embedder: str):
+    """300 faces over 100 s: 6 people in turns, two of them in most seconds, one of them (the host) in
+    every second, so the host alone has more faces than a block holds; 2 faces of one frame look alike."""
+    rng = np.random.default_rng(7)
+    people = rng.normal(0, 1, (6, 128)) * 0.1
+    rows, times, who = [], [], []
+    for second in range(100):
+        for person in (0, 1 + (second // 10) % 5):  # the host and a guest; guests return after others
+            rows.append(people[person] + rng.normal(0, 0.01, 128))
+            times.append(float(second))
+            who.append(person)
+        if second == 55:  # a twin of the guest in the same frame: another person
+            rows.append(rows[-1] + 0.001)
+            times.append(float(second))
+            who.append(6)
+    embeddings = np.array(rows, np.float32)
+    if embedder == "arcface":
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return embeddings, times, np.array(who)
+
+
+@pytest.mark.parametrize(
+    ("embedder", "exact_faces", "block"),
+    [
+        ("dlib", 64, 64 * 20),  # 5 batches; the host's faces span several blocks
+        ("dlib", 64, 1 << 22),  # 5 batches; every earlier person in one block
+        ("dlib", 200, 200 * 7),  # 2 batches, unequal
+        ("arcface", 64, 64 * 20),  # average linkage
+    ],
+)
+def test_a_long_videos_faces_are_clustered_in_batches_as_they_are_at_once_in_bounded_memory(
+    monkeypatch, embedder, exact_faces, block
+):
+    embeddings, times, who = _video_of_faces(embedder)
+    at_once = face_clusters.cluster(embeddings, times, embedder)
+    assert len(set(at_once.tolist())) == 7  # the 6 people and the twin
+    assert all(len(set(at_once[who == p].tolist())) == 1 for p in range(7))
+    largest = []
+    distances = face_clusters.distances
+
+    def measured(a, b, name):
+        result = distances(a, b, name)
+        largest.append(result.size)
+        return result
+
+    monkeypatch.setattr(face_clusters, "distances", measured)
+    monkeypatch.setattr(face_clusters, "EXACT_FACES", exact_faces)
+    monkeypatch.setattr(face_clusters, "BLOCK", block)
+    in_batches = face_clusters.cluster(embeddings, times, embedder)
+    assert in_batches.tolist() == at_once.tolist()  # the same persons, numbered the same
+    assert max(largest) <= max(exact_faces**2, block)  # never all faces against all faces
+
+
+def test_a_later_batch_adds_new_people_and_finds_earlier_ones_again(monkeypatch):
+    rng = np.random.default_rng(3)
+    a, b, c = rng.normal(0, 1, (3, 128)) * 0.1
+    embeddings = np.vstack([_cloud(a, 10, 1), _cloud(b, 5, 2), _cloud(c, 5, 3), _cloud(a, 10, 4)])
+    times = [float(i) for i in range(30)]
+    monkeypatch.setattr(face_clusters, "EXACT_FACES", 10)
+    labels = face_clusters.cluster(embeddings, times, "dlib")
+    assert labels.tolist() == [0] * 10 + [1] * 5 + [2] * 5 + [0] * 10
 
 
 def test_a_face_is_less_sure_of_its_id_when_another_person_looks_alike():
@@ -49,7 +113,7 @@ def test_a_face_is_less_sure_of_its_id_when_another_person_looks_alike():
     for other in (far, near):
         embeddings = np.vstack([_cloud(a, 3, 2, 0.01), _cloud(other, 3, 3, 0.01)])
         labels = np.array([0, 0, 0, 1, 1, 1])
-        confidences.append(persons.face_confidences(embeddings, labels, [0.95] * 6, "dlib").mean())
+        confidences.append(face_clusters.face_confidences(embeddings, labels, [0.95] * 6, "dlib").mean())
     assert confidences[0] == pytest.approx(0.95) and confidences[1] < 0.8
 
 

@@ -97,6 +97,69 @@ def test_clustering_finds_the_speakers_in_turn_order_and_degrades_with_noise():
     assert noisy_confidence.mean() < confidence.mean() - 0.1
 
 
+def _merged_by_matrix(emb, members, merge_similarity):
+    """The specification of the run merging: average linkage over the full clusters x clusters matrix."""
+    link = np.array([[emb[a].sum(0) @ emb[b].sum(0) / (len(a) * len(b)) for b in members] for a in members])
+    np.fill_diagonal(link, -np.inf)
+    members = [list(m) for m in members]
+    while True:
+        i, j = np.unravel_index(np.argmax(link), link.shape)
+        if link[i, j] < merge_similarity:
+            return sorted(sorted(m) for m in members if m)
+        members[i] += members[j]
+        members[j] = []
+        sums = emb[members[i]].sum(0)
+        link[i] = link[:, i] = [sums @ emb[m].sum(0) / (len(members[i]) * len(m)) if m else -np.inf for m in members]
+        link[i, i] = -np.inf
+        link[j] = link[:, j] = -np.inf
+
+
+@pytest.mark.parametrize("noise", [0.3, 0.8, 1.5])  # a few long runs ... a run for nearly every second
+def test_runs_are_merged_as_the_full_matrix_would_merge_them_without_one(noise, monkeypatch):
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((4, 32))
+    pattern = np.repeat(rng.integers(0, 4, 60), 5)
+    emb = turns(rng, centres, pattern, noise)
+    runs = [list(range(k, k + 3)) for k in range(0, len(emb), 3)]
+    blocks = []
+    outer = np.outer
+
+    def measured(a, b):
+        blocks.append(len(a) * len(b))
+        return outer(a, b)
+
+    monkeypatch.setattr(np, "outer", measured)
+    monkeypatch.setattr(sp, "BLOCK", 7 * len(runs))
+    merged = [list(r) for r in runs]
+    alive = sp._merge_runs(emb, merged, sp.MERGE_SIMILARITY)
+    monkeypatch.undo()
+    assert max(blocks) <= 7 * len(runs)  # never every pair of clusters at once
+    assert sorted(sorted(merged[k]) for k in np.flatnonzero(alive)) == _merged_by_matrix(emb, runs, sp.MERGE_SIMILARITY)
+
+
+def test_a_long_tracks_seconds_are_embedded_a_chunk_at_a_time_as_from_the_whole_track(tmp_path, monkeypatch):
+    voice = np.concatenate([theme_sound(f"audio-channel-{side}") for side in ("front-left", "front-right")])
+    robot = speech("The next train to the airport leaves from platform four", voice="en-us")
+    track = place(11, [(0.0, voice[: 3 * 16_000]), (3.2, robot[: 4 * 16_000]), (7.5, voice[: 3 * 16_000])])
+    store = write_audio_store(tmp_path / "a.parquet", track)
+    vad = {s: (1.0, 0.9, False) for s in range(11)}
+    whole, _ = sp.analyze_speakers(store, 11.0, vad)
+    windows = []
+    iter_windows = sp.iter_audio_windows
+
+    def measured(*args):
+        for window in iter_windows(*args):
+            windows.append(len(window.pcm))
+            yield window
+
+    monkeypatch.setattr(sp, "iter_audio_windows", measured)
+    monkeypatch.setattr(sp, "CHUNK_S", 3)
+    chunked, _ = sp.analyze_speakers(store, 11.0, vad)
+    assert len(windows) == 4 and max(windows) <= (3 + 2 * sp.PAD_S) * 16_000
+    assert [e.value for e in chunked] == [e.value for e in whole]
+    assert [e.confidence for e in chunked] == pytest.approx([e.confidence for e in whole])
+
+
 def test_a_speaker_heard_for_one_second_is_folded_into_the_nearest():
     rng = np.random.default_rng(4)
     centres = rng.standard_normal((2, 64))
