@@ -28,6 +28,9 @@ from bench import machine
 PERSONS = [(5000, 40), (20000, 40), (100000, 40), (60000, 20000)]  # (faces, people)
 ALL_AT_ONCE_MAX = 20000  # the all-at-once linkage beyond this needs more than this machine's memory
 SPEAKERS = [3000, 10800]  # voiced seconds (10,800: three hours of speech)
+# The same speaker cases on dd70412, whose merging held the clusters x clusters matrix (2026-12-05 08:10 UTC,
+# this machine): voiced seconds -> (s, peak RSS MB).
+SPEAKERS_BEFORE = {3000: (3.33, 236), 10800: (190.0, 1958)}
 
 _CASE = """
 import json, resource, sys, time
@@ -112,6 +115,8 @@ def markdown(results: dict, command: str) -> str:
     ]
     for r in results["speakers"]:
         lines.append(f"| {r['voiced_seconds']} | {r['seconds']} | {r['peak_rss_mb']} | {r['found']} |")
+    before = "; ".join(f"{n} seconds {s} s, {mb} MB" for n, (s, mb) in SPEAKERS_BEFORE.items())
+    lines += ["", f"Before, the merging over a clusters x clusters matrix (commit dd70412, same cases): {before}."]
     return "\n".join(lines) + "\n"
 
 
