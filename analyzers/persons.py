@@ -30,9 +30,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzers import face_descriptors
+from analyzers import face_clusters, face_descriptors
 from analyzers.face_clusters import cluster, face_confidences
 from analyzers.object_tracks import crop_thumbnail, frames_at, iter_frames_at
+from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
 VERSION = "1"
@@ -146,7 +147,11 @@ def faces_from_events(face_events: list[Event]) -> list[Face]:
 
 
 def analyze_persons(
-    frames_path: Path, face_events: list[Event], duration_s: float, embedder: str = DEFAULT_EMBEDDER
+    frames_path: Path,
+    face_events: list[Event],
+    duration_s: float,
+    embedder: str = DEFAULT_EMBEDDER,
+    progress: Say | None = None,
 ) -> list[Event]:
     """Per analysed second a `persons` event (the person ids of its counted faces, sorted; the boxes with
     their ids in detail); per person one `person` event over the span it appears in (seconds on screen,
@@ -164,7 +169,9 @@ def analyze_persons(
             vectors[i] = vector
         inputs.clear()
 
+    report = Progress(progress, "embedding faces", duration_s)
     for t, image in iter_frames_at(frames_path, set(wanted)):
+        report.at(t)
         for i in wanted.get(t, []):
             inputs[i] = face_input(image, faces[i].box, embedder)
         if len(inputs) >= EMBED_CHUNK:
@@ -173,6 +180,8 @@ def analyze_persons(
     kept = [i for i, v in enumerate(vectors) if v is not None]
     faces = [faces[i] for i in kept]
     embeddings = np.stack([vectors[i] for i in kept]) if kept else np.zeros((0, 128), np.float32)
+    if progress is not None and len(faces) > face_clusters.EXACT_FACES:
+        progress(f"clustering {len(faces)} faces, {face_clusters.EXACT_FACES} at a time")
     labels = cluster(embeddings, [f.t for f in faces], embedder)
     confidence = face_confidences(embeddings, labels, [f.score for f in faces], embedder)
     analysed = {int(np.floor(e.start_s + 1e-6)) for e in face_events if e.aspect == "faces"}

@@ -35,6 +35,7 @@ import numpy as np
 
 from analyzers.audio_store import AUDIO_RATE, iter_audio_windows
 from analyzers.model_cache import cached_arrays
+from analyzers.progress import Progress, Say
 from analyzers.records import DERIVED, Event, per_second_spans
 
 VERSION = "1"
@@ -336,6 +337,7 @@ def analyze_speakers(
     speech: dict[int, tuple[float, float | None, bool]],
     encoder: SpeakerEncoder | None = None,
     min_speech: float = MIN_SPEECH,
+    progress: Say | None = None,
 ) -> tuple[list[Event], dict]:
     """Per analysed second a `speakers` event: [speaker id] where the voice activity detector heard speech
     (`speech`: second -> (voiced share, its confidence, derived)), [] elsewhere with the detector's
@@ -349,7 +351,8 @@ def analyze_speakers(
     labels, confidence = np.zeros(0, int), np.zeros(0)
     if voiced:
         encoder = encoder or load_encoder()
-        embeddings = np.concatenate(list(_voiced_embeddings(encoder, audio_path, voiced)))
+        report = Progress(progress, "embedding voices", duration_s)
+        embeddings = np.concatenate(list(_voiced_embeddings(encoder, audio_path, voiced, report)))
         labels, confidence = cluster_speakers(embeddings, np.asarray(voiced))
     found = {s: (int(k), float(p)) for s, k, p in zip(voiced, labels, confidence)}
     events = []
@@ -368,12 +371,15 @@ def analyze_speakers(
     return events, {"speakers": len(seconds), "seconds_per_speaker": seconds}
 
 
-def _voiced_embeddings(encoder: SpeakerEncoder, audio_path: Path, voiced: list[int]) -> Iterator[np.ndarray]:
+def _voiced_embeddings(
+    encoder: SpeakerEncoder, audio_path: Path, voiced: list[int], report: Progress
+) -> Iterator[np.ndarray]:
     """The embeddings of the voiced seconds (sorted), one stored chunk of audio at a time."""
     for window in iter_audio_windows(audio_path, CHUNK_S, PAD_S):
         here = voiced[bisect.bisect_left(voiced, window.keep_from) : bisect.bisect_left(voiced, window.keep_to)]
         if here:
             yield _second_embeddings(encoder, window.pcm, [float(s - window.start_s) for s in here])
+        report.at(window.keep_to)
 
 
 def _second_embeddings(encoder: SpeakerEncoder, pcm: np.ndarray, starts: list[float]) -> np.ndarray:

@@ -76,7 +76,9 @@ def speakers(context: AssetExecutionContext, video_probe: pd.DataFrame, audio_pc
     started, probe = time.perf_counter(), probe_of(video_probe)
     speech = speaker_analyzer.speech_by_second(frame_events(audio))
     with errors_are_final(speaker_analyzer.SpeakerModelError):
-        events, summary = speaker_analyzer.analyze_speakers(audio_pcm, probe.duration_s, speech)
+        events, summary = speaker_analyzer.analyze_speakers(
+            audio_pcm, probe.duration_s, speech, progress=context.log.info
+        )
     context.log.info(f"{summary['speakers']} speaker(s)")
     return events_output(
         context,

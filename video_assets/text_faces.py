@@ -72,7 +72,9 @@ def build_persons_asset() -> AssetsDefinition:
         started, probe = time.perf_counter(), probe_of(video_probe)
         frames = frames_path(sampled_frames, context)
         with errors_are_final(persons_analyzer.EmbedderUnavailable, prefix="persons: "):
-            events = persons_analyzer.analyze_persons(frames, frame_events(faces), probe.duration_s, embedder)
+            events = persons_analyzer.analyze_persons(
+                frames, frame_events(faces), probe.duration_s, embedder, progress=context.log.info
+            )
         model = model_metadata(embedder, persons_analyzer.LICENCES[embedder], persons_analyzer.SOURCES[embedder])
         return events_output(context, events, probe, started, ("person", "persons", "person_table"), **model)
 

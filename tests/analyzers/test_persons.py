@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzers import face_clusters, faces, persons
+from analyzers import face_clusters, faces, persons, progress
 from support.media_factory import face_photo, paste, texture, turned, write_frame_store
 
 
@@ -136,7 +136,13 @@ def test_persons_per_second_and_the_person_table_from_the_faces_events(tmp_path,
     )
     assert table.detail["thumbnail_jpeg_base64"]
     monkeypatch.setattr(persons, "EMBED_CHUNK", 1)  # each face embedded as soon as it is aligned
-    assert persons.analyze_persons(store, face_events, 3.0) == events
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    monkeypatch.setattr(face_clusters, "EXACT_FACES", 1)  # the log also says when a long video's faces go in batches
+    lines = []
+    assert persons.analyze_persons(store, face_events, 3.0, progress=lines.append) == events
+    assert lines == ["embedding faces: 0/3 s of video", "embedding faces: 2/3 s of video"] + [
+        "clustering 2 faces, 1 at a time"
+    ]
 
 
 def test_seconds_the_faces_analyzer_did_not_analyse_stay_unanalysed(tmp_path):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from analyzers import progress
 from analyzers import speakers as sp
 from analyzers.records import DERIVED, Event
 from support.media_factory import place, speech, theme_sound, tone, write_audio_store
@@ -154,8 +155,11 @@ def test_a_long_tracks_seconds_are_embedded_a_chunk_at_a_time_as_from_the_whole_
 
     monkeypatch.setattr(sp, "iter_audio_windows", measured)
     monkeypatch.setattr(sp, "CHUNK_S", 3)
-    chunked, _ = sp.analyze_speakers(store, 11.0, vad)
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    lines = []
+    chunked, _ = sp.analyze_speakers(store, 11.0, vad, progress=lines.append)
     assert len(windows) == 4 and max(windows) <= (3 + 2 * sp.PAD_S) * 16_000
+    assert lines == [f"embedding voices: {t}/11 s of video" for t in (3, 6, 9, 11)]  # the log says how far
     assert [e.value for e in chunked] == [e.value for e in whole]
     assert [e.confidence for e in chunked] == pytest.approx([e.confidence for e in whole])
 
