@@ -16,6 +16,8 @@ minute for 100,000 faces, a crowded video of several hours).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are one person
@@ -153,10 +155,8 @@ def _links(x: np.ndarray, groups: np.ndarray, y: np.ndarray, persons: np.ndarray
             j += 1
         lo, hi = col_starts[k], col_ends[j - 1]
         if hi - lo > step:
-            link = by_group(lo, lo + step)
-            link = reduce.reduce(link, axis=1, keepdims=True)
-            for a in range(lo + step, hi, step):
-                link = reduce(link, reduce.reduce(by_group(a, min(hi, a + step)), axis=1, keepdims=True))
+            parts = (reduce.reduce(by_group(a, min(hi, a + step)), axis=1, keepdims=True) for a in range(lo, hi, step))
+            link = functools.reduce(reduce, parts)
         else:
             link = reduce.reduceat(by_group(lo, hi), col_starts[k:j] - lo, axis=1)
         if not complete:
