@@ -240,12 +240,10 @@ def speed(repeat: int) -> dict:
 
 
 def markdown(results: dict, command: str) -> str:
-    m = results["machine"]
     lines = [
         "## Sound events and speakers on mixes of real sounds (bench/labels/audio_mixes.json)",
         "",
-        f"{m['cpu']}, {m['cores']} cores, load {m['load_average_start']}; {m['date_utc']}; commit {m['commit']}; "
-        f"`{command}`.",
+        machine.measured_on(results["machine"], command),
         "",
         "| sound mix | seconds labelled | top-label accuracy | per class |",
         "|---|---|---|---|",

@@ -86,13 +86,11 @@ def run(scratch: Path) -> dict:
 
 
 def markdown(results: dict, command: str) -> str:
-    m = results["machine"]
     lines = [
         "## Whole-video clustering on long videos (persons, speakers)",
         "",
-        f"{m['cpu']}, {m['cores']} cores, load {m['load_average_start']}; {m['date_utc']}; commit {m['commit']}; "
-        f"`{command}`. Synthetic embeddings; each case a fresh interpreter (peak RSS includes about 100 MB of "
-        "imports).",
+        machine.measured_on(results["machine"], command)
+        + " Synthetic embeddings; each case a fresh interpreter (peak RSS includes about 100 MB of imports).",
         "",
         "| faces | people | in batches: s | peak RSS MB | all at once: s | peak RSS MB | same persons |",
         "|---|---|---|---|---|---|---|",

@@ -68,6 +68,14 @@ def describe() -> dict:
     }
 
 
+def measured_on(m: dict, command: str) -> str:
+    """A section's line naming the machine, time, commit and command of a `describe()` result."""
+    return (
+        f"{m['cpu']}, {m['cores']} cores, load {m['load_average_start']}; {m['date_utc']}; commit {m['commit']}; "
+        f"`{command}`."
+    )
+
+
 RESULTS = ROOT / "bench" / "results"
 
 
