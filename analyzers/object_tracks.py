@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -37,6 +38,8 @@ from analyzers.frame_models import answers_for_changed_frames, seconds_with_fram
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
+
+K = TypeVar("K")  # the key a thumbnail is asked for under (a track id, a person)
 
 VERSION = "3"  # 2: one box per object and kind; 3: NanoDet input padded to a multiple of 32, not to a square
 TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
@@ -214,11 +217,6 @@ def detect_frames(
         ]
 
 
-def frames_at(frames_path: Path, times: set[float]) -> dict[float, np.ndarray]:
-    """The stored frames at `times` (rounded to the millisecond), RGB; only those are decoded."""
-    return dict(iter_frames_at(frames_path, times))
-
-
 def iter_frames_at(frames_path: Path, times: set[float]) -> Iterator[tuple[float, np.ndarray]]:
     """(t, RGB frame) of the stored frames at `times`, in stored order, one decoded at a time."""
     import pyarrow.parquet as pq
@@ -238,12 +236,20 @@ def iter_frames_at(frames_path: Path, times: set[float]) -> Iterator[tuple[float
 
 def thumbnails(frames_path: Path, tracks: dict[int, Track]) -> dict[int, str]:
     """A base64 JPEG of each track's surest box (the crop, longest side THUMB_SIDE)."""
-    images = frames_at(frames_path, {track.best_t for track in tracks.values()})
-    return {
-        track.id: crop_thumbnail(images[round(track.best_t, 3)], track.best_box)
-        for track in tracks.values()
-        if round(track.best_t, 3) in images
-    }
+    return crops_at(frames_path, {track.id: (track.best_t, track.best_box) for track in tracks.values()})
+
+
+def crops_at(frames_path: Path, boxes: dict[K, tuple[float, tuple[int, int, int, int]]]) -> dict[K, str]:
+    """A thumbnail (`crop_thumbnail`) of each (time, box) from the stored frames: one frame decoded at a time,
+    so a long video's many tracks never hold their frames at once (each 720p frame is 2.8 MB)."""
+    wanted: dict[float, list] = {}
+    for key, (t, box) in boxes.items():
+        wanted.setdefault(round(t, 3), []).append((key, box))
+    crops = {}
+    for t, image in iter_frames_at(frames_path, set(wanted)) if wanted else ():
+        for key, box in wanted[t]:
+            crops[key] = crop_thumbnail(image, box)
+    return crops
 
 
 def crop_thumbnail(image: np.ndarray, box: tuple[int, int, int, int]) -> str:

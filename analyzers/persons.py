@@ -32,7 +32,7 @@ import numpy as np
 
 from analyzers import face_clusters, face_descriptors
 from analyzers.face_clusters import cluster, face_confidences
-from analyzers.object_tracks import crop_thumbnail, frames_at, iter_frames_at
+from analyzers.object_tracks import crops_at, iter_frames_at
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
@@ -205,11 +205,10 @@ def analyze_persons(
     best = {person: max(members, key=lambda k: confidence[k]) for person, members in by_person.items()}
     # The thumbnails are cut after clustering, from a second read of only their frames: a long video's faces
     # would otherwise each keep one until the surest of its person is known.
-    images = frames_at(frames_path, {faces[k].t for k in best.values()}) if best else {}
+    crops = crops_at(frames_path, {person: (faces[k].t, faces[k].box) for person, k in best.items()})
     for person, members in sorted(by_person.items()):
         surest = faces[best[person]]
         seconds = sorted({faces[k].second for k in members})
-        image = images.get(round(surest.t, 3))
         detail = {
             "id": f"P{person + 1}",
             "seconds_on_screen": len(seconds),
@@ -218,7 +217,7 @@ def analyze_persons(
             "faces": len(members),
             "thumbnail_t": round(surest.t, 3),
             "thumbnail_box": list(surest.box),
-            "thumbnail_jpeg_base64": crop_thumbnail(image, surest.box) if image is not None else "",
+            "thumbnail_jpeg_base64": crops.get(person, ""),
         }
         conf = round(float(np.mean(confidence[members])), 4)
         end = float(min(seconds[-1] + 1, duration_s))

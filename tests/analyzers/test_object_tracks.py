@@ -1,6 +1,10 @@
 """Objects followed across seconds: NanoDet's decoding, ByteTrack ids kept within a shot and reset at cuts,
 the per-second columns and the track table; the shipped detector on a real photo; the opt-in refusal."""
 
+import base64
+import weakref
+
+import cv2
 import numpy as np
 import pytest
 
@@ -195,3 +199,32 @@ def test_boxes_of_one_kind_at_one_place_are_one_object(second, tracks):
     tracked, found = object_tracks.track_frames(frames, cuts=[], fps=2.0)
     assert len(found) == tracks
     assert all(b.track is not None for f in tracked for b in f.boxes)
+
+
+def test_thumbnails_are_cut_from_their_own_frames_one_frame_decoded_at_a_time(tmp_path, monkeypatch):
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
+    images = [np.full((90, 160, 3), c, np.uint8) for c in colours]
+    store = write_frame_store(tmp_path / "frames.parquet", images)  # frames at 0, 0.5 and 1 s
+    boxes = {
+        "a": (0.0, (10, 10, 40, 30)),
+        "b": (1.0, (0, 0, 160, 90)),
+        "c": (1.0, (50, 20, 20, 20)),
+        "d": (0.5, (0, 0, 20, 20)),
+        "e": (9.0, (0, 0, 20, 20)),
+    }
+    handed_out, held = [], []
+    iter_frames_at = object_tracks.iter_frames_at
+
+    def watched(path, times):
+        for t, image in iter_frames_at(path, times):
+            held.append(sum(ref() is not None for ref in handed_out))  # earlier frames still referenced
+            handed_out.append(weakref.ref(image))
+            yield t, image
+
+    monkeypatch.setattr(object_tracks, "iter_frames_at", watched)
+    crops = object_tracks.crops_at(store, boxes)
+    assert sorted(crops) == ["a", "b", "c", "d"] and len(handed_out) == 3  # a time with no stored frame: none
+    assert max(held) <= 1  # at most the frame just cropped, never all of them
+    for key, colour in (("a", colours[0]), ("b", colours[2]), ("c", colours[2]), ("d", colours[1])):
+        jpeg = cv2.imdecode(np.frombuffer(base64.b64decode(crops[key]), np.uint8), cv2.IMREAD_COLOR)
+        assert np.abs(jpeg.reshape(-1, 3).mean(axis=0)[::-1] - colour).max() < 12, key
