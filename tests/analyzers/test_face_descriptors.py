@@ -33,6 +33,24 @@ def test_the_graph_gives_dlibs_own_descriptors_in_order(chips):
     assert face_descriptors.describe(chips[::-1])[0] == pytest.approx(got[-1], abs=1e-6)  # order kept
 
 
+def test_many_chips_run_a_few_at_a_time_with_the_same_descriptors(chips, monkeypatch):
+    whole = face_descriptors.describe(chips)
+    session = dlib_resnet.session(face_descriptors.resnet_file())
+    calls = []
+
+    class Counted:
+        def run(self, names, feeds):
+            calls.append(len(feeds["chips"]))
+            return session.run(names, feeds)
+
+    monkeypatch.setattr(dlib_resnet, "RUN_BATCH", 4)
+    monkeypatch.setattr(dlib_resnet, "session", lambda model_file: Counted())
+    parts = face_descriptors.describe(chips)
+    assert calls == [4, 2]  # onnxruntime's arena keeps the largest call's activations: calls stay small
+    for a, b in zip(whole, parts):
+        np.testing.assert_allclose(b, a, atol=1e-6)
+
+
 def test_the_graph_is_made_once_and_kept_in_the_model_cache(chips, tmp_path, monkeypatch):
     from analyzers.model_cache import CACHE_ENV
 
