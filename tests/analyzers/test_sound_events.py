@@ -32,6 +32,9 @@ def test_real_sounds_get_their_labels_and_silence_none(tmp_path):
     assert seconds[0].confidence > 0.9  # sure that nothing is there
     assert all(x["score"] >= se.THRESHOLD for e in events for x in e.value)
     assert seconds[1].confidence == pytest.approx(seconds[1].value[0]["score"], abs=1e-3)
+    # the audio is read a chunk at a time (memory); a second's labels do not depend on where chunks start
+    chunked = se.analyze_sound_events(tmp_path / "a.parquet", 6.0, chunk_s=2)
+    assert [(e.value, e.confidence) for e in chunked] == [(e.value, e.confidence) for e in events]
 
 
 def test_the_ring_score_falls_when_noise_covers_it(tmp_path):
