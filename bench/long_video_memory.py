@@ -1,0 +1,148 @@
+"""Memory of `video-timeline analyze` as the video gets longer: the whole process, step by step.
+
+    .venv/bin/python -m bench.long_video_memory [--copies 1 12 36] [--out bench/sections/long_video_memory.md]
+
+Each video is synthetic_clip01 (48 s, 720p25, faces, text, speech) joined to itself N times (stream copy,
+so every copy is the real clip). Each runs through the default graph in a fresh process and instance; its
+resident memory is sampled every 0.25 s and matched to the run's step start and success events, giving the
+peak of the whole process and the highest memory seen while each step ran (memory a step leaves behind counts
+in the steps after it). A step whose peak grows with the video's length holds something per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench import machine
+from bench.corpus import SYNTHETIC
+from bench.env import BenchEnv, ffmpeg, instance_at
+
+SAMPLE_S = 0.25
+
+
+def joined(copies: int, folder: Path) -> Path:
+    listing = folder / f"copies_{copies}.txt"
+    listing.write_text(f"file '{SYNTHETIC}'\n" * copies)
+    out = folder / f"synthetic_x{copies}.mp4"
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(out))
+    return out
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def analyse(env: BenchEnv, video: Path) -> dict:
+    """The CLI on `video` with its memory sampled: (time, MB) samples, the wall time and the last line."""
+    cli = Path(sys.executable).with_name("video-timeline")
+    samples: list[tuple[float, float]] = []
+    started = time.time()
+    proc = subprocess.Popen([str(cli), "analyze", str(video)], env=env.env, stdout=subprocess.PIPE, text=True)
+
+    def sample() -> None:
+        while proc.poll() is None:
+            mb = _rss_mb(proc.pid)
+            if mb is not None:
+                samples.append((time.time(), mb))
+            time.sleep(SAMPLE_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    sampler.join()
+    if proc.returncode:
+        raise RuntimeError(f"video-timeline analyze {video} exited {proc.returncode}")
+    return {"samples": samples, "wall_s": round(time.time() - started, 1), "line": out.strip().splitlines()[0]}
+
+
+def step_peaks(env: BenchEnv, samples: list[tuple[float, float]]) -> dict[str, float]:
+    """The highest memory sampled while each step of the instance's latest run ran."""
+    peaks, starts = {}, {}
+    with instance_at(env.home) as instance:
+        run = instance.get_runs(limit=1)[0]
+        for record in instance.all_logs(run.run_id):
+            event = record.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[event.step_key] = record.timestamp
+            elif event.event_type_value == "STEP_SUCCESS":
+                inside = [mb for t, mb in samples if starts[event.step_key] <= t <= record.timestamp]
+                if inside:
+                    peaks[event.step_key] = round(max(inside))
+    return peaks
+
+
+def run(copies: list[int]) -> dict:
+    rows = []
+    for n in copies:
+        env = BenchEnv()
+        try:
+            video = joined(n, env.media)
+            result = analyse(env, video)
+            peaks = step_peaks(env, result["samples"])
+            rows.append(
+                {
+                    "copies": n,
+                    "video_s": round(48.0 * n),
+                    "wall_s": result["wall_s"],
+                    "peak_mb": round(max(mb for _, mb in result["samples"])),
+                    "step_peak_mb": peaks,
+                    "line": result["line"],
+                }
+            )
+            print(f"x{n}: {rows[-1]['peak_mb']} MB, {result['wall_s']} s", file=sys.stderr, flush=True)
+        finally:
+            env.close()
+    return {"videos": rows}
+
+
+def markdown(results: dict, command: str) -> str:
+    rows = results["videos"]
+    steps = sorted({s for r in rows for s in r["step_peak_mb"]}, key=lambda s: rows[-1]["step_peak_mb"].get(s, 0))
+    steps = [s for s in steps if max(r["step_peak_mb"].get(s, 0) for r in rows) >= 600]  # the ones that matter
+    lines = [
+        "## Memory of a long video, whole process (`video-timeline analyze`, default graph)",
+        "",
+        machine.measured_on(results["machine"], command)
+        + " synthetic_clip01 joined to itself N times; the process's resident memory sampled every "
+        f"{SAMPLE_S} s; per step the highest memory seen while it ran (what earlier steps left counts too).",
+        "",
+        "| video | wall | peak RSS MB | " + " | ".join(steps) + " |",
+        "|---" * (3 + len(steps)) + "|",
+    ]
+    for r in rows:
+        cells = [str(r["step_peak_mb"].get(s, "")) for s in steps]
+        lines.append(f"| {r['video_s'] / 60:.1f} min | {r['wall_s']} s | {r['peak_mb']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 12])
+    parser.add_argument("--out", type=Path, help="write the markdown section here")
+    args = parser.parse_args(argv)
+    started = time.time()
+    results = run(args.copies)
+    command = "python -m bench.long_video_memory --copies " + " ".join(map(str, args.copies))
+    command += f" --out {args.out}" if args.out else ""
+    path = machine.save_results(results, "long_video_memory", started, command)
+    text = markdown(results, command)
+    print(text)
+    print(f"results: {path}", file=sys.stderr)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
