@@ -12,6 +12,7 @@ in the steps after it). A step whose peak grows with the video's length holds so
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import threading
@@ -106,10 +107,12 @@ def run(copies: list[int]) -> dict:
     return {"videos": rows}
 
 
-def markdown(results: dict, command: str) -> str:
+def markdown(results: dict, command: str, before: dict | None = None) -> str:
+    """The section; `before`: the results of an earlier commit, shown row by row beside these."""
     rows = results["videos"]
-    steps = sorted({s for r in rows for s in r["step_peak_mb"]}, key=lambda s: rows[-1]["step_peak_mb"].get(s, 0))
-    steps = [s for s in steps if max(r["step_peak_mb"].get(s, 0) for r in rows) >= 600]  # the ones that matter
+    earlier = {r["copies"]: r for r in before["videos"]} if before else {}
+    # the steps sampled in every run, in the order they finished in the longest one
+    steps = [s for s in rows[-1]["step_peak_mb"] if all(s in r["step_peak_mb"] for r in rows)]
     lines = [
         "## Memory of a long video, whole process (`video-timeline analyze`, default graph)",
         "",
@@ -117,12 +120,22 @@ def markdown(results: dict, command: str) -> str:
         + " synthetic_clip01 joined to itself N times; the process's resident memory sampled every "
         f"{SAMPLE_S} s; per step the highest memory seen while it ran (what earlier steps left counts too).",
         "",
-        "| video | wall | peak RSS MB | " + " | ".join(steps) + " |",
-        "|---" * (3 + len(steps)) + "|",
+        "| video | commit | wall | peak RSS MB | " + " | ".join(steps) + " |",
+        "|---" * (4 + len(steps)) + "|",
     ]
     for r in rows:
-        cells = [str(r["step_peak_mb"].get(s, "")) for s in steps]
-        lines.append(f"| {r['video_s'] / 60:.1f} min | {r['wall_s']} s | {r['peak_mb']} | " + " | ".join(cells) + " |")
+        for commit, row in (
+            (before["machine"]["commit"], earlier.get(r["copies"])) if before else (None, None),
+            (results["machine"]["commit"], r),
+        ):
+            if row is None:
+                continue
+            cells = [str(row["step_peak_mb"].get(s, "")) for s in steps]
+            lines.append(
+                f"| {row['video_s'] / 60:.1f} min | {commit} | {row['wall_s']} s | {row['peak_mb']} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -130,13 +143,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 12])
     parser.add_argument("--out", type=Path, help="write the markdown section here")
+    parser.add_argument("--before", type=Path, help="results file of an earlier commit to show beside these")
+    parser.add_argument("--section-only", type=Path, metavar="RESULTS", help="only write the section of a results file")
     args = parser.parse_args(argv)
+    before = json.loads(args.before.read_text()) if args.before else None
+    if args.section_only:
+        results = json.loads(args.section_only.read_text())
+        text = markdown(results, results["command"], before)
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return 0
     started = time.time()
     results = run(args.copies)
     command = "python -m bench.long_video_memory --copies " + " ".join(map(str, args.copies))
     command += f" --out {args.out}" if args.out else ""
     path = machine.save_results(results, "long_video_memory", started, command)
-    text = markdown(results, command)
+    text = markdown(results, command, before)
     print(text)
     print(f"results: {path}", file=sys.stderr)
     if args.out:
