@@ -31,7 +31,6 @@ import cv2
 import numpy as np
 
 from analyzers import face_clusters, face_descriptors
-from analyzers.face_clusters import cluster, face_confidences
 from analyzers.object_tracks import crops_at, iter_frames_at
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
@@ -182,8 +181,8 @@ def analyze_persons(
     embeddings = np.stack([vectors[i] for i in kept]) if kept else np.zeros((0, 128), np.float32)
     if progress is not None and len(faces) > face_clusters.EXACT_FACES:
         progress(f"clustering {len(faces)} faces, {face_clusters.EXACT_FACES} at a time")
-    labels = cluster(embeddings, [f.t for f in faces], embedder)
-    confidence = face_confidences(embeddings, labels, [f.score for f in faces], embedder)
+    labels = face_clusters.cluster(embeddings, [f.t for f in faces], embedder)
+    confidence = face_clusters.face_confidences(embeddings, labels, [f.score for f in faces], embedder)
     analysed = {int(np.floor(e.start_s + 1e-6)) for e in face_events if e.aspect == "faces"}
     per_second, by_person = defaultdict(list), defaultdict(list)
     for k, f in enumerate(faces):
