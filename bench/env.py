@@ -106,3 +106,17 @@ def instance_at(home: Path) -> Iterator:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = before
+
+
+def step_spans(instance, run_id: str) -> list[tuple[str, float, float]]:
+    """(step, start, end) of each step of a run that finished (success or failure), times in epoch seconds."""
+    starts, spans = {}, []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+            spans.append((event.step_key, starts.pop(event.step_key), record.timestamp))
+    return spans

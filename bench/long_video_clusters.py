@@ -129,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(Path(scratch))
     command = "python -m bench.long_video_clusters" + (f" --out {args.out}" if args.out else "")
     path = machine.save_results(results, "long_video_clusters", started, command)
-    text = markdown(results, command)
-    print(text)
-    print(f"results: {path}", file=sys.stderr)
-    if args.out:
-        args.out.write_text(text)
+    machine.publish(markdown(results, command), path, args.out)
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import machine
 from bench.corpus import SYNTHETIC
-from bench.env import BenchEnv, ffmpeg, instance_at
+from bench.env import BenchEnv, ffmpeg, instance_at, step_spans
 
 SAMPLE_S = 0.25
 
@@ -67,19 +67,12 @@ def analyse(env: BenchEnv, video: Path) -> dict:
 
 def step_peaks(env: BenchEnv, samples: list[tuple[float, float]]) -> dict[str, float]:
     """The highest memory sampled while each step of the instance's latest run ran."""
-    peaks, starts = {}, {}
+    peaks = {}
     with instance_at(env.home) as instance:
-        run = instance.get_runs(limit=1)[0]
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            if event.event_type_value == "STEP_START":
-                starts[event.step_key] = record.timestamp
-            elif event.event_type_value == "STEP_SUCCESS":
-                inside = [mb for t, mb in samples if starts[event.step_key] <= t <= record.timestamp]
-                if inside:
-                    peaks[event.step_key] = round(max(inside))
+        for step, a, b in step_spans(instance, instance.get_runs(limit=1)[0].run_id):
+            inside = [mb for t, mb in samples if a <= t <= b]
+            if inside:
+                peaks[step] = round(max(inside))
     return peaks
 
 
@@ -149,21 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     before = json.loads(args.before.read_text()) if args.before else None
     if args.section_only:
         results = json.loads(args.section_only.read_text())
-        text = markdown(results, results["command"], before)
-        print(text)
-        if args.out:
-            args.out.write_text(text)
+        machine.publish(markdown(results, results["command"], before), None, args.out)
         return 0
     started = time.time()
     results = run(args.copies)
     command = "python -m bench.long_video_memory --copies " + " ".join(map(str, args.copies))
     command += f" --out {args.out}" if args.out else ""
     path = machine.save_results(results, "long_video_memory", started, command)
-    text = markdown(results, command, before)
-    print(text)
-    print(f"results: {path}", file=sys.stderr)
-    if args.out:
-        args.out.write_text(text)
+    machine.publish(markdown(results, command, before), path, args.out)
     return 0
 
 

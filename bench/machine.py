@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -93,3 +94,12 @@ def save_results(results: dict, name: str, started: float, command: str, latest:
     for file in [f"{name}-{stamp}{tag}.json"] + ([f"{name}-latest{tag}.json"] if latest else []):
         (RESULTS / file).write_text(text)
     return RESULTS / f"{name}-{stamp}{tag}.json"
+
+
+def publish(text: str, results_path: Path | None, out: Path | None) -> None:
+    """Prints a section (and where its results were saved) and writes it to `out` when given."""
+    print(text)
+    if results_path is not None:
+        print(f"results: {results_path}", file=sys.stderr)
+    if out:
+        out.write_text(text)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench import corpus, machine
 from bench.accuracy import load_labels
-from bench.env import BenchEnv, ffmpeg, instance_at
+from bench.env import BenchEnv, ffmpeg, instance_at, step_spans
 from bench.scores import cut_f1
 
 RESULTS = corpus.ROOT / "bench" / "results"
@@ -115,17 +115,8 @@ def step_seconds_by_partition(home: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     with instance_at(home) as instance:
         for run in reversed(instance.get_runs()):  # oldest first: a later run of a partition replaces it
-            starts, spans = {}, []
-            for record in instance.all_logs(run.run_id):
-                event = record.dagster_event
-                if event is None or event.step_key is None:
-                    continue
-                if event.event_type_value == "STEP_START":
-                    starts[event.step_key] = record.timestamp
-                elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
-                    spans.append((starts.pop(event.step_key), record.timestamp))
             busy, end = 0.0, float("-inf")
-            for a, b in sorted(spans):
+            for a, b in sorted((a, b) for _, a, b in step_spans(instance, run.run_id)):
                 busy += max(0.0, b - max(a, end))
                 end = max(end, b)
             out[run.tags.get("dagster/partition", run.run_id)] = busy
