@@ -20,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -123,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the markdown section here")
     args = parser.parse_args(argv)
     started = time.time()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         results = run(Path(scratch))
     command = "python -m bench.long_video_clusters" + (f" --out {args.out}" if args.out else "")
