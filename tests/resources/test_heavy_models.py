@@ -5,6 +5,7 @@ is present (memory measured as CUDA's peak allocation), else the CPU (the proces
 
 import gc
 import logging
+import mmap
 import os
 import weakref
 
@@ -41,6 +42,18 @@ def memory_in_use() -> int:
     return torch.cuda.memory_allocated(DEFAULT_DEVICE) if CUDA else rss_bytes()
 
 
+def ballast(nbytes: int):
+    """Memory the session's peak must see. On the CPU a fresh anonymous mapping with every page written: a
+    tensor may get pages that stayed resident after earlier tests freed them, and those raise no peak (in the
+    full suite on one machine a 200 MiB tensor raised it by 3 MiB)."""
+    if CUDA:
+        return torch.ones(nbytes // 4, device=DEFAULT_DEVICE)
+    pages = mmap.mmap(-1, nbytes)
+    for offset in range(0, nbytes, mmap.PAGESIZE):
+        pages[offset] = 1
+    return pages
+
+
 def spec_for(folder, **fields) -> ModelSpec:
     return ModelSpec(name="describe", model=str(folder), **fields)
 
@@ -52,8 +65,8 @@ def test_loads_a_tiny_model_on_the_default_device_and_records_device_dtype_load_
         assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
         assert model.device == torch.device(DEFAULT_DEVICE) and model.dtype == torch.bfloat16 and not model.training
         before = memory_in_use()
-        ballast = torch.ones(200 * MIB // 4, device=DEFAULT_DEVICE)  # the session's peak sees this allocation
-        del ballast, model
+        held = ballast(200 * MIB)  # the session's peak sees this allocation
+        del held, model
     meta = heavy.metadata
     assert (meta["device"], meta["dtype"], meta["quantization"], meta["model"]) == (
         DEFAULT_DEVICE,
@@ -73,8 +86,8 @@ def test_loads_a_tiny_model_on_the_default_device_and_records_device_dtype_load_
 def test_a_new_session_measures_its_own_peak_not_the_previous_one(tiny_qwen):
     runtime = HeavyModelRuntime()
     with runtime.session(spec_for(tiny_qwen)) as big:
-        ballast = torch.ones(300 * MIB // 4, device=DEFAULT_DEVICE)
-        del ballast
+        held = ballast(300 * MIB)
+        del held
     with runtime.session(spec_for(tiny_qwen)) as small:
         small.load_pretrained(AutoModelForImageTextToText)
     assert small.metadata["peak_memory_bytes"] < big.metadata["peak_memory_bytes"] - 200 * MIB
