@@ -259,8 +259,10 @@ def _bound(figure: dict) -> str:
     """What the figure's CPU work allows at best (results from before 2026-12-05 lack it)."""
     if "realtime_bound" not in figure:
         return ""
-    cores = figure.get("cores", CORES)
-    return f"; {figure['cpu_s']:.1f} CPU s: at most {figure['realtime_bound']:.1f}x with {cores} cores busy throughout"
+    return (
+        f"; {figure['cpu_s']:.1f} CPU s: at most {figure['realtime_bound']:.1f}x"
+        f" with {figure['cores']} cores busy throughout"
+    )
 
 
 def _met(ok: bool) -> str:

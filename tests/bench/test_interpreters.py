@@ -32,7 +32,14 @@ def test_each_ratio_falls_as_the_second_interpreter_slows(key):
 def test_section_marks_a_target_by_the_median():
     result = summary(_runs(0.9))  # b: 1-second clip 3.2 * 0.9 = 2.88 s
     result["interpreters"] = {
-        n: {"version": "3.11", "build": "(main)", "base": "/usr/bin/python3.11", "configure_flags": []} for n in "ab"
+        n: {
+            "version": "3.11",
+            "build": "(main)",
+            "base": "/usr/bin/python3.11",
+            "libpython": "in the executable",
+            "configure_flags": [],
+        }
+        for n in "ab"
     }
     result["machine"] = {"cpu": "cpu", "cores": 2, "load_average_start": [0.0], "date_utc": "now", "commit": "x"}
     result["command"] = "python -m bench.interpreters"
