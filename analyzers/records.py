@@ -1,7 +1,8 @@
 """The one output record every analyzer emits, and its table form.
 
 Contract: for each aspect it owns, an analyzer emits one `Event` per analysed second
-(span [s, min(s + 1, duration)]), whose `value` is already the per-second answer
+(the spans of `per_second_spans`: [s, s + 1], the last one ending at the duration), whose `value` is already
+the per-second answer
 (a count, a label, a list of strings, a fraction...). A second with no event of an aspect
 is "not analysed" (null in the timeline); "analysed, found nothing" is an event with 0 or [].
 Analyzers may add finer events under their own aspect names (a cut instant, a face box);
@@ -43,15 +44,25 @@ class Event:
     detail: dict | None = field(default=None, compare=False)
 
 
+# A rest after the last whole second shorter than this is not a second of its own but joins the one before:
+# containers end a few ms to a frame past the last whole second (audio encoder padding of up to ~48 ms, the
+# last frame's display time, 1.001 frame rates: 300 frames at 29.97 fps last 10.01 s), and a row for that
+# would show an almost empty second that no player shows.
+TAIL_S = 0.1
+
+
 def seconds_in(duration_s: float) -> int:
-    """Number of per-second slots of a video: every started second counts (the last may be partial)."""
-    return max(1, math.ceil(duration_s - 1e-9))
+    """Number of per-second slots of a video: every started second counts, except a rest under TAIL_S."""
+    whole = math.floor(duration_s + 1e-9)
+    return max(1, whole if duration_s - whole < TAIL_S - 1e-9 else whole + 1)
 
 
 def per_second_spans(duration_s: float) -> list[tuple[int, float, float]]:
-    """(second, start, end) for every second of a video; the last one may be partial."""
+    """(second, start, end) for every second of a video; the last one ends at the duration: it may be partial,
+    or longer than a second by a rest under TAIL_S."""
     n = seconds_in(duration_s)
-    return [(s, float(s), float(s + 1) if duration_s < s + 1e-9 else float(min(s + 1, duration_s))) for s in range(n)]
+    last_end = float(duration_s) if duration_s > n - 1 + 1e-9 else float(n)
+    return [(s, float(s), float(s + 1) if s < n - 1 else last_end) for s in range(n)]
 
 
 def events_frame(events: Iterable[Event], video: str) -> pd.DataFrame:

@@ -184,7 +184,7 @@ def cell_weight(
 def build_timeline(
     video: str, duration_s: float, events: pd.DataFrame, expected: tuple[str, ...] = CONTRACT_ASPECTS
 ) -> pd.DataFrame:
-    """One row per second 0..ceil(duration)-1 from the concatenated events of all analyzers; `score` is the
+    """One row per second (`per_second_spans`) from the concatenated events of all analyzers; `score` is the
     mean cell weight over the `expected` aspects (those the configured graph produces)."""
     spans = per_second_spans(duration_s)
     n = len(spans)

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from analyzers.records import seconds_in  # noqa: E402
 from bench import corpus, scores  # noqa: E402
 from bench.perception_quality import text_scores  # noqa: E402
 
@@ -96,7 +97,7 @@ def load_labels(folder: Path = LABELS) -> list[Labels]:
         raw = json.loads(file.read_text())
         if "source" not in raw:
             continue  # not one clip's labels (audio_mixes.json: the sound and speaker mixes)
-        seconds = math.ceil(raw["duration_s"] - 1e-9)
+        seconds = seconds_in(raw["duration_s"])  # as many as the timeline has
         out.append(
             Labels(
                 clip=file.stem,
@@ -158,7 +159,7 @@ def run_analyzers(
     from analyzers import camera_motion, faces, ocr, shots, visual_stats
     from analyzers.decode import decode_video
     from analyzers.probe import probe_video
-    from analyzers.records import events_frame, seconds_in
+    from analyzers.records import events_frame
     from analyzers.timeline import build_timeline, reconstruction_score
 
     times: dict[str, float] = {}

@@ -74,7 +74,7 @@ def objects_for(labels: dict, path: Path, scratch: Path, detectors: list[str]) -
     from analyzers import object_detector, object_tracks
 
     probe, frames, cuts = decode(path, scratch)
-    seconds = math.ceil(probe.duration_s - 1e-9)
+    seconds = probe.seconds
     truth = _per_second(labels["objects"], seconds)
     out = {}
     for detector in detectors:

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from analyzers.audio import analyze_audio
 from analyzers.audio_store import AUDIO_RATE, read_audio
 from analyzers.decode import decode_audio, decode_video
 from analyzers.frames import FrameStoreWriter, frame_times, iter_frames
 from analyzers.probe import MediaError, probe_video
-from support.media_factory import Shot, render_shots, tone, write_video
+from analyzers.records import events_frame
+from analyzers.timeline import build_timeline
+from analyzers.visual_stats import analyze_visual_stats
+from support.media_factory import Shot, ffmpeg, render_shots, tone, write_video
 
 
 def test_probe_reports_container_facts(clip):
@@ -73,6 +77,25 @@ def test_audio_pass_is_16k_mono_aligned_to_the_video(tmp_path):
     assert len(pcm) == pytest.approx(2.5 * AUDIO_RATE, abs=AUDIO_RATE * 0.05)
     rms = math.sqrt(float((pcm[AUDIO_RATE // 2 : AUDIO_RATE * 2] ** 2).mean()))
     assert rms == pytest.approx(0.3 / math.sqrt(2), rel=0.1)
+
+
+def test_a_clip_a_few_ms_past_its_last_whole_second_gets_no_almost_empty_row(tmp_path):
+    """60 frames at 29.97 fps last 2.002 s (players show 0:02): two rows, the last one running to the end."""
+    path = tmp_path / "ntsc.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30000/1001"),
+        *("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=44100"),
+        *("-frames:v", "60", "-t", "2.002", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path)),
+    )
+    probe = probe_video(path)
+    assert probe.duration_s > 2.0 and probe.seconds == 2
+    signals = decode_video(probe, tmp_path / "frames.parquet").signals
+    assert decode_audio(probe, tmp_path / "a.parquet").seconds == 2
+    events = analyze_visual_stats(signals, probe.duration_s) + analyze_audio(tmp_path / "a.parquet", probe.duration_s)
+    timeline = build_timeline("ntsc", probe.duration_s, events_frame(events, "ntsc"))
+    assert timeline["second"].tolist() == [0, 1]
+    assert timeline["end_s"].iloc[-1] == probe.duration_s
+    assert timeline["brightness"].notna().all() and timeline["loudness_db"].notna().all()
 
 
 def test_six_channel_audio_is_downmixed(tmp_path):

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from analyzers.records import Event, events_frame, frame_events
+from analyzers.records import Event, events_frame, frame_events, per_second_spans, seconds_in
 from analyzers.timeline import (
     COMPOSED_SOURCE,
     CONTRACT_ASPECTS,
@@ -32,6 +32,26 @@ def test_one_row_per_second_with_nulls_for_what_was_not_analysed():
     assert timeline["shot"].tolist() == [0, 0, 1]
     assert timeline["faces"].tolist()[0] == 2 and timeline["faces"].isna().tolist() == [False, True, True]
     assert timeline["camera"].isna().all()  # camera never analysed: null, not "unknown"
+
+
+@pytest.mark.parametrize(
+    ("duration", "rows", "last_span"),
+    [
+        (0.0, 1, (0.0, 1.0)),  # nothing measured: still one slot
+        (0.4, 1, (0.0, 0.4)),
+        (2.0, 2, (1.0, 2.0)),
+        (2.008, 2, (1.0, 2.008)),  # Opus pre-skip, AAC padding: no row for 8 ms
+        (10.01, 10, (9.0, 10.01)),  # 300 frames at 29.97 fps
+        (2.0999, 2, (1.0, 2.0999)),
+        (2.1, 3, (2.0, 2.1)),  # a tenth of a second is a second of its own
+        (2.5, 3, (2.0, 2.5)),
+    ],
+)
+def test_a_rest_under_a_tenth_of_a_second_joins_the_last_second(duration, rows, last_span):
+    spans = per_second_spans(duration)
+    assert seconds_in(duration) == len(spans) == rows
+    assert spans[-1][1:] == last_span
+    assert all(end == start + 1 for _, start, end in spans[:-1])
 
 
 def test_language_is_a_string_column_null_where_speech_was_not_analysed():
