@@ -7,6 +7,7 @@ the source file is only ever opened for reading.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -220,12 +221,19 @@ def _duration(container, stream) -> float:
     return 0.0
 
 
+# Matroska's per-track DURATION tag (ffmpeg and mkvmerge write it): the track's end time, "00:00:04.007000000".
+_TAGGED_DURATION = re.compile(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
 def declared_end(container, stream) -> float | None:
     """Where the video stream says it ends, in seconds on the container's clock; None when it does not say."""
     if stream.duration and stream.time_base:
         start = stream.start_time * stream.time_base if stream.start_time is not None else 0
         return float(start + stream.duration * stream.time_base) - clock_origin(container)
-    if container.duration and len(container.streams) == 1:  # e.g. Matroska: only the container's length
+    tag = _TAGGED_DURATION.fullmatch(str(stream.metadata.get("DURATION", "")).strip())
+    if tag:  # Matroska and WebM give no stream duration; the container's length may be another stream's
+        return int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3]) - clock_origin(container)
+    if container.duration and len(container.streams) == 1:
         return container.duration / av.time_base
     return None
 

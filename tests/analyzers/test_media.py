@@ -221,14 +221,15 @@ def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
     assert decode_video(probe, tmp_path / "f.parquet").decoded == 30
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
-def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix):
+# Matroska with a second stream: its length may be that stream's; the video track's DURATION tag says where it ends
+@pytest.mark.parametrize(("suffix", "audio_rate"), [(".mp4", None), (".mkv", None), (".mkv", 16_000)])
+def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix, audio_rate):
     from support.media_factory import pattern_video, truncated_copy
 
     # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
-    whole = pattern_video(
-        tmp_path / f"whole{suffix}", 4, 160, 96, 25, codec_args=["-movflags", "+faststart"] if suffix == ".mp4" else []
-    )
+    faststart = ["-movflags", "+faststart"] if suffix == ".mp4" else []
+    whole = pattern_video(tmp_path / f"whole{suffix}", 4, 160, 96, 25, audio_rate=audio_rate, codec_args=faststart)
+    assert decode_video(probe_video(whole), None).decoded == 100
     cut = truncated_copy(whole, tmp_path / f"cut{suffix}", 0.5)
     before = cut.read_bytes()
     probe = probe_video(cut)
