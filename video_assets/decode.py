@@ -21,7 +21,9 @@ from video_assets.names import ASPECTS_KEY, CONTENT_SHA256, DECODE_GROUP, FILE_S
 from video_assets.partitions import videos
 
 
-@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="1")
+# 2: a rest under 0.1 s after the last whole second joins it (records.TAIL_S), so the videos with one get
+# fewer seconds; a cut Matroska file is told by its track's DURATION tag. Every asset downstream follows.
+@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="2")
 def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     """Container facts of the source video; fails clearly when the file is not a decodable video. Its data
     version is the file's content fingerprint, so a changed file is told from an unchanged one."""
