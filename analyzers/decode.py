@@ -30,7 +30,7 @@ from av.video.reformatter import VideoReformatter
 
 from analyzers.frame_signals import MOTION_RATE, SIGNAL_WIDTH, FrameSignals
 from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
-from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media
+from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media, video_stream
 from analyzers.progress import Progress, Say
 from analyzers.read_ahead import read_ahead
 from analyzers.records import Event, per_second_spans
@@ -173,7 +173,7 @@ def decode_video(
 
     try:
         with open_media(path) as container:
-            stream = container.streams.video[0]
+            stream = video_stream(container)
             stream.thread_type = "AUTO"
             t0 = clock_origin(container)
             end = declared_end(container, stream)

@@ -141,10 +141,10 @@ def probe_video(path: str | Path) -> VideoProbe:
     """Container facts. Raises MediaError for anything that is not a decodable video."""
     path = Path(path)
     with open_media(path) as container:
-        if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-            raise MediaError(f"{path}: no video stream (the file holds {', '.join(kinds)})")
-        stream = container.streams.video[0]
+        stream = video_stream(container)
+        if stream is None:
+            kinds = sorted({"a cover picture" if _is_cover(s) else s.type for s in container.streams}) or ["nothing"]
+            raise MediaError(f"{path}: no video stream (the file holds {' and '.join(kinds)})")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         duration = _duration(container, stream)
@@ -198,7 +198,7 @@ def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
     nominal rate; a stream without timing gets ffmpeg's 25 fps convention.
     """
     with open_media(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         count, seconds = 0, Fraction(0)
         for packet in container.demux(stream):
             if packet.size:
@@ -223,6 +223,16 @@ def _duration(container, stream) -> float:
 
 # Matroska's per-track DURATION tag (ffmpeg and mkvmerge write it): the track's end time, "00:00:04.007000000".
 _TAGGED_DURATION = re.compile(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+def _is_cover(stream) -> bool:
+    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def video_stream(container):
+    """The first video stream of moving pictures, None when there is none: a cover picture (the album art of
+    an audio file, the thumbnail an MP4 may carry) is a video stream of one still frame marked attached_pic."""
+    return next((s for s in container.streams.video if not _is_cover(s)), None)
 
 
 def declared_end(container, stream) -> float | None:

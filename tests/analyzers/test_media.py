@@ -167,6 +167,21 @@ def test_audio_only_file_is_refused(tmp_path):
         probe_video(path)
 
 
+@pytest.mark.parametrize("suffix", [".mp3", ".m4a"])
+def test_an_audio_file_with_a_cover_picture_is_refused_as_audio_not_read_as_a_video(tmp_path, suffix):
+    """Album art is a video stream of one still frame marked attached_pic: it was probed as a 3 s video at
+    90,000 fps, then failed as "truncated"."""
+    cover = tmp_path / "cover.png"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64:rate=1", "-frames:v", "1", str(cover))
+    path = tmp_path / f"song{suffix}"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-i", str(cover), "-map", "0:a", "-map", "1:v"),
+        *("-c:v", "mjpeg" if suffix == ".mp3" else "png", "-disposition:v", "attached_pic", str(path)),
+    )
+    with pytest.raises(MediaError, match=r"no video stream \(the file holds a cover picture and audio\)"):
+        probe_video(path)
+
+
 @pytest.mark.parametrize("degrees, tag", [(90, True), (180, True), (270, True), (90, False), (270, False)])
 def test_rotated_phone_video_comes_out_upright(tmp_path, degrees, tag):
     import cv2
