@@ -3,7 +3,10 @@ the number of faces.
 
 Agglomeration (scipy's linkage: complete for dlib's descriptor, average for ArcFace: LINKAGE) cut at the
 embedder's same-person distance (TOLERANCE), then two faces of one frame are never one person: the later
-one is moved to its next-nearest person or a new one. Ids are numbered by first appearance.
+one is moved to its next-nearest person or a new one. Then the faces of each frame with several are given
+the persons they hold jointly: the assignment with the least total distance to the persons' centres (each
+without the face itself), so one unsure face cannot take a neighbour's person and push the neighbour to a
+third (two audience faces of a frame had swapped ids). Ids are numbered by first appearance.
 
 Up to EXACT_FACES faces (about 20 minutes of a talk show) the linkage runs over all of them at once: its
 distance matrix takes n² floats. A longer video's faces are taken in time order, EXACT_FACES at a time:
@@ -56,6 +59,7 @@ def cluster(embeddings: np.ndarray, frames: list[float], embedder: str) -> np.nd
             return distances(emb[i : i + 1], emb, embedder)[0]
 
     _one_person_per_face_in_a_frame(labels, frames, row, TOLERANCE[embedder])
+    _faces_of_a_frame_assigned_jointly(labels, frames, emb, embedder)
     order: dict[int, int] = {}
     for i in np.argsort(frames, kind="stable"):  # number persons by first appearance
         order.setdefault(int(labels[i]), len(order))
@@ -102,6 +106,37 @@ def _one_person_per_face_in_a_frame(labels: np.ndarray, frames: list[float], row
             choice = int(np.argmin(mean))
             labels[i] = labels.max() + 1 if mean[choice] >= tolerance else choice
             taken.add(int(labels[i]))
+
+
+def _faces_of_a_frame_assigned_jointly(labels: np.ndarray, frames: list[float], emb: np.ndarray, embedder: str) -> None:
+    """Among the persons the faces of one frame hold, each face takes one so that the total distance to the
+    persons' centres (without the face itself) is least; frames in time order, centres kept up to date. Only
+    permutes ids within a frame (no person is made or merged), and only of persons seen more than once."""
+    from scipy.optimize import linear_sum_assignment
+
+    by_frame: dict[float, list[int]] = {}
+    for i in np.argsort(frames, kind="stable"):
+        by_frame.setdefault(round(frames[i], 6), []).append(int(i))
+    sums = np.zeros((labels.max() + 1, emb.shape[1]))
+    np.add.at(sums, labels, emb)
+    counts = np.bincount(labels, minlength=len(sums))
+    for faces in by_frame.values():
+        members = [i for i in faces if counts[labels[i]] > 1]  # a person seen once has no centre to weigh
+        if len(members) < 2:
+            continue
+        people, x = labels[members], emb[members]
+        own = np.eye(len(members), dtype=bool)  # the frame's faces hold different persons
+        centres = (sums[people][None] - own[..., None] * x[:, None]) / (counts[people][None] - own)[..., None]
+        if embedder == "arcface":
+            centres = centres / np.maximum(np.linalg.norm(centres, axis=2, keepdims=True), 1e-12)
+        cost = np.array([distances(x[a : a + 1], centres[a], embedder)[0] for a in range(len(members))])
+        _, choice = linear_sum_assignment(cost)
+        moved = people[choice]
+        for i, old, new in zip(members, people, moved):
+            if old != new:
+                sums[old] -= emb[i]
+                sums[new] += emb[i]
+        labels[members] = moved
 
 
 def _labels_in_batches(emb: np.ndarray, frames: list[float], embedder: str) -> np.ndarray:

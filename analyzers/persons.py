@@ -35,7 +35,7 @@ from analyzers.object_tracks import crops_at, iter_frames_at
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 
-VERSION = "1"
+VERSION = "2"  # 2: the faces of one frame get their persons jointly (face_clusters)
 EMBEDDERS = ("dlib", "arcface")
 DEFAULT_EMBEDDER = "dlib"
 SOURCES = {"dlib": "dlib:resnet-face-v1", "arcface": "insightface:w600k_mbf"}

@@ -105,6 +105,21 @@ def test_a_later_batch_adds_new_people_and_finds_earlier_ones_again(monkeypatch)
     assert labels.tolist() == [0] * 10 + [1] * 5 + [2] * 5 + [0] * 10
 
 
+@pytest.mark.parametrize("embedder", ["dlib", "arcface"])
+def test_faces_of_one_frame_that_hold_each_others_persons_get_their_own_back(embedder):
+    rng = np.random.default_rng(5)
+    a, b, c = rng.normal(0, 1, (3, 128)) * 0.1
+    embeddings = np.vstack([_cloud(a, 6, 1), _cloud(b, 6, 2), _cloud(c, 1, 3), _cloud(a, 1, 4), _cloud(b, 1, 5)])
+    if embedder == "arcface":
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    times = [float(i) for i in range(12)] + [20.0, 20.0, 20.0]  # the last frame: c (seen once), a and b
+    labels = np.array([0] * 6 + [1] * 6 + [2, 1, 0])  # a's face holds b's person and b's face a's
+    face_clusters._faces_of_a_frame_assigned_jointly(labels, times, embeddings, embedder)
+    assert labels.tolist() == [0] * 6 + [1] * 6 + [2, 0, 1]
+    face_clusters._faces_of_a_frame_assigned_jointly(labels, times, embeddings, embedder)
+    assert labels.tolist() == [0] * 6 + [1] * 6 + [2, 0, 1]  # right already: left alone
+
+
 def test_a_face_is_less_sure_of_its_id_when_another_person_looks_alike():
     rng = np.random.default_rng(1)
     a = rng.normal(0, 1, 128) * 0.1
