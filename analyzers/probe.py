@@ -221,10 +221,6 @@ def _duration(container, stream) -> float:
     return 0.0
 
 
-# Matroska's per-track DURATION tag (ffmpeg and mkvmerge write it): the track's end time, "00:00:04.007000000".
-_TAGGED_DURATION = re.compile(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)")
-
-
 def _is_cover(stream) -> bool:
     return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
 
@@ -233,6 +229,10 @@ def video_stream(container):
     """The first video stream of moving pictures, None when there is none: a cover picture (the album art of
     an audio file, the thumbnail an MP4 may carry) is a video stream of one still frame marked attached_pic."""
     return next((s for s in container.streams.video if not _is_cover(s)), None)
+
+
+# Matroska's per-track DURATION tag (ffmpeg and mkvmerge write it): the track's end time, "00:00:04.007000000".
+_TAGGED_DURATION = re.compile(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 
 def declared_end(container, stream) -> float | None:

@@ -1,9 +1,8 @@
 """The one output record every analyzer emits, and its table form.
 
-Contract: for each aspect it owns, an analyzer emits one `Event` per analysed second
-(the spans of `per_second_spans`: [s, s + 1], the last one ending at the duration), whose `value` is already
-the per-second answer
-(a count, a label, a list of strings, a fraction...). A second with no event of an aspect
+Contract: for each aspect it owns, an analyzer emits one `Event` per analysed second (the spans of
+`per_second_spans`: [s, s + 1], the last one ending at the duration), whose `value` is already the
+per-second answer (a count, a label, a list of strings, a fraction...). A second with no event of an aspect
 is "not analysed" (null in the timeline); "analysed, found nothing" is an event with 0 or [].
 Analyzers may add finer events under their own aspect names (a cut instant, a face box);
 the timeline ignores aspects it has no column for.
