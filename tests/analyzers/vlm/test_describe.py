@@ -120,19 +120,21 @@ def test_relative_times_from_the_model_land_on_the_right_seconds(checkpoints):
     assert "relative_time" in result.events[5].detail["flags"]
 
 
-def test_garbage_everywhere_ends_in_recorded_failures_from_a_frame_store(checkpoints, tmp_path):
+# 3.05 s: the last 50 ms (a sampled frame at 3.0 s among them) belong to the third and last second
+@pytest.mark.parametrize(("duration", "seconds"), [(3.4, 4), (3.05, 3)])
+def test_garbage_everywhere_ends_in_recorded_failures_from_a_frame_store(checkpoints, tmp_path, duration, seconds):
     """No scripting: a random model's answers. Every second ends described or failed, after a one-second question."""
     model, processor = load(checkpoints["llava_next_video"])
-    store = frame_store(tmp_path / "frames.parquet", sampled_frames(3.4, height=72, width=128))
-    result = describe_video(store, 3.4, model, processor, options=OPTIONS)
+    store = frame_store(tmp_path / "frames.parquet", sampled_frames(duration, height=72, width=128))
+    result = describe_video(store, duration, model, processor, options=OPTIONS)
     asked_alone = {a["start"] for a in result.asks if a["end"] - a["start"] == 1}
-    spans = per_second_spans(3.4)
+    spans = per_second_spans(duration)
     assert [(e.start_s, e.end_s) for e in result.events] == [(a, b) for _, a, b in spans]
     assert {e.aspect for e in result.events} <= {"description", "description_failure"}
     failed = [int(e.start_s) for e in result.events if e.aspect == "description_failure"]
     assert failed, "a random model's garbage was taken for a description"
     assert set(failed) <= asked_alone  # each second was asked alone before it was given up
-    assert result.metadata["failed_seconds"] == failed and result.metadata["described_seconds"] + len(failed) == 4
+    assert result.metadata["failed_seconds"] == failed and result.metadata["described_seconds"] + len(failed) == seconds
     frame = events_frame(result.events, "clip")
     assert frame["aspect"].tolist() == [e.aspect for e in result.events]
     assert set(frame["source"]) == {str(checkpoints["llava_next_video"])}
