@@ -13,8 +13,8 @@ distance matrix takes n² floats. A longer video's faces are taken in time order
 each batch is clustered the same way, and each of its clusters joins the earlier person it is nearest to
 under the same linkage and tolerance (for complete linkage: every pair of their faces within it), or
 becomes a new person; one person takes at most one cluster of a batch. Distances are computed in blocks
-of BLOCK, so memory stays bounded whatever the length; time grows with the square of the faces (about
-35 s for 100,000 faces, a crowded video of several hours, on 2 cores: bench/long_video_clusters.py).
+of BLOCK, so memory stays bounded whatever the length; time grows with the square of the faces (33-48 s
+for 100,000 faces, a crowded video of several hours, on 2 cores: bench/long_video_clusters.py).
 """
 
 from __future__ import annotations
