@@ -84,14 +84,19 @@ def _linkage_labels(d: np.ndarray, embedder: str) -> np.ndarray:
     return fcluster(merges, TOLERANCE[embedder], "distance") - 1
 
 
+def _faces_by_frame(frames: list[float]) -> list[list[int]]:
+    """The indices of the faces of each frame, frames in the order their first face comes."""
+    by_frame: dict[float, list[int]] = {}
+    for i, t in enumerate(frames):
+        by_frame.setdefault(round(t, 6), []).append(i)
+    return list(by_frame.values())
+
+
 def _one_person_per_face_in_a_frame(labels: np.ndarray, frames: list[float], row, tolerance: float) -> None:
     """Two faces in one frame are two people: keeps the first member, moves the others to their next-nearest
     person (mean distance to its faces, within the tolerance) without a face in that frame, or to a new one.
     `row(i)`: the distances of face i to every face."""
-    by_frame: dict[float, list[int]] = {}
-    for i, t in enumerate(frames):
-        by_frame.setdefault(round(t, 6), []).append(i)
-    for members in by_frame.values():
+    for members in _faces_by_frame(frames):
         if len(members) == 1:
             continue
         taken: set[int] = set()
@@ -110,17 +115,14 @@ def _one_person_per_face_in_a_frame(labels: np.ndarray, frames: list[float], row
 
 def _faces_of_a_frame_assigned_jointly(labels: np.ndarray, frames: list[float], emb: np.ndarray, embedder: str) -> None:
     """Among the persons the faces of one frame hold, each face takes one so that the total distance to the
-    persons' centres (without the face itself) is least; frames in time order, centres kept up to date. Only
+    persons' centres (without the face itself) is least; frame by frame, centres kept up to date. Only
     permutes ids within a frame (no person is made or merged), and only of persons seen more than once."""
     from scipy.optimize import linear_sum_assignment
 
-    by_frame: dict[float, list[int]] = {}
-    for i in np.argsort(frames, kind="stable"):
-        by_frame.setdefault(round(frames[i], 6), []).append(int(i))
     sums = np.zeros((labels.max() + 1, emb.shape[1]))
     np.add.at(sums, labels, emb)
     counts = np.bincount(labels, minlength=len(sums))
-    for faces in by_frame.values():
+    for faces in _faces_by_frame(frames):
         members = [i for i in faces if counts[labels[i]] > 1]  # a person seen once has no centre to weigh
         if len(members) < 2:
             continue
