@@ -33,7 +33,7 @@ from analyzers.packets import PacketLog, decode_packets, share_per_second, spans
 from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media, video_stream
 from analyzers.progress import Progress, Say
 from analyzers.read_ahead import read_ahead
-from analyzers.records import Event, per_second_spans
+from analyzers.records import DERIVED, Event, per_second_spans
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +96,9 @@ class DecodeResult:
     seconds: float  # wall time of the pass
     visibility: list[tuple[float, float]] = field(default_factory=list)  # (t, visibility) of each sampled frame
     damage: StreamDamage | None = None  # None: every packet decoded
+    # Where the frames are shown on the video's clock: from the first frame to the end of the last. Other
+    # streams may run longer (audio that goes on after the picture ends, a picture that starts late).
+    picture: tuple[float, float] = (0.0, math.inf)
 
     @cached_property
     def signals(self) -> pd.DataFrame:
@@ -108,6 +111,12 @@ class DecodeResult:
         """Per second of the video, the share of it whose frames decoded."""
         lost = share_per_second(self.damage.lost if self.damage else [], per_second_spans(duration_s))
         return [round(1.0 - x, 4) for x in lost]
+
+    def pictureless(self, duration_s: float) -> list[bool]:
+        """Per second of the video: True where no frame at all is shown (the video stream starts after the
+        second ends, or ends before it starts)."""
+        first, last = self.picture
+        return [end <= first + 1e-3 or start >= last - 1e-3 for _, start, end in per_second_spans(duration_s)]
 
 
 def decode_video(
@@ -198,6 +207,7 @@ def decode_video(
             f"but its data ends at {data_end:.1f} s"
             + (f" (frames decode only up to {signals.last_t + 1.0 / fps:.1f} s)" if packets.read_error else "")
         )
+    first_shown = min((t for t in shown if t >= -1e-3), default=0.0)
     damage = None
     if packets.failed or packets.read_error or len(shown) < packets.packets:
         lost = packets.lost_spans(shown, 1.0 / fps)
@@ -210,23 +220,30 @@ def decode_video(
         seconds=time.perf_counter() - started,
         visibility=seen,
         damage=damage,
+        picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps)),
     )
 
 
 def video_quality_events(result: DecodeResult, duration_s: float, source: str = SOURCE) -> list[Event]:
-    """Per second: `video_decoded` (share of the second whose frames decoded) and `visibility` (mean over its
-    sampled frames; a second without a sampled frame of its own shows the last earlier one)."""
+    """Per second: `video_decoded` (share of the second whose frames decoded; `detail[DERIVED]` where no frame
+    is shown in it at all) and `visibility` (mean over its sampled frames; a second without a sampled frame of
+    its own shows the last earlier one)."""
     decoded = result.decoded_share(duration_s)
+    pictureless = result.pictureless(duration_s)
     times = [t for t, _ in result.visibility]
     events = []
-    for (_, start, end), share in zip(per_second_spans(duration_s), decoded):
-        detail = {"lost_s": round((1.0 - share) * (end - start), 3)} if share < 1.0 else None
-        events.append(Event(start, end, "video_decoded", share, source=source, detail=detail))
+    for (_, start, end), share, blank in zip(per_second_spans(duration_s), decoded, pictureless):
+        detail = {"lost_s": round((1.0 - share) * (end - start), 3)} if share < 1.0 else {}
+        if blank:
+            detail[DERIVED] = "no picture at this time (the video stream " + (
+                "has ended)" if start >= result.picture[1] - 1e-3 else "starts later)"
+            )
+        events.append(Event(start, end, "video_decoded", share, source=source, detail=detail or None))
         inside = [v for t, v in result.visibility if start - 1e-6 <= t < end - 1e-6]
         if not inside:
             k = bisect.bisect_left(times, start - 1e-6)
             inside = [result.visibility[k - 1][1]] if k else []
-        if inside:
+        if inside and not blank:
             events.append(Event(start, end, "visibility", round(float(np.mean(inside)), 4), source=source))
     return events
 

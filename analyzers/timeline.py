@@ -4,7 +4,8 @@ Reconstruction score: the mean, over the (second, aspect) cells of the aspects t
 produces, of each cell's weight (`cell_weight`):
 - 0 where the cell is null (not analysed: no analyzer, or the stream did not decode there);
 - 0 where the value is derived, not observed: a description composed from the other columns, silence
-  where there is no audio stream (an event with `detail[DERIVED]`);
+  where there is no audio stream (an event with `detail[DERIVED]`), and every video aspect of a second in
+  which no frame is shown (the picture starts late or ends before the sound: nothing is seen there);
 - otherwise how sure the analyzer is: its event's `confidence`. For "analysed, found nothing" without a
   confidence, the evidence the input gave: the picture's visibility for faces, objects and text, and the
   voice activity detector's certainty of silence for an empty transcript. A cell nobody qualifies counts 1.
@@ -111,8 +112,17 @@ def _per_second_cells(events: pd.DataFrame, aspect: str, seconds: int) -> _Cells
     return cells
 
 
-def compose_description(row: dict) -> str | None:
-    """A sentence from the observed aspects of one second (used where no language model described it)."""
+def compose_description(row: dict, picture: bool = True) -> str | None:
+    """A sentence from the observed aspects of one second (used where no language model described it);
+    `picture` False: no frame of the video is shown in the second, so nothing is said about what is seen."""
+    parts = (_seen(row) if picture else ["no picture"]) + _heard(row)
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _seen(row: dict) -> list[str]:
     parts = []
     if row.get("shot") is not None:
         parts.append(f"Shot {row['shot'] + 1}" + (", a cut in this second" if row.get("cut") else ""))
@@ -130,6 +140,11 @@ def compose_description(row: dict) -> str | None:
         parts.append("objects: " + ", ".join(row["objects"]))
     if row.get("text"):
         parts.append("on screen: " + "; ".join(f'"{t}"' for t in row["text"]))
+    return parts
+
+
+def _heard(row: dict) -> list[str]:
+    parts = []
     speech, transcript = row.get("speech"), row.get("transcript")
     who = " and ".join(row.get("speakers") or [])
     if transcript:
@@ -147,21 +162,30 @@ def compose_description(row: dict) -> str | None:
     heard = [x["label"] for x in row.get("sounds") or [] if x["label"] not in ("Speech", "Silence")]
     if heard:
         parts.append("sounds: " + ", ".join(heard[:3]))
-    if not parts:
-        return None
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:] + "."
+    return parts
 
 
-def stream_shares(events: pd.DataFrame, seconds: int) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Per second: (video decoded share, video lost share, audio decoded share, audio lost share), from the
-    decode stage's `video_decoded` and the audio analyzer's `audio_decoded` events; all decoded where absent."""
+@dataclass
+class _StreamShares:
+    """Per second: the share of each stream that decoded and that was lost to damage, and whether no frame of
+    the video is shown at all (the picture starts later or has ended: other streams run longer)."""
+
+    video_ok: list[float]
+    video_lost: list[float]
+    audio_ok: list[float]
+    audio_lost: list[float]
+    pictureless: list[bool]
+
+
+def stream_shares(events: pd.DataFrame, seconds: int) -> _StreamShares:
+    """From the decode stage's `video_decoded` and the audio analyzer's `audio_decoded` events; all decoded
+    where absent."""
     video = _per_second_cells(events, "video_decoded", seconds)
     audio = _per_second_cells(events, "audio_decoded", seconds)
     video_ok = [1.0 if v is None else float(v) for v in video.values]
     audio_ok = [1.0 if v is None else float(v) for v in audio.values]
     audio_lost = [float((d or {}).get("lost", 0.0)) for d in audio.details]
-    return video_ok, [1.0 - v for v in video_ok], audio_ok, audio_lost
+    return _StreamShares(video_ok, [1.0 - v for v in video_ok], audio_ok, audio_lost, video.derived)
 
 
 def cell_weight(
@@ -189,17 +213,24 @@ def build_timeline(
     spans = per_second_spans(duration_s)
     n = len(spans)
     cells = {aspect: _per_second_cells(events, aspect, n) for aspect in CONTRACT_ASPECTS + EXTRA_ASPECTS}
-    video_ok, video_lost, audio_ok, audio_lost = stream_shares(events, n)
+    streams = stream_shares(events, n)
     rows = []
     for s, start, end in spans:
         row = {"video": video, "second": s, "start_s": start, "end_s": end}
+        blank = streams.pictureless[s]
         for aspect, c in cells.items():
-            lost = (audio_lost if aspect in AUDIO_ASPECTS else video_lost)[s] >= MAX_LOST
+            lost = (streams.audio_lost if aspect in AUDIO_ASPECTS else streams.video_lost)[s] >= MAX_LOST
             row[aspect] = None if lost else c.values[s]
+            if blank and aspect in FRAME_ASPECTS:
+                row[aspect] = NOTHING_FOUND[aspect]  # nothing is seen, whatever was carried from the last frame
+            elif blank and aspect in VIDEO_ASPECTS and aspect in EXTRA_ASPECTS:
+                row[aspect] = None  # no picture to measure
         derived = {a for a in CONTRACT_ASPECTS if row[a] is not None and cells[a].derived[s]}
+        if blank:  # what the video aspects hold there was not seen: shot and camera carry on, nothing is seen
+            derived |= {a for a in CONTRACT_ASPECTS if a in VIDEO_ASPECTS and row[a] is not None}
         source = cells["description"].sources[s] if row["description"] is not None else None
         if row["description"] is None:
-            row["description"] = compose_description(row)
+            row["description"] = compose_description(row, picture=not blank)
             if row["description"] is not None:
                 source = COMPOSED_SOURCE
                 derived.add("description")
@@ -221,7 +252,7 @@ def build_timeline(
                 cells[aspect].confidences[s],
                 derived=aspect in derived,
                 evidence=evidence,
-                decoded=(audio_ok if aspect in AUDIO_ASPECTS else video_ok)[s],
+                decoded=(streams.audio_ok if aspect in AUDIO_ASPECTS else streams.video_ok)[s],
             )
         row["confidence"] = weights
         row["score"] = round(float(np.mean([weights[a] or 0.0 for a in expected])), 4) if expected else 0.0

@@ -101,12 +101,13 @@ def _into_temp_file(write, tmp: Path | None):
             description="RGB frames sampled at a fixed rate (JPEG in Parquet).",
         ),
         VIDEO_QUALITY: AssetOut(
-            code_version="1",
+            code_version="2",  # 2: seconds without a frame shown are marked (the picture starts late or ends early)
             is_required=False,
             # Read by the timeline like an event asset: it fills no contract column, but says per second how
             # much of the video decoded (less is left unanalysed) and how visible the picture is.
             metadata={ASPECTS_KEY: []},
-            description="Per second: the share of the video stream that decoded, and the picture's visibility.",
+            description="Per second: the share of the video stream that decoded, whether a frame is shown at "
+            "all, and the picture's visibility.",
         ),
     },
 )

@@ -31,7 +31,7 @@ from video_assets.partitions import videos
 
 # 4: no "dark black" or "bright white" in composed descriptions; 3: confidence-weighted score,
 # score/confidence/derived/visibility columns, damaged streams
-TIMELINE_VERSION = "4"
+TIMELINE_VERSION = "5"  # 5: video aspects of a second without a frame shown are derived
 
 
 def expected_aspects(event_assets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

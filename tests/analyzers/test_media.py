@@ -302,3 +302,49 @@ def test_the_probe_row_keeps_any_file_name_exactly(tmp_path, silent_clip, name):
     pd.DataFrame([probe_video(path).as_row()]).to_parquet(tmp_path / "probe.parquet")  # Parquet strings are UTF-8
     probe = VideoProbe.from_row(pd.read_parquet(tmp_path / "probe.parquet").iloc[0].to_dict())
     assert probe.path == str(path) and decode_video(probe, tmp_path / "f.parquet").decoded == 35
+
+
+@pytest.mark.parametrize(
+    "offset_s, picture_s, rate, suffix, pictureless",
+    [
+        (0, 2, 10, ".mp4", [False, False, True, True]),  # the sound goes on after the picture ends
+        (2, 2, 10, ".mkv", [True, True, False, False]),  # the picture starts late
+        (0, 4, 0.5, ".mp4", [False, False, False, False]),  # a slide every 2 s is shown for 2 s
+        (0, 4, 10, ".mp4", [False, False, False, False]),
+    ],
+)
+def test_seconds_without_a_frame_shown_are_marked_and_nothing_is_seen_there(
+    tmp_path, offset_s, picture_s, rate, suffix, pictureless
+):
+    """A file whose sound runs longer than its picture was described from its last frame on every second after
+    the picture had ended, at full confidence; now nothing is seen there and its video aspects are derived."""
+    import pandas as pd
+
+    from analyzers.decode import video_quality_events
+    from analyzers.records import DERIVED
+
+    path = tmp_path / f"clip{suffix}"
+    ffmpeg(
+        *(("-itsoffset", str(offset_s)) if offset_s else ()),
+        *("-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={rate}:duration={picture_s}"),
+        *("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=4"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "libopus", str(path)),
+    )
+    probe = probe_video(path)
+    assert probe.seconds == 4
+    result = decode_video(probe, tmp_path / "frames.parquet")
+    assert result.pictureless(probe.duration_s) == pictureless
+    quality = [e for e in video_quality_events(result, probe.duration_s) if e.aspect == "video_decoded"]
+    assert [DERIVED in (e.detail or {}) for e in quality] == pictureless
+    decode_audio(probe, tmp_path / "a.parquet")
+    events = (
+        analyze_visual_stats(result.signals, probe.duration_s)
+        + analyze_audio(tmp_path / "a.parquet", probe.duration_s)
+        + video_quality_events(result, probe.duration_s)
+    )
+    timeline = build_timeline("clip", probe.duration_s, events_frame(events, "clip"))
+    for blank, (_, row) in zip(pictureless, timeline.iterrows()):
+        assert pd.isna(row["brightness"]) == blank  # no picture to measure
+        assert row["description"].startswith("No picture") == blank
+        assert (row["faces"] == 0 and "faces" in row["derived"]) if blank else pd.isna(row["faces"])
+        assert "loudness_db" not in row["derived"] and row["loudness_db"] > -60  # the sound is heard throughout

@@ -209,6 +209,39 @@ def test_seconds_whose_stream_did_not_decode_are_not_analysed_and_part_decoded_o
     ]
 
 
+def test_seconds_without_a_frame_shown_see_nothing_and_score_less_than_seen_ones():
+    """Frame analyzers carry the last frame over seconds after the picture ended; the timeline shows nothing seen
+    there, marks every video aspect derived and counts them 0, so the score falls where the picture is missing."""
+    from analyzers.records import DERIVED
+
+    def timeline_with_picture_until(second):
+        shown = [Event(s, s + 1, "video_decoded", 1.0) for s in range(second)]
+        blank = [Event(s, s + 1, "video_decoded", 1.0, detail={DERIVED: "no picture"}) for s in range(second, 3)]
+        events = (
+            per_second("shot", [0, 0, 0])
+            + per_second("camera", ["static"] * 3)
+            + [Event(s, s + 1, "faces", 2, 0.9) for s in range(3)]  # the last frame's faces, carried over
+            + per_second("text", [["EXIT"]] * 3)
+            + per_second("speech", [0.9] * 3)
+            + per_second("brightness", [0.5] * 3)
+            + shown
+            + blank
+        )
+        return build_timeline("v", 3, events_frame(events, "v"))
+
+    whole, cut_short = timeline_with_picture_until(3), timeline_with_picture_until(1)
+    assert cut_short["faces"].tolist() == [2, 0, 0] and [list(t) for t in cut_short["text"]] == [["EXIT"], [], []]
+    assert cut_short["brightness"].isna().tolist() == [False, True, True]
+    assert cut_short["shot"].tolist() == [0, 0, 0] and cut_short["speech"].tolist() == [0.9] * 3
+    assert [sorted(d) for d in cut_short["derived"]][1] == sorted(
+        ["shot", "camera", "faces", "objects", "text", "description", "object_tracks", "persons"]
+    )
+    assert cut_short["description"].tolist()[1] == "No picture; someone speaks."
+    assert cut_short["score"].tolist()[0] == whole["score"].tolist()[0]
+    assert all(cut < seen for cut, seen in zip(cut_short["score"].tolist()[1:], whole["score"].tolist()[1:]))
+    assert reconstruction_score(cut_short, CONTRACT_ASPECTS).score < reconstruction_score(whole, CONTRACT_ASPECTS).score
+
+
 def test_density_finds_gaps_duplicates_and_wrong_lengths():
     good = pd.DataFrame({"second": [0, 1, 2]})
     assert density_problems(good, 2.5) == []
