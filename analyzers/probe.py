@@ -154,7 +154,8 @@ def probe_video(path: str | Path) -> VideoProbe:
         # rejects are skipped, as in the decode pass: a damaged start is not an undecodable stream.
         stream.thread_type = "AUTO"
         packets = PacketLog()
-        first = next(decode_packets(container, stream, packets), None)
+        decoded = decode_packets(container, stream, packets)
+        first = next(decoded, None)
         if first is None:
             reason = packets.first_error or packets.read_error
             raise MediaError(
@@ -162,6 +163,10 @@ def probe_video(path: str | Path) -> VideoProbe:
                 if reason
                 else f"{path}: the video stream holds no decodable frame"
             )
+        if _is_picture_format(container.format.name) and next(decoded, None) is None:
+            name = container.format.name
+            kind = path.suffix.lstrip(".") if name == "image2" else name.removesuffix("_pipe")
+            raise MediaError(f"{path}: a still picture ({kind}), not a video: there is no second to describe")
         rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
         width, height = first.width, first.height
         if rotation in (90, 270):
@@ -219,6 +224,12 @@ def _duration(container, stream) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     return 0.0
+
+
+def _is_picture_format(name: str) -> bool:
+    """Formats of pictures (png_pipe, image2 for a .jpg, gif...): a video when they hold frames one after another
+    (a raw MJPEG stream reads as jpeg_pipe, an animated GIF as gif), a still picture when they hold one."""
+    return name.endswith("_pipe") or name in ("image2", "gif", "apng")
 
 
 def _is_cover(stream) -> bool:

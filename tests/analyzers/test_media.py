@@ -1,6 +1,7 @@
 import errno
 import itertools
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -180,6 +181,33 @@ def test_an_audio_file_with_a_cover_picture_is_refused_as_audio_not_read_as_a_vi
     )
     with pytest.raises(MediaError, match=r"no video stream \(the file holds a cover picture and audio\)"):
         probe_video(path)
+
+
+@pytest.mark.parametrize(
+    "name, frames, still",
+    [
+        ("photo.png", 1, "png"),
+        ("photo.jpg", 1, "jpe?g"),  # ffmpeg's probe takes it as jpeg_pipe or as image2 (then the suffix names it)
+        ("photo.webp", 1, "webp"),
+        ("photo.gif", 1, "gif"),
+        ("photo named.mp4", 1, "png"),  # the content decides, not the name
+        ("animation.gif", 5, None),
+        ("stream.mjpeg", 5, None),  # a raw MJPEG stream reads as a picture format holding frames one after another
+    ],
+)
+def test_a_still_picture_is_refused_and_a_picture_format_holding_frames_is_a_video(tmp_path, name, frames, still):
+    """A photo was analysed as a one-second video of one frame."""
+    path = tmp_path / name
+    fmt = ("-f", "image2", "-c:v", "png") if name.endswith(".mp4") else ("-f", "mjpeg") if "mjpeg" in name else ()
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", str(frames), *fmt, str(path))
+    before = path.read_bytes()
+    if still:
+        with pytest.raises(MediaError) as err:
+            probe_video(path)
+        assert re.fullmatch(rf"{re.escape(str(path))}: a still picture \({still}\), not a video: .*", str(err.value))
+    else:
+        assert probe_video(path).frame_count == frames
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("degrees, tag", [(90, True), (180, True), (270, True), (90, False), (270, False)])
