@@ -138,12 +138,12 @@ def decode_video(
     path = Path(probe.path)
     started = time.perf_counter()
     rot = probe.rotation
-    # Decoded (pre-rotation) sizes for the signal and sample scalers.
-    coded_w, coded_h = (probe.height, probe.width) if rot in (90, 270) else (probe.width, probe.height)
-    sig_scale = min(1.0, SIGNAL_WIDTH / max(coded_w, coded_h))
-    sig_w, sig_h = _even(coded_w * sig_scale), _even(coded_h * sig_scale)
-    sample_scale = min(1.0, max_side / max(coded_w, coded_h))
-    smp_w, smp_h = _even(coded_w * sample_scale), _even(coded_h * sample_scale)
+    # The displayed size before rotation (square pixels): what the signal and sample scalers make of each frame.
+    shown_w, shown_h = (probe.height, probe.width) if rot in (90, 270) else (probe.width, probe.height)
+    sig_scale = min(1.0, SIGNAL_WIDTH / max(shown_w, shown_h))
+    sig_w, sig_h = _even(shown_w * sig_scale), _even(shown_h * sig_scale)
+    sample_scale = min(1.0, max_side / max(shown_w, shown_h))
+    smp_w, smp_h = _even(shown_w * sample_scale), _even(shown_h * sample_scale)
 
     signals = FrameSignals(motion_rate=MOTION_RATE if motion else 0.0)
     writer = None

@@ -28,7 +28,7 @@ class VideoProbe:
     duration_s: float
     fps: float
     frame_count: int
-    width: int  # as displayed (after rotation)
+    width: int  # as displayed (non-square pixels made square, then rotated)
     height: int
     rotation: int  # degrees clockwise the frames are turned for display
     video_codec: str
@@ -169,6 +169,9 @@ def probe_video(path: str | Path) -> VideoProbe:
             raise MediaError(f"{path}: a still picture ({kind}), not a video: there is no second to describe")
         rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
         width, height = first.width, first.height
+        sar = stream.sample_aspect_ratio  # non-square pixels (PAL/NTSC DV, anamorphic DVD): shown wider or narrower
+        if sar and sar > 0 and sar != 1:
+            width = max(2, round(width * sar))
         if rotation in (90, 270):
             width, height = height, width
         audio = [

@@ -376,3 +376,18 @@ def test_seconds_without_a_frame_shown_are_marked_and_nothing_is_seen_there(
         assert row["description"].startswith("No picture") == blank
         assert (row["faces"] == 0 and "faces" in row["derived"]) if blank else pd.isna(row["faces"])
         assert "loudness_db" not in row["derived"] and row["loudness_db"] > -60  # the sound is heard throughout
+
+
+@pytest.mark.parametrize("sar, shown", [("64/45", (1024, 576)), ("16/15", (768, 576)), ("1/1", (720, 576))])
+def test_non_square_pixels_are_analysed_as_displayed(tmp_path, sar, shown):
+    """PAL DV and anamorphic DVD store 720x576 pixels shown 16:9 or 4:3 wide: faces, text and thumbnails were
+    analysed squeezed."""
+    path = tmp_path / "dv.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=720x576:rate=10:duration=1", "-vf", f"setsar={sar}"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)),
+    )
+    probe = probe_video(path)
+    assert (probe.width, probe.height) == shown
+    decode_video(probe, tmp_path / "f.parquet")
+    assert next(iter_frames(tmp_path / "f.parquet")).image.shape == (shown[1], shown[0], 3)
