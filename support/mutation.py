@@ -71,8 +71,8 @@ BREAKAGES = (
         (
             Edit(
                 "analyzers/probe.py",
-                "        first = next(decode_packets(container, stream, packets), None)\n",
-                "        first = next(decode_packets(container, stream, packets), None)\n"
+                "        first = next(decoded, None)\n",
+                "        first = next(decoded, None)\n"
                 "        for packet in container.demux(stream):\n"
                 "            packet.decode()\n",
             ),
@@ -85,8 +85,8 @@ BREAKAGES = (
         (
             Edit(
                 "analyzers/probe.py",
-                "        first = next(decode_packets(container, stream, packets), None)\n",
-                "        first = next(decode_packets(container, stream, packets), None)\n"
+                "        first = next(decoded, None)\n",
+                "        first = next(decoded, None)\n"
                 "        for packet in container.demux(stream):\n"
                 "            stream.codec_context.decode(packet)\n",
             ),
