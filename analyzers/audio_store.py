@@ -45,7 +45,7 @@ class AudioStoreWriter:
         self.decoded += len(samples)
 
     def add_silence(self, n: int) -> None:
-        """Silence where the stream has no audio (it starts later than the video)."""
+        """Silence where the stream has no audio (it starts later than the video, or pauses)."""
         self._append(np.zeros(n, np.float32), _SILENCE)
 
     def add_lost(self, n: int) -> None:

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 SOURCE = "decode"
 
+# A pause in the audio's timestamps longer than this is kept as silence (ffmpeg's resampler fills gaps from 0.1 s
+# too); shorter ones are encoder jitter and the audio is written on as it comes.
+AUDIO_GAP_S = 0.1
+
 # Frames may end this much before the video stream's declared end (edit lists, a damaged last GOP);
 # beyond it (or 2 % of the length) the file counts as truncated rather than silently shortened.
 TRUNCATION_TOLERANCE_S = 1.0
@@ -99,6 +103,7 @@ class DecodeResult:
     # Where the frames are shown on the video's clock: from the first frame to the end of the last. Other
     # streams may run longer (audio that goes on after the picture ends, a picture that starts late).
     picture: tuple[float, float] = (0.0, math.inf)
+    resets: int = 0  # places where the video's timestamps started again, mended (analyzers.packets.TimestampMender)
 
     @cached_property
     def signals(self) -> pd.DataFrame:
@@ -201,6 +206,8 @@ def decode_video(
         reason = packets.read_error or packets.first_error
         raise MediaError(f"{path}: no frame could be decoded" + (f" ({reason})" if reason else ""))
     data_end = packets.data_end if packets.data_end is not None else signals.last_t + 1.0 / fps
+    if packets.resets:
+        end = None  # declared on the clock before it was mended: says nothing about the mended length
     if end is not None and end - data_end > max(TRUNCATION_TOLERANCE_S, 0.02 * end):
         raise MediaError(
             f"{path}: the file is truncated or damaged: its video stream declares {end:.1f} s "
@@ -221,6 +228,7 @@ def decode_video(
         visibility=seen,
         damage=damage,
         picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps)),
+        resets=packets.resets,
     )
 
 
@@ -278,6 +286,7 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
             packets = PacketLog(origin)
             resampler, setup = _resampler(AUDIO_RATE), None
             failed_before = 0  # packets.failed when the last frame was written
+            fed_end = None  # where the audio fed so far ends, by its timestamps
             for frame in decode_packets(container, stream, packets):
                 t = frame.time - origin if frame.time is not None else None
                 if setup is not None and (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
@@ -295,11 +304,20 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
                 elif writer.samples == 0 and t is not None and t > 1e-3:
                     # Audio that starts after the container start: silence until it does.
                     writer.add_silence(int(round(t * AUDIO_RATE)))
+                elif t is not None and fed_end is not None and t - fed_end > AUDIO_GAP_S:
+                    # The stream pauses (a recorder's dropout, a gap between joined stretches): silence for the
+                    # pause, so what follows stays with its picture instead of moving up.
+                    _resample_into(writer, resampler, None)
+                    resampler = _resampler(AUDIO_RATE)
+                    writer.add_silence(max(0, int(round(t * AUDIO_RATE)) - writer.samples))
+                if t is not None:
+                    fed_end = t + frame.samples / frame.sample_rate
                 failed_before = packets.failed
                 frame.pts = None  # let the resampler ignore gaps in timestamps
                 _resample_into(writer, resampler, frame)
             _resample_into(writer, resampler, None)
-            name, stream_end = _stream_name(stream), declared_end(container, stream)
+            name = _stream_name(stream)
+            stream_end = None if packets.resets else declared_end(container, stream)  # see decode_video
         if packets.read_error:
             writer.add_lost(total - writer.samples)  # nothing after the read error is known
         elif packets.failed > failed_before:

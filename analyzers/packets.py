@@ -28,6 +28,7 @@ class PacketLog:
         self.first_error: str | None = None
         self.read_error: str | None = None  # the container could not be read past some point: the stream ends there
         self.data_end: float | None = None  # where the demuxed data ends (None: no packet had a timestamp)
+        self.resets = 0  # places where the stream's timestamps started again (mended: `TimestampMender`)
         self._keep = keep_spans
         self._starts, self._ends, self._rejected = array("d"), array("d"), bytearray()
 
@@ -71,9 +72,53 @@ class PacketLog:
         return lost
 
 
+# ffmpeg's command-line tool takes a step back of more than 0.1 s, or ahead of more than 10 s, in a format that
+# allows timestamps to start again as such a start (its dts_delta_threshold is 10 s).
+RESET_BACK_S, RESET_AHEAD_S = 0.1, 10.0
+
+
+def restartable_clock(container) -> bool:
+    """Whether the container's format allows its timestamps to start again mid-file (MPEG-TS does)."""
+    return bool(container.format.flags & av.format.Flags.ts_discont.value)
+
+
+class TimestampMender:
+    """Keeps one stream's timestamps running on where they start again, as ffmpeg's command-line tool does.
+
+    MPEG-TS (and the few other formats that flag `ts_discont`) may restart its clock mid-file: two recordings
+    joined with `cat a.ts b.ts`, a recorder restarted, a splice. Read as they are, the second stretch lands on
+    top of the first and the video seems half as long. A packet far behind (or far ahead of) where the last one
+    ended starts a stretch that is moved to follow on; each stream is mended on its own. Formats whose
+    timestamps must run on (MP4, Matroska...) are left as they are."""
+
+    def __init__(self, container):
+        self.active = restartable_clock(container)
+        self.offset = 0  # added to every timestamp, in the stream's time base
+        self.end = None  # where the last packet ended, mended
+        self.resets = 0
+
+    def __call__(self, packet) -> None:
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if not self.active or ts is None or packet.time_base is None:
+            return
+        ts += self.offset
+        if self.end is not None:
+            step = float((ts - self.end) * packet.time_base)
+            if step < -RESET_BACK_S or step > RESET_AHEAD_S:
+                self.offset += self.end - ts
+                self.resets += 1
+                ts = self.end
+        if self.offset:
+            packet.pts = None if packet.pts is None else packet.pts + self.offset
+            packet.dts = None if packet.dts is None else packet.dts + self.offset
+        self.end = max(self.end if self.end is not None else ts, ts + (packet.duration or 0))
+
+
 def decode_packets(container, stream, log: PacketLog) -> Iterator:
-    """Every frame of `stream` in decoding order; rejected packets are skipped and counted in `log`."""
+    """Every frame of `stream` in decoding order, timestamps mended (`TimestampMender`); rejected packets are
+    skipped and counted in `log`."""
     packets = container.demux(stream)
+    mend = TimestampMender(container)
     while True:
         try:
             packet = next(packets)
@@ -84,6 +129,8 @@ def decode_packets(container, stream, log: PacketLog) -> Iterator:
             return
         if packet.size:
             log.packets += 1
+        mend(packet)
+        log.resets = mend.resets
         try:
             frames = packet.decode()
         except av.error.FFmpegError as exc:

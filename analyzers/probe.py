@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from analyzers.packets import PacketLog, decode_packets
+from analyzers.packets import PacketLog, TimestampMender, decode_packets, restartable_clock
 from analyzers.records import seconds_in
 
 
@@ -179,6 +179,9 @@ def probe_video(path: str | Path) -> VideoProbe:
             for a in container.streams.audio
         ]
         video_codec, container_name = stream.codec_context.name, container.format.name
+        restartable = restartable_clock(container)
+    if restartable:
+        duration = _mended_duration(path) or duration
     if duration <= 0:
         frames, duration, fps, timing = _measure_untimed(path)
     if duration <= 0:
@@ -218,6 +221,26 @@ def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
         return 0, 0.0, 0.0, "stream"
     fps = count / float(seconds) if seconds else nominal
     return count, count / fps, fps, "stream"
+
+
+def _mended_duration(path: Path) -> float | None:
+    """The length of a file whose timestamps start again (MPEG-TS joined with `cat`: its stretches follow one
+    another, `TimestampMender`); None where they never do. One pass over the packets, none decoded."""
+    with open_media(path) as container:
+        streams = [s for s in container.streams if s.type in ("video", "audio")]
+        menders = {s.index: TimestampMender(container) for s in streams}
+        end = None
+        try:
+            for packet in container.demux(*streams):
+                menders[packet.stream.index](packet)
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is not None and packet.time_base is not None:
+                    end = max(end or 0.0, float((ts + (packet.duration or 0)) * packet.time_base))
+        except av.error.FFmpegError:
+            pass  # a read error ends the data here; the decode pass reports it
+        if end is None or not any(m.resets for m in menders.values()):
+            return None
+        return end - clock_origin(container)
 
 
 def _duration(container, stream) -> float:

@@ -135,6 +135,11 @@ def video_decode(
     context.log.info(
         f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), sampled {result.sampled}"
     )
+    if result.resets:
+        context.log.warning(
+            f"{probe.path}: the video's timestamps start again at {result.resets} place(s) (recordings joined, or a "
+            "recorder restarted): each stretch is placed after the one before, as ffmpeg does"
+        )
     damage = {}
     if result.damage is not None:
         context.log.warning(result.damage.warning(Path(probe.path), "frames"))

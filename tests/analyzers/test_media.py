@@ -391,3 +391,62 @@ def test_non_square_pixels_are_analysed_as_displayed(tmp_path, sar, shown):
     assert (probe.width, probe.height) == shown
     decode_video(probe, tmp_path / "f.parquet")
     assert next(iter_frames(tmp_path / "f.parquet")).image.shape == (shown[1], shown[0], 3)
+
+
+@pytest.mark.parametrize(
+    "step_s, seconds, resets",
+    [
+        (-4.0, 4, 1),  # `cat a.ts b.ts`: both start at the same time; the second is placed after the first
+        (-0.2, 4, 1),
+        (-0.05, 4, 0),  # a small step back is jitter, not a new start (3.95 s: the last second keeps the rest)
+        (5.0, 9, 0),  # a gap of 5 s is kept
+        (12.0, 4, 1),  # a jump of more than 10 s is a new start
+    ],
+)
+def test_mpeg_ts_whose_timestamps_start_again_keeps_every_stretch(tmp_path, step_s, seconds, resets):
+    """Two recordings joined with `cat` were read on top of each other: half the video and its sound were lost
+    without a word. Each stretch now follows the one before, as ffmpeg's command-line tool places them."""
+    import numpy as np
+
+    parts = []
+    for k, (start, freq) in enumerate([(10.0, 300), (12.0 + step_s, 700)]):
+        part = tmp_path / f"part{k}.ts"
+        ffmpeg(
+            *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=2"),
+            *("-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=16000:duration=2"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2"),
+            *("-output_ts_offset", str(start), str(part)),
+        )
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    probe = probe_video(joined)
+    assert probe.seconds == seconds
+    result = decode_video(probe, tmp_path / "frames.parquet")
+    assert result.decoded == 40 and result.resets == resets and result.damage is None
+    times = frame_times(tmp_path / "frames.parquet")
+    assert all(b > a for a, b in itertools.pairwise(times))  # one clock, running on
+    decode_audio(probe, tmp_path / "a.parquet")
+    pcm = read_audio(tmp_path / "a.parquet")
+    tone_at = [np.argmax(abs(np.fft.rfft(pcm[s * AUDIO_RATE : (s + 1) * AUDIO_RATE]))) for s in (0, seconds - 1)]
+    assert tone_at == [300, 700]  # the second recording's sound is heard where its picture is
+
+
+def test_a_pause_in_the_sound_is_kept_as_silence_so_what_follows_stays_with_its_picture(tmp_path):
+    """Audio whose timestamps pause (a dropout) was written on without the pause: everything after it moved up."""
+    import numpy as np
+
+    path = tmp_path / "pause.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=4"),
+        *("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=1"),
+        *("-f", "lavfi", "-i", "sine=frequency=700:sample_rate=16000:duration=1"),
+        *("-filter_complex", "[2]asetpts=PTS+2/TB[b];[1][b]concat=n=2:v=0:a=1[a]", "-map", "0", "-map", "[a]"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libopus", str(path)),
+    )
+    probe = probe_video(path)
+    decode_audio(probe, tmp_path / "a.parquet")
+    pcm = read_audio(tmp_path / "a.parquet")
+    seconds = [pcm[s * AUDIO_RATE : (s + 1) * AUDIO_RATE] for s in range(4)]
+    assert [int(np.argmax(abs(np.fft.rfft(seconds[s])))) for s in (0, 3)] == [300, 700]
+    assert max(abs(seconds[1][AUDIO_RATE // 10 :]).max(), abs(seconds[2][: AUDIO_RATE // 2]).max()) < 0.01  # the pause
