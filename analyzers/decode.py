@@ -170,8 +170,9 @@ def decode_video(
         """(t, signal-size RGB) of each frame shown; the frames at sample_fps go to the frame store on the way."""
         next_sample = 0.0
         for index, frame in enumerate(frames):
-            # Raw elementary streams carry no timestamps: their frames follow at the stream's rate.
-            t = frame.time - t0 if frame.time is not None else index / fps
+            # A frame without a timestamp (all of a raw elementary stream's, or one whose damaged timestamp was
+            # dropped) follows the one before at the stream's rate.
+            t = frame.time - t0 if frame.time is not None else (shown[-1] + 1.0 / fps if shown else 0.0)
             shown.append(t)
             if t < -1e-3:  # frames before the container start are not shown by players
                 continue

@@ -114,10 +114,65 @@ class TimestampMender:
         self.end = max(self.end if self.end is not None else ts, ts + (packet.duration or 0))
 
 
+def demux_packets(container, *streams) -> Iterator:
+    """`container.demux(*streams)`, to the end of a file whose streams are not all known at its start.
+
+    MPEG-TS may begin a stream after the start (another programme of a broadcast recording, or damage that makes
+    one seem to begin). PyAV knows only the streams found at the start; at the end of the file it sends every
+    stream an empty packet to drain its decoder, and raised IndexError at the first one it did not know, which
+    failed the whole analysis after every frame had decoded."""
+    flushing = False
+    while True:
+        try:
+            for packet in container.demux(*streams):
+                flushing = not packet.size
+                yield packet
+            return
+        except IndexError:
+            if flushing:
+                return  # the streams it knows are drained
+            # mid-file, a packet of a stream it does not know: pass it and read on
+
+
+# A timestamp this far from both neighbours while they agree is damaged (a bit error in a PES header), not a jump.
+LONE_JUMP_S = 1.0
+
+
+def _seconds(packet, ts) -> float | None:
+    return None if ts is None or packet.time_base is None else float(ts * packet.time_base)
+
+
+def without_lone_timestamps(packets: Iterable) -> Iterator:
+    """Packets in order, each damaged timestamp dropped: a pts or dts more than LONE_JUMP_S from those of both
+    neighbouring packets while they agree with each other. A bit error in one header would otherwise throw a
+    frame far ahead, where it stops the sampling until then, or make a false restart of the clock. A frame
+    without a timestamp follows the one before (the decode pass does that)."""
+    before: dict[str, float | None] = {"pts": None, "dts": None}
+    held = None
+    try:
+        for after in packets:
+            if held is not None:
+                for name in ("pts", "dts"):
+                    t, a = _seconds(held, getattr(held, name)), _seconds(after, getattr(after, name))
+                    b = before[name]
+                    if None not in (t, a, b) and min(abs(t - b), abs(t - a)) > LONE_JUMP_S >= abs(a - b):
+                        setattr(held, name, None)
+                        t = None
+                    before[name] = t if t is not None else before[name]
+                yield held
+            held = after
+    except av.error.FFmpegError:  # a read error: the packet held back still counts, then the caller hears of it
+        if held is not None:
+            yield held
+        raise
+    if held is not None:
+        yield held
+
+
 def decode_packets(container, stream, log: PacketLog) -> Iterator:
     """Every frame of `stream` in decoding order, timestamps mended (`TimestampMender`); rejected packets are
     skipped and counted in `log`."""
-    packets = container.demux(stream)
+    packets = without_lone_timestamps(demux_packets(container, stream))
     mend = TimestampMender(container)
     while True:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from analyzers.packets import PacketLog, TimestampMender, decode_packets, restartable_clock
+from analyzers.packets import PacketLog, TimestampMender, decode_packets, demux_packets, restartable_clock
 from analyzers.records import seconds_in
 
 
@@ -211,7 +211,7 @@ def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
     with open_media(path) as container:
         stream = video_stream(container)
         count, seconds = 0, Fraction(0)
-        for packet in container.demux(stream):
+        for packet in demux_packets(container, stream):
             if packet.size:
                 count += 1
                 if packet.duration and packet.time_base:
@@ -231,7 +231,7 @@ def _mended_duration(path: Path) -> float | None:
         menders = {s.index: TimestampMender(container) for s in streams}
         end = None
         try:
-            for packet in container.demux(*streams):
+            for packet in demux_packets(container, *streams):
                 menders[packet.stream.index](packet)
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is not None and packet.time_base is not None:

@@ -121,3 +121,52 @@ def test_only_a_video_stream_of_which_nothing_decodes_fails(clips, tmp_path):
     broken, _ = damage_packets(clips["mp4"], tmp_path / "no video.mp4", "video", 0.0, 99, keep=4)
     with pytest.raises(MediaError, match=r"no video\.mp4: the video stream does not decode \(.*Invalid data"):
         probe_video(broken)
+
+
+def test_a_stream_that_begins_mid_file_is_passed_over_and_the_rest_analysed(tmp_path):
+    """A broadcast recording where another programme begins after 8 s (its streams unknown at the start): PyAV
+    raised IndexError when it drained the streams at the end, so the whole analysis failed."""
+    from support.media_factory import ffmpeg
+
+    first, second = tmp_path / "first.ts", tmp_path / "second.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=8", "-c:v", "libx264", str(first))
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=2", "-f", "lavfi", "-i", "sine=duration=2"),
+        *("-c:v", "libx264", "-c:a", "mp2", "-mpegts_service_id", "7", "-mpegts_pmt_start_pid", "0x1500"),
+        *("-mpegts_start_pid", "0x300", str(second)),
+    )
+    path = tmp_path / "recording.ts"
+    path.write_bytes(first.read_bytes() + second.read_bytes())
+    probe = probe_video(path)
+    result = decode_video(probe, tmp_path / "frames.parquet")
+    assert result.decoded == 80 and result.damage is None
+
+
+def _packet(pts, dts):
+    from fractions import Fraction
+
+    packet = av.Packet(b"\0")
+    packet.time_base = Fraction(1, 100)
+    packet.pts, packet.dts = pts, dts
+    return packet
+
+
+@pytest.mark.parametrize(
+    "times, dropped",
+    [
+        ([0.0, 0.04, 39.1, 0.12, 0.16], [2]),  # one header thrown far ahead
+        ([5.0, 5.04, -2268.0, 5.12, 5.16], [2]),  # or far back
+        ([0.0, 0.04, 1.0, 0.12], []),  # within 1 s of a neighbour: B-frame order, jitter
+        ([0.0, 2.0, 4.0, 6.0], []),  # a slide every 2 s: the neighbours disagree as much
+        ([48.0, 48.04, 1.4, 1.44, 1.48], []),  # a clock that starts again stays (TimestampMender's work)
+        ([0.0, 39.1], []),  # the last packet has no neighbour after it to agree with
+    ],
+)
+def test_a_lone_damaged_timestamp_is_dropped(times, dropped):
+    from analyzers.packets import without_lone_timestamps
+
+    packets = [_packet(round(t * 100), round(t * 100) - 2) for t in times]
+    out = list(without_lone_timestamps(iter(packets)))
+    assert out == packets
+    assert [i for i, p in enumerate(out) if p.pts is None] == dropped
+    assert [i for i, p in enumerate(out) if p.dts is None] == dropped
