@@ -15,6 +15,7 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from analyzers.timeline import CONTRACT_ASPECTS, reconstruction_score
 
-VERSION = "1"  # the report asset's code version: a change here re-renders every report
+VERSION = "2"  # the report asset's code version: a change here re-renders every report
 PAGE_TEMPLATE = Path(__file__).with_name("report_page.html")
 THUMB_HEIGHT = 54  # pixels; width follows the video's aspect ratio (clamped), ~1-2 kB per thumbnail
 THUMB_WIDTH_RANGE = (32, 128)
@@ -107,8 +108,11 @@ def _decode_small(jpeg: bytes, target_width: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
-def thumbnail_sheets(frames_path: Path | None, seconds: int, height: int = THUMB_HEIGHT) -> Thumbnails:
-    """One thumbnail per second from the sampled-frames store, packed into JPEG sprite sheets."""
+def thumbnail_sheets(
+    frames_path: Path | None, seconds: int, height: int = THUMB_HEIGHT, blank: Collection[int] = ()
+) -> Thumbnails:
+    """One thumbnail per second from the sampled-frames store, packed into JPEG sprite sheets; the seconds in
+    `blank` (no picture there, or it did not decode) stay black rather than show a frame from before."""
     if frames_path is None or not Path(frames_path).is_file():
         return Thumbnails([], 0, 0, 0)
     per_sheet = SHEET_COLUMNS * SHEET_ROWS
@@ -127,9 +131,10 @@ def thumbnail_sheets(frames_path: Path | None, seconds: int, height: int = THUMB
                 sheets.append(_encode(sheet))
             rows = min(SHEET_ROWS, math.ceil((seconds - second) / SHEET_COLUMNS))
             sheet = np.zeros((rows * h, SHEET_COLUMNS * w, 3), np.uint8)
-        image = cv2.resize(_decode_small(jpeg, w), (w, h), interpolation=cv2.INTER_AREA)
-        y, x = (slot // SHEET_COLUMNS) * h, (slot % SHEET_COLUMNS) * w
-        sheet[y : y + h, x : x + w] = image
+        if second not in blank:
+            image = cv2.resize(_decode_small(jpeg, w), (w, h), interpolation=cv2.INTER_AREA)
+            y, x = (slot // SHEET_COLUMNS) * h, (slot % SHEET_COLUMNS) * w
+            sheet[y : y + h, x : x + w] = image
         count += 1
     if sheet is not None:
         sheets.append(_encode(sheet))
@@ -235,10 +240,12 @@ def render_report(
     video_path: Path | None,
     title: str,
     expected: tuple[str, ...] = CONTRACT_ASPECTS,
+    without_picture: Collection[int] = (),
 ) -> ReportSummary:
-    """Writes the page to out_path atomically (temp file + rename); the video is only referenced, never copied."""
+    """Writes the page to out_path atomically (temp file + rename); the video is only referenced, never copied.
+    The seconds `without_picture` (analyzers.timeline.seconds_without_picture) get a black thumbnail."""
     out_path = Path(out_path)
-    thumbnails = thumbnail_sheets(frames_path, len(timeline))
+    thumbnails = thumbnail_sheets(frames_path, len(timeline), blank=without_picture)
     sources = video_sources(video_path, out_path)
     page = report_html(
         timeline,

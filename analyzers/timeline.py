@@ -188,6 +188,12 @@ def stream_shares(events: pd.DataFrame, seconds: int) -> _StreamShares:
     return _StreamShares(video_ok, [1.0 - v for v in video_ok], audio_ok, audio_lost, video.derived)
 
 
+def seconds_without_picture(events: pd.DataFrame, seconds: int) -> set[int]:
+    """The seconds in which no frame is shown, or whose frames mostly did not decode (from `video_decoded`)."""
+    shares = stream_shares(events, seconds)
+    return {s for s in range(seconds) if shares.pictureless[s] or shares.video_lost[s] >= MAX_LOST}
+
+
 def cell_weight(
     aspect: str, value, confidence: float | None, *, derived: bool, evidence: float | None, decoded: float
 ) -> float | None:

@@ -8,10 +8,10 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
 from analyzers import report as report_renderer
-from analyzers.timeline import CONTRACT_ASPECTS
+from analyzers.timeline import CONTRACT_ASPECTS, seconds_without_picture
 from resources.storage import TimelineStorage
 from video_assets.events import probe_of
-from video_assets.names import TIMELINE_GROUP
+from video_assets.names import TIMELINE_GROUP, VIDEO_QUALITY
 from video_assets.partitions import videos
 
 EXPECTED_ASPECTS = "video_timeline/expected_aspects"  # definition metadata: what the report's score counts
@@ -31,7 +31,12 @@ def build_report_asset(expected: tuple[str, ...]):
         partitions_def=videos,
         group_name=TIMELINE_GROUP,
         code_version=report_renderer.VERSION,
-        ins={"timeline": AssetIn(), "sampled_frames": AssetIn(), "video_probe": AssetIn()},
+        ins={
+            "timeline": AssetIn(),
+            "sampled_frames": AssetIn(),
+            "video_probe": AssetIn(),
+            VIDEO_QUALITY: AssetIn(),
+        },
         metadata={EXPECTED_ASPECTS: ",".join(expected)},
         description="One HTML page per video: a thumbnail per second, a lane per aspect, the source video "
         "seeking to a clicked second. Self-contained (opens offline); the video is referenced, not copied.",
@@ -42,6 +47,7 @@ def build_report_asset(expected: tuple[str, ...]):
         timeline: pd.DataFrame,
         sampled_frames: Path | None,
         video_probe: pd.DataFrame,
+        video_quality: pd.DataFrame,
     ) -> MaterializeResult:
         started, key = time.perf_counter(), context.partition_key
         source = Path(probe_of(video_probe).path)
@@ -52,6 +58,7 @@ def build_report_asset(expected: tuple[str, ...]):
             video_path=source,
             title=source.name,
             expected=expected,
+            without_picture=seconds_without_picture(video_quality, len(timeline)),
         )
         context.log.info(f"report: {summary.path} ({summary.bytes / 1e6:.1f} MB, {summary.thumbnails} thumbnails)")
         return MaterializeResult(

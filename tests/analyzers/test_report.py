@@ -167,3 +167,36 @@ def test_a_video_name_that_is_not_utf8_is_referenced_by_its_bytes_and_shown_read
     assert relative == "../caf%E9%20clip.mp4" and absolute.startswith("file:///")
     assert os.fsencode(unquote(absolute.removeprefix("file://"), errors="surrogateescape")) == os.fsencode(video)
     assert "caf\ufffd clip.mp4" in out.read_text(encoding="utf-8")
+
+
+def test_seconds_without_a_picture_get_a_black_thumbnail_not_the_last_frame(tmp_path):
+    """Sound that goes on after the picture ended showed the last frame under every later second."""
+    from analyzers.frames import FrameStoreWriter, SampledFrame
+    from analyzers.records import DERIVED
+    from analyzers.timeline import seconds_without_picture
+
+    store = tmp_path / "frames.parquet"
+    writer = FrameStoreWriter(store)
+    for i, image in enumerate(frames(COLOURS[:2], per_second=1)):
+        writer.add(SampledFrame(t=float(i), frame_index=i, image=image))
+    writer.close()
+    quality = events_frame(
+        [Event(0, 1, "video_decoded", 1.0), Event(1, 2, "video_decoded", 0.3, detail={"lost_s": 0.7})]
+        + [Event(s, s + 1, "video_decoded", 1.0, detail={DERIVED: "no picture"}) for s in (2, 3)],
+        "v",
+    )
+    blank = seconds_without_picture(quality, 4)
+    assert blank == {1, 2, 3}  # mostly lost, then no picture
+    thumbs = report.thumbnail_sheets(store, 4, blank=blank)
+    data = page_data(report.report_html(timeline_of(4, []), title="t", thumbnails=thumbs, sources=[]))
+    means = [t.reshape(-1, 3).mean(axis=0) for t in sheet_thumbnails(data)]
+    assert np.abs(means[0] - np.array(COLOURS[0])).max() < 12
+    assert [float(m.max()) < 8 for m in means[1:]] == [True, True, True]
+    shown = report.thumbnail_sheets(store, 4)  # without the blank seconds the held frame repeats
+    means = [
+        t.reshape(-1, 3).mean(axis=0)
+        for t in sheet_thumbnails(
+            page_data(report.report_html(timeline_of(4, []), title="t", thumbnails=shown, sources=[]))
+        )
+    ]
+    assert all(np.abs(m - np.array(COLOURS[1])).max() < 12 for m in means[1:])
