@@ -195,7 +195,8 @@ def decode_video(
             packets = PacketLog(t0, keep_spans=True)
             # Decoding, scaling and the frame store (they release the GIL) run on a second core while this
             # one computes the per-frame signals.
-            with read_ahead(scaled(decode_packets(container, stream, packets)), name="decode") as frames:
+            decoded = decode_packets(container, stream, packets, probe.clock_restarts)
+            with read_ahead(scaled(decoded), name="decode") as frames:
                 for t, small in frames:
                     signals.process_frame(t, small)
                     report.at(t)
@@ -288,7 +289,8 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
             resampler, setup = _resampler(AUDIO_RATE), None
             failed_before = 0  # packets.failed when the last frame was written
             fed_end = None  # where the audio fed so far ends, by its timestamps
-            for frame in decode_packets(container, stream, packets):
+            resets_before, skip = 0, 0  # clock restarts so far; samples to drop where a stretch overlaps the last
+            for frame in decode_packets(container, stream, packets, probe.clock_restarts):
                 t = frame.time - origin if frame.time is not None else None
                 if setup is not None and (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
                     # The decoder changed its output (a stream switching layout, or a damaged header it took
@@ -305,17 +307,25 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
                 elif writer.samples == 0 and t is not None and t > 1e-3:
                     # Audio that starts after the container start: silence until it does.
                     writer.add_silence(int(round(t * AUDIO_RATE)))
-                elif t is not None and fed_end is not None and t - fed_end > AUDIO_GAP_S:
-                    # The stream pauses (a recorder's dropout, a gap between joined stretches): silence for the
-                    # pause, so what follows stays with its picture instead of moving up.
+                elif (
+                    t is not None
+                    and fed_end is not None
+                    and (t - fed_end > AUDIO_GAP_S or packets.resets > resets_before)
+                ):
+                    # The stream pauses (a recorder's dropout), or a stretch after a restart of the clock starts
+                    # a little before or after this stream's last one ended: silence for a pause, the overlap
+                    # dropped, so what follows stays with its picture.
                     _resample_into(writer, resampler, None)
                     resampler = _resampler(AUDIO_RATE)
-                    writer.add_silence(max(0, int(round(t * AUDIO_RATE)) - writer.samples))
+                    at = int(round(t * AUDIO_RATE))
+                    writer.add_silence(max(0, at - writer.samples))
+                    skip = max(0, writer.samples - at)
+                resets_before = packets.resets
                 if t is not None:
                     fed_end = t + frame.samples / frame.sample_rate
                 failed_before = packets.failed
                 frame.pts = None  # let the resampler ignore gaps in timestamps
-                _resample_into(writer, resampler, frame)
+                skip = _resample_into(writer, resampler, frame, skip)
             _resample_into(writer, resampler, None)
             name = _stream_name(stream)
             stream_end = None if packets.resets else declared_end(container, stream)  # see decode_video
@@ -339,6 +349,12 @@ def _resampler(rate: int):
     return av.AudioResampler(format="flt", layout="mono", rate=rate)
 
 
-def _resample_into(writer: AudioStoreWriter, resampler, frame) -> None:
+def _resample_into(writer: AudioStoreWriter, resampler, frame, skip: int = 0) -> int:
+    """Resamples `frame` (None: flushes) into the writer, dropping its first `skip` samples; returns how many
+    are still to drop."""
     for out in resampler.resample(frame):
-        writer.add(out.to_ndarray().reshape(-1))
+        samples = out.to_ndarray().reshape(-1)
+        dropped = min(skip, len(samples))
+        skip -= dropped
+        writer.add(samples[dropped:])
+    return skip

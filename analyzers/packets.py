@@ -83,35 +83,48 @@ def restartable_clock(container) -> bool:
 
 
 class TimestampMender:
-    """Keeps one stream's timestamps running on where they start again, as ffmpeg's command-line tool does.
+    """Keeps one stream's timestamps running on where the file's clock starts again, as ffmpeg's tool does.
 
     MPEG-TS (and the few other formats that flag `ts_discont`) may restart its clock mid-file: two recordings
     joined with `cat a.ts b.ts`, a recorder restarted, a splice. Read as they are, the second stretch lands on
-    top of the first and the video seems half as long. A packet far behind (or far ahead of) where the last one
-    ended starts a stretch that is moved to follow on; each stream is mended on its own. Formats whose
-    timestamps must run on (MP4, Matroska...) are left as they are."""
+    top of the first and the video seems half as long. A packet far behind (or far ahead of) where the stream's
+    last one ended starts a stretch, moved to follow on. `restarts` holds, per restart of the file's clock, the
+    total shift in seconds; menders of one file share it, so the stream that restarts first sets the shift and
+    the others take the same one (their sound stays with their picture, whichever stream ended a little later).
+    A shift that would leave this stream more than LONE_JUMP_S behind its own end is not its restart: it
+    follows on itself. Formats whose timestamps must run on (MP4, Matroska...) are left as they are."""
 
-    def __init__(self, container):
+    def __init__(self, container, restarts: list[float] | None = None):
         self.active = restartable_clock(container)
+        self.restarts = [] if restarts is None else restarts
         self.offset = 0  # added to every timestamp, in the stream's time base
         self.end = None  # where the last packet ended, mended
         self.resets = 0
 
     def __call__(self, packet) -> None:
         ts = packet.dts if packet.dts is not None else packet.pts
-        if not self.active or ts is None or packet.time_base is None:
+        tb = packet.time_base
+        if not self.active or ts is None or tb is None:
             return
-        ts += self.offset
+        last_end = self.end
         if self.end is not None:
-            step = float((ts - self.end) * packet.time_base)
+            step = float((ts + self.offset - self.end) * tb)
             if step < -RESET_BACK_S or step > RESET_AHEAD_S:
-                self.offset += self.end - ts
+                last_end = None  # the stretch starts here, even where it overlaps the last one a little
+                own = self.end - ts
+                shared = round(self.restarts[self.resets] / tb) if self.resets < len(self.restarts) else None
+                if shared is not None and -LONE_JUMP_S <= float((ts + shared - self.end) * tb) <= RESET_AHEAD_S:
+                    self.offset = shared
+                else:
+                    self.offset = own
+                    if self.resets >= len(self.restarts):
+                        self.restarts.append(float(own * tb))
                 self.resets += 1
-                ts = self.end
         if self.offset:
             packet.pts = None if packet.pts is None else packet.pts + self.offset
             packet.dts = None if packet.dts is None else packet.dts + self.offset
-        self.end = max(self.end if self.end is not None else ts, ts + (packet.duration or 0))
+        ts += self.offset
+        self.end = max(last_end if last_end is not None else ts, ts + (packet.duration or 0))
 
 
 def demux_packets(container, *streams) -> Iterator:
@@ -169,11 +182,11 @@ def without_lone_timestamps(packets: Iterable) -> Iterator:
         yield held
 
 
-def decode_packets(container, stream, log: PacketLog) -> Iterator:
-    """Every frame of `stream` in decoding order, timestamps mended (`TimestampMender`); rejected packets are
-    skipped and counted in `log`."""
+def decode_packets(container, stream, log: PacketLog, restarts: list[float] | None = None) -> Iterator:
+    """Every frame of `stream` in decoding order, timestamps mended (`TimestampMender`, with the file's clock
+    `restarts` as the probe measured them); rejected packets are skipped and counted in `log`."""
     packets = without_lone_timestamps(demux_packets(container, stream))
-    mend = TimestampMender(container)
+    mend = TimestampMender(container, None if restarts is None else list(restarts))
     while True:
         try:
             packet = next(packets)

@@ -37,6 +37,9 @@ class VideoProbe:
     # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
     # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
     timing: str = "container"
+    # Where the file's clock starts again (MPEG-TS joined with `cat`): per restart, the seconds its streams are
+    # moved by to follow on (analyzers.packets.TimestampMender). Empty for almost every file.
+    clock_restarts: list[float] = field(default_factory=list)
 
     @property
     def seconds(self) -> int:
@@ -46,6 +49,7 @@ class VideoProbe:
         """A flat record (audio streams as JSON) for a one-row table."""
         row = asdict(self)
         row["audio_streams"] = json.dumps(self.audio_streams)
+        row["clock_restarts"] = json.dumps(self.clock_restarts)
         row["path"] = _path_as_text(self.path)
         return row
 
@@ -53,6 +57,7 @@ class VideoProbe:
     def from_row(cls, row: dict) -> VideoProbe:
         fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}  # rows stored before a field existed
         fields["audio_streams"] = json.loads(fields["audio_streams"])
+        fields["clock_restarts"] = json.loads(fields.get("clock_restarts") or "[]")
         fields["path"] = _path_from_text(fields["path"])
         for name in ("frame_count", "width", "height", "rotation"):
             fields[name] = int(fields[name])
@@ -180,8 +185,10 @@ def probe_video(path: str | Path) -> VideoProbe:
         ]
         video_codec, container_name = stream.codec_context.name, container.format.name
         restartable = restartable_clock(container)
+    restarts: list[float] = []
     if restartable:
-        duration = _mended_duration(path) or duration
+        mended, restarts = _mended_clock(path)
+        duration = mended or duration
     if duration <= 0:
         frames, duration, fps, timing = _measure_untimed(path)
     if duration <= 0:
@@ -198,6 +205,7 @@ def probe_video(path: str | Path) -> VideoProbe:
         container=container_name,
         audio_streams=audio,
         timing=timing,
+        clock_restarts=restarts,
     )
 
 
@@ -223,12 +231,14 @@ def _measure_untimed(path: Path) -> tuple[int, float, float, str]:
     return count, count / fps, fps, "stream"
 
 
-def _mended_duration(path: Path) -> float | None:
-    """The length of a file whose timestamps start again (MPEG-TS joined with `cat`: its stretches follow one
-    another, `TimestampMender`); None where they never do. One pass over the packets, none decoded."""
+def _mended_clock(path: Path) -> tuple[float | None, list[float]]:
+    """For a file whose clock starts again (MPEG-TS joined with `cat`: its stretches follow one another,
+    `TimestampMender`): its length and the shift of each restart; (None, []) where it never does. One pass over
+    the packets, none decoded."""
     with open_media(path) as container:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
-        menders = {s.index: TimestampMender(container) for s in streams}
+        restarts: list[float] = []
+        menders = {s.index: TimestampMender(container, restarts) for s in streams}
         end = None
         try:
             for packet in demux_packets(container, *streams):
@@ -238,9 +248,9 @@ def _mended_duration(path: Path) -> float | None:
                     end = max(end or 0.0, float((ts + (packet.duration or 0)) * packet.time_base))
         except av.error.FFmpegError:
             pass  # a read error ends the data here; the decode pass reports it
-        if end is None or not any(m.resets for m in menders.values()):
-            return None
-        return end - clock_origin(container)
+        if end is None or not restarts:
+            return None, []
+        return end - clock_origin(container), restarts
 
 
 def _duration(container, stream) -> float:

@@ -421,7 +421,7 @@ def test_mpeg_ts_whose_timestamps_start_again_keeps_every_stretch(tmp_path, step
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(parts))
     probe = probe_video(joined)
-    assert probe.seconds == seconds
+    assert probe.seconds == seconds and len(probe.clock_restarts) == resets
     result = decode_video(probe, tmp_path / "frames.parquet")
     assert result.decoded == 40 and result.resets == resets and result.damage is None
     times = frame_times(tmp_path / "frames.parquet")
@@ -450,3 +450,35 @@ def test_a_pause_in_the_sound_is_kept_as_silence_so_what_follows_stays_with_its_
     seconds = [pcm[s * AUDIO_RATE : (s + 1) * AUDIO_RATE] for s in range(4)]
     assert [int(np.argmax(abs(np.fft.rfft(seconds[s])))) for s in (0, 3)] == [300, 700]
     assert max(abs(seconds[1][AUDIO_RATE // 10 :]).max(), abs(seconds[2][: AUDIO_RATE // 2]).max()) < 0.01  # the pause
+
+
+def test_after_a_clock_restart_the_sound_stays_with_its_picture_when_the_streams_ended_apart(tmp_path):
+    """The first recording's sound runs 0.5 s past its picture. Mending each stream on its own put the second
+    recording's sound 0.5 s after its picture; one shift for the file's restart keeps them together (the sound
+    that overlaps the first recording's is dropped)."""
+    import numpy as np
+
+    parts = []
+    sounds = ["sine=frequency=300:duration=2.5", "aevalsrc='if(gte(t,1),0.5*sin(2*PI*700*t),0)':d=2"]  # 700 Hz from 1 s
+    for k, (colour, sound) in enumerate(zip(["black", "white"], sounds)):
+        part = tmp_path / f"part{k}.ts"
+        ffmpeg(
+            *("-f", "lavfi", "-i", f"color=c={colour}:size=160x90:rate=25:duration=2"),
+            *("-f", "lavfi", "-i", f"{sound}:sample_rate=16000"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2", str(part)),
+        )
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    probe = probe_video(joined)
+    assert len(probe.clock_restarts) == 1
+    signals = decode_video(probe, None).signals
+    picture_at = float(signals["t"][np.argmax(signals["brightness"].to_numpy() > 0.5)])
+    decode_audio(probe, tmp_path / "a.parquet")
+    pcm = read_audio(tmp_path / "a.parquet")
+    window = AUDIO_RATE // 50  # 20 ms
+    tone = [
+        abs(np.fft.rfft(pcm[i : i + window]))[700 * window // AUDIO_RATE] for i in range(0, len(pcm) - window, window)
+    ]
+    sound_at = next(i for i, v in enumerate(tone) if v > 0.5 * max(tone)) * window / AUDIO_RATE
+    assert abs(sound_at - (picture_at + 1.0)) < 0.05, (sound_at, picture_at)  # its tone begins 1 s in
