@@ -182,8 +182,10 @@ def report(target: str, output: str | None) -> int:
     import pandas as pd
 
     from analyzers.report import render_report
+    from analyzers.timeline import seconds_without_picture
     from resources.storage import UnknownVideoError
     from video_assets.definitions import defs
+    from video_assets.names import VIDEO_QUALITY
     from video_assets.report import report_expected_aspects
 
     _start_up_done()
@@ -193,14 +195,17 @@ def report(target: str, output: str | None) -> int:
     except UnknownVideoError:
         source = None
     frames = storage.asset_path("sampled_frames", key)
+    quality = storage.asset_path(VIDEO_QUALITY, key)
+    timeline = pd.read_parquet(path)
     out = Path(output) if output else storage.report_path(key)
     summary = render_report(
-        pd.read_parquet(path),
+        timeline,
         out,
         frames_path=frames if frames.is_file() else None,
         video_path=source,
         title=source.name if source else key,
         expected=report_expected_aspects(defs),
+        without_picture=seconds_without_picture(pd.read_parquet(quality), len(timeline)) if quality.is_file() else (),
     )
     print(summary.path)
     return 0
