@@ -393,6 +393,23 @@ def test_non_square_pixels_are_analysed_as_displayed(tmp_path, sar, shown):
     assert next(iter_frames(tmp_path / "f.parquet")).image.shape == (shown[1], shown[0], 3)
 
 
+def joined_ts(tmp_path: Path, recordings: list[tuple[str, str, float | None]]) -> Path:
+    """MPEG-TS recordings (lavfi picture, lavfi sound at 16 kHz, clock start or None) joined as `cat` joins them."""
+    parts = []
+    for k, (picture, sound, start) in enumerate(recordings):
+        part = tmp_path / f"part{k}.ts"
+        ffmpeg(
+            *("-f", "lavfi", "-i", picture, "-f", "lavfi", "-i", f"{sound}:sample_rate=16000"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2"),
+            *(("-output_ts_offset", str(start)) if start is not None else ()),
+            str(part),
+        )
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    return joined
+
+
 @pytest.mark.parametrize(
     "step_s, seconds, resets",
     [
@@ -408,18 +425,13 @@ def test_mpeg_ts_whose_timestamps_start_again_keeps_every_stretch(tmp_path, step
     without a word. Each stretch now follows the one before, as ffmpeg's command-line tool places them."""
     import numpy as np
 
-    parts = []
-    for k, (start, freq) in enumerate([(10.0, 300), (12.0 + step_s, 700)]):
-        part = tmp_path / f"part{k}.ts"
-        ffmpeg(
-            *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=2"),
-            *("-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=16000:duration=2"),
-            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2"),
-            *("-output_ts_offset", str(start), str(part)),
-        )
-        parts.append(part.read_bytes())
-    joined = tmp_path / "joined.ts"
-    joined.write_bytes(b"".join(parts))
+    joined = joined_ts(
+        tmp_path,
+        [
+            ("testsrc2=size=160x90:rate=10:duration=2", "sine=frequency=300:duration=2", 10.0),
+            ("testsrc2=size=160x90:rate=10:duration=2", "sine=frequency=700:duration=2", 12.0 + step_s),
+        ],
+    )
     probe = probe_video(joined)
     assert probe.seconds == seconds and len(probe.clock_restarts) == resets
     result = decode_video(probe, tmp_path / "frames.parquet")
@@ -458,18 +470,14 @@ def test_after_a_clock_restart_the_sound_stays_with_its_picture_when_the_streams
     that overlaps the first recording's is dropped)."""
     import numpy as np
 
-    parts = []
-    sounds = ["sine=frequency=300:duration=2.5", "aevalsrc='if(gte(t,1),0.5*sin(2*PI*700*t),0)':d=2"]  # 700 Hz from 1 s
-    for k, (colour, sound) in enumerate(zip(["black", "white"], sounds)):
-        part = tmp_path / f"part{k}.ts"
-        ffmpeg(
-            *("-f", "lavfi", "-i", f"color=c={colour}:size=160x90:rate=25:duration=2"),
-            *("-f", "lavfi", "-i", f"{sound}:sample_rate=16000"),
-            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2", str(part)),
-        )
-        parts.append(part.read_bytes())
-    joined = tmp_path / "joined.ts"
-    joined.write_bytes(b"".join(parts))
+    joined = joined_ts(
+        tmp_path,
+        [
+            ("color=c=black:size=160x90:rate=25:duration=2", "sine=frequency=300:duration=2.5", None),
+            # 700 Hz from 1 s into the second recording
+            ("color=c=white:size=160x90:rate=25:duration=2", "aevalsrc='if(gte(t,1),0.5*sin(2*PI*700*t),0)':d=2", None),
+        ],
+    )
     probe = probe_video(joined)
     assert len(probe.clock_restarts) == 1
     signals = decode_video(probe, None).signals
