@@ -156,30 +156,31 @@ def _seconds(packet, ts) -> float | None:
 
 
 def without_lone_timestamps(packets: Iterable) -> Iterator:
-    """Packets in order, each damaged timestamp dropped: a pts or dts more than LONE_JUMP_S from those of both
-    neighbouring packets while they agree with each other. A bit error in one header would otherwise throw a
+    """Packets, each damaged timestamp dropped: a pts or dts more than LONE_JUMP_S from those of the packets
+    before and after it in its stream while those two agree. A bit error in one header would otherwise throw a
     frame far ahead, where it stops the sampling until then, or make a false restart of the clock. A frame
-    without a timestamp follows the one before (the decode pass does that)."""
-    before: dict[str, float | None] = {"pts": None, "dts": None}
-    held = None
+    without a timestamp follows the one before (the decode pass does that). Each packet is passed on when the
+    next one of its stream arrives."""
+    before: dict[int, dict[str, float | None]] = {}
+    held: dict[int, object] = {}
     try:
         for after in packets:
-            if held is not None:
+            packet = held.pop(after.stream_index, None)
+            if packet is not None:
+                seen = before.setdefault(after.stream_index, {"pts": None, "dts": None})
                 for name in ("pts", "dts"):
-                    t, a = _seconds(held, getattr(held, name)), _seconds(after, getattr(after, name))
-                    b = before[name]
+                    t, a = _seconds(packet, getattr(packet, name)), _seconds(after, getattr(after, name))
+                    b = seen[name]
                     if None not in (t, a, b) and min(abs(t - b), abs(t - a)) > LONE_JUMP_S >= abs(a - b):
-                        setattr(held, name, None)
+                        setattr(packet, name, None)
                         t = None
-                    before[name] = t if t is not None else before[name]
-                yield held
-            held = after
-    except av.error.FFmpegError:  # a read error: the packet held back still counts, then the caller hears of it
-        if held is not None:
-            yield held
+                    seen[name] = t if t is not None else b
+                yield packet
+            held[after.stream_index] = after
+    except av.error.FFmpegError:  # a read error: the packets held back still count, then the caller hears of it
+        yield from held.values()
         raise
-    if held is not None:
-        yield held
+    yield from held.values()
 
 
 def decode_packets(container, stream, log: PacketLog, restarts: list[float] | None = None) -> Iterator:

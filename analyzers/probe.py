@@ -14,7 +14,14 @@ from pathlib import Path
 
 import av
 
-from analyzers.packets import PacketLog, TimestampMender, decode_packets, demux_packets, restartable_clock
+from analyzers.packets import (
+    PacketLog,
+    TimestampMender,
+    decode_packets,
+    demux_packets,
+    restartable_clock,
+    without_lone_timestamps,
+)
 from analyzers.records import seconds_in
 
 
@@ -241,7 +248,7 @@ def _mended_clock(path: Path) -> tuple[float | None, list[float]]:
         menders = {s.index: TimestampMender(container, restarts) for s in streams}
         end = None
         try:
-            for packet in demux_packets(container, *streams):
+            for packet in without_lone_timestamps(demux_packets(container, *streams)):
                 menders[packet.stream.index](packet)
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is not None and packet.time_base is not None:
