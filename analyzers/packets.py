@@ -151,8 +151,15 @@ def demux_packets(container, *streams) -> Iterator:
 LONE_JUMP_S = 1.0
 
 
-def _seconds(packet, ts) -> float | None:
-    return None if ts is None or packet.time_base is None else float(ts * packet.time_base)
+_NAMES = ("pts", "dts")
+
+
+def _times(packet) -> list[float | None]:
+    """The packet's pts and dts in seconds (None where it has none)."""
+    if packet.time_base is None:
+        return [None, None]
+    scale = float(packet.time_base)
+    return [None if ts is None else ts * scale for ts in (packet.pts, packet.dts)]
 
 
 def without_lone_timestamps(packets: Iterable) -> Iterator:
@@ -160,27 +167,26 @@ def without_lone_timestamps(packets: Iterable) -> Iterator:
     before and after it in its stream while those two agree. A bit error in one header would otherwise throw a
     frame far ahead, where it stops the sampling until then, or make a false restart of the clock. A frame
     without a timestamp follows the one before (the decode pass does that). Each packet is passed on when the
-    next one of its stream arrives."""
-    before: dict[int, dict[str, float | None]] = {}
-    held: dict[int, object] = {}
+    next one of its stream arrives; each packet's times are read once."""
+    before: dict[int, list[float | None]] = {}  # per stream: the last pts and dts passed on
+    held: dict[int, tuple[object, list[float | None]]] = {}
     try:
         for after in packets:
-            packet = held.pop(after.stream_index, None)
-            if packet is not None:
-                seen = before.setdefault(after.stream_index, {"pts": None, "dts": None})
-                for name in ("pts", "dts"):
-                    t, a = _seconds(packet, getattr(packet, name)), _seconds(after, getattr(after, name))
-                    b = seen[name]
+            times_after = _times(after)
+            if after.stream_index in held:
+                packet, times = held.pop(after.stream_index)
+                seen = before.setdefault(after.stream_index, [None, None])
+                for k, (t, a, b) in enumerate(zip(times, times_after, seen)):
                     if None not in (t, a, b) and min(abs(t - b), abs(t - a)) > LONE_JUMP_S >= abs(a - b):
-                        setattr(packet, name, None)
-                        t = None
-                    seen[name] = t if t is not None else b
+                        setattr(packet, _NAMES[k], None)
+                    elif t is not None:
+                        seen[k] = t
                 yield packet
-            held[after.stream_index] = after
+            held[after.stream_index] = (after, times_after)
     except av.error.FFmpegError:  # a read error: the packets held back still count, then the caller hears of it
-        yield from held.values()
+        yield from (packet for packet, _ in held.values())
         raise
-    yield from held.values()
+    yield from (packet for packet, _ in held.values())
 
 
 def decode_packets(container, stream, log: PacketLog, restarts: list[float] | None = None) -> Iterator:

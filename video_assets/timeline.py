@@ -29,9 +29,9 @@ from video_assets.events import probe_of
 from video_assets.names import DENSITY_CHECK, SCORE_CHECK, TIMELINE_ASSET, TIMELINE_GROUP
 from video_assets.partitions import videos
 
-# 4: no "dark black" or "bright white" in composed descriptions; 3: confidence-weighted score,
-# score/confidence/derived/visibility columns, damaged streams
-TIMELINE_VERSION = "5"  # 5: video aspects of a second without a frame shown are derived
+# 5: the video aspects of a second without a frame shown are derived; 4: no "dark black" or "bright white" in
+# composed descriptions; 3: confidence-weighted score, score/confidence/derived/visibility columns, damaged streams
+TIMELINE_VERSION = "5"
 
 
 def expected_aspects(event_assets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
