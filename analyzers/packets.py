@@ -108,7 +108,7 @@ class TimestampMender:
             return
         last_end = self.end
         if self.end is not None:
-            step = float((ts + self.offset - self.end) * tb)
+            step = (ts + self.offset - self.end) * float(tb)
             if step < -RESET_BACK_S or step > RESET_AHEAD_S:
                 last_end = None  # the stretch starts here, even where it overlaps the last one a little
                 own = self.end - ts

@@ -252,7 +252,7 @@ def _mended_clock(path: Path) -> tuple[float | None, list[float]]:
                 menders[packet.stream.index](packet)
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is not None and packet.time_base is not None:
-                    end = max(end or 0.0, float((ts + (packet.duration or 0)) * packet.time_base))
+                    end = max(end or 0.0, (ts + (packet.duration or 0)) * float(packet.time_base))
         except av.error.FFmpegError:
             pass  # a read error ends the data here; the decode pass reports it
         if end is None or not restarts:
