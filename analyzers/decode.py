@@ -266,7 +266,8 @@ class AudioDecodeResult:
 
 
 def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
-    """The one pass over the first audio stream, streamed to `audio_path` as 16 kHz mono.
+    """The one pass over the audio track a viewer hears (`VideoProbe.audio`), streamed to `audio_path` as 16 kHz
+    mono.
 
     Writes one row per second of video (the audio is cut or padded with silence to the video's
     duration, so audio seconds line up with video seconds), each with the share of it that decoded and the
@@ -283,7 +284,9 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
     writer = AudioStoreWriter(Path(audio_path))
     try:
         with open_media(path) as container:
-            stream = container.streams.audio[0]
+            stream = next((a for a in container.streams.audio if a.index == probe.audio["index"]), None)
+            if stream is None:  # the probe's row is of another file than the one now at the path
+                raise MediaError(f"{path}: audio track #{probe.audio['index']} of its probe is not in the file")
             origin = clock_origin(container)
             packets = PacketLog(origin)
             resampler, setup = _resampler(AUDIO_RATE), None

@@ -40,7 +40,7 @@ class VideoProbe:
     rotation: int  # degrees clockwise the frames are turned for display
     video_codec: str
     container: str
-    audio_streams: list[dict] = field(default_factory=list)
+    audio_streams: list[dict] = field(default_factory=list)  # index, codec, channels, rate, language, roles
     # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
     # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
     timing: str = "container"
@@ -51,6 +51,11 @@ class VideoProbe:
     @property
     def seconds(self) -> int:
         return seconds_in(self.duration_s)
+
+    @property
+    def audio(self) -> dict | None:
+        """The audio track analysed (`main_audio`), None for a silent video."""
+        return main_audio(self.audio_streams)
 
     def as_row(self) -> dict:
         """A flat record (audio streams as JSON) for a one-row table."""
@@ -186,10 +191,7 @@ def probe_video(path: str | Path) -> VideoProbe:
             width = max(2, round(width * sar))
         if rotation in (90, 270):
             width, height = height, width
-        audio = [
-            {"index": a.index, "codec": a.codec_context.name, "channels": a.channels, "rate": a.rate}
-            for a in container.streams.audio
-        ]
+        audio = [_audio_entry(a) for a in container.streams.audio]
         video_codec, container_name = stream.codec_context.name, container.format.name
         restartable = restartable_clock(container)
     restarts: list[float] = []
@@ -277,6 +279,47 @@ def _is_picture_format(name: str) -> bool:
 
 def _is_cover(stream) -> bool:
     return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+# Dispositions of an audio track that is not the programme's own sound (audio description for the blind,
+# commentary, effects without dialogue, karaoke, DVB's dialogue-enhanced "clean audio"): analysed only when
+# the file has no other track, since a description track would put a narrator's words into the transcript.
+SIDE_TRACK_ROLES = ("visual_impaired", "descriptions", "comment", "clean_effects", "karaoke", "hearing_impaired")
+
+
+def _audio_entry(stream) -> dict:
+    roles = [name.lower() for name, flag in av.stream.Disposition.__members__.items() if stream.disposition & flag]
+    language = (stream.language or "").lower()
+    return {
+        "index": stream.index,
+        "codec": stream.codec_context.name,
+        "channels": stream.channels,
+        "rate": stream.rate,
+        "language": "" if language in ("und", "mis", "zxx") else language,  # ISO 639-2 codes for "none given"
+        "roles": roles,
+    }
+
+
+def main_audio(audio_streams: list[dict]) -> dict | None:
+    """The track a viewer hears: the first that is marked default among those that are not a side track
+    (SIDE_TRACK_ROLES), else the first that is not a side track, else the first. A player's choice, so a
+    German broadcast's audio description (often its first track) or an English default with a German
+    dub beside it are told apart by what the file declares, not by guessing from the sound."""
+    if not audio_streams:
+        return None
+
+    def rank(item: tuple[int, dict]) -> tuple[bool, bool, int]:
+        position, entry = item
+        roles = entry.get("roles", ())  # rows probed before roles were recorded: the first track, as then
+        return any(r in SIDE_TRACK_ROLES for r in roles), "default" not in roles, position
+
+    return min(enumerate(audio_streams), key=rank)[1]
+
+
+def describe_track(entry: dict) -> str:
+    """'#2 (deu, default)': a track's stream index, language and roles, for logs."""
+    facts = [entry.get("language") or "language not given", *entry.get("roles", ())]
+    return f"#{entry['index']} ({', '.join(facts)})"
 
 
 def video_stream(container):

@@ -11,7 +11,7 @@ from analyzers.decode import StreamDamage, decode_audio, decode_video, video_qua
 from analyzers.fingerprint import content_fingerprint
 from analyzers.frame_signals import VERSION as frame_signals_version
 from analyzers.packets import spans_text
-from analyzers.probe import MediaError, probe_video
+from analyzers.probe import MediaError, describe_track, probe_video
 from analyzers.records import events_frame, per_second_spans
 from resources.model_specs import ModelSpec
 from resources.settings import AnalysisSettings
@@ -21,12 +21,15 @@ from video_assets.names import ASPECTS_KEY, CONTENT_SHA256, DECODE_GROUP, FILE_S
 from video_assets.partitions import videos
 
 
+# 3: the audio track analysed is the one a viewer hears (probe.main_audio), not always the first.
 # 2: a rest under 0.1 s after the last whole second joins it (records.TAIL_S), so the videos with one get
 # fewer seconds; a cut Matroska file is told by its track's DURATION tag. Every asset downstream follows.
-@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="2")
+@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="3")
 def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     """Container facts of the source video; fails clearly when the file is not a decodable video. Its data
-    version is the file's content fingerprint, so a changed file is told from an unchanged one."""
+    version is the file's content fingerprint, so a changed file is told from an unchanged one, plus the
+    audio track analysed where that is not the first: a re-probe that picks another track (version 3 for a
+    description track listed first) makes the audio analyses stale, and no other file's."""
     key = context.partition_key
     with errors_are_final(MediaError, UnknownVideoError):
         path = storage.source_path(key)
@@ -34,9 +37,15 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     # An OSError here (the file changed while hashed) is not the input's fault: a retry may succeed.
     fingerprint = content_fingerprint(path, known=storage.source_fingerprint(key))
     storage.record_fingerprint(key, fingerprint)
+    version, track = fingerprint["sha256"], probe.audio
+    if track is not None and track["index"] != probe.audio_streams[0]["index"]:
+        version += f"+audio{track['index']}"
+    if len(probe.audio_streams) > 1:
+        others = ", ".join(describe_track(a) for a in probe.audio_streams if a["index"] != track["index"])
+        context.log.info(f"{len(probe.audio_streams)} audio tracks: analysing {describe_track(track)}; not {others}")
     return Output(
         pd.DataFrame([probe.as_row()]),
-        data_version=DataVersion(fingerprint["sha256"]),
+        data_version=DataVersion(version),
         metadata={
             "file": str(path),
             CONTENT_SHA256: fingerprint["sha256"],
@@ -46,6 +55,7 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
             "rotation": probe.rotation,
             "codec": probe.video_codec,
             "audio_streams": len(probe.audio_streams),
+            "audio_track": describe_track(track) if track else "none",
         },
     )
 
@@ -182,7 +192,8 @@ def damage_metadata(damage: StreamDamage) -> dict:
 
 @asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="2", metadata={FILE_STORAGE: True})
 def audio_pcm(context: AssetExecutionContext, storage: TimelineStorage, video_probe: pd.DataFrame):
-    """The single decode pass over the first audio stream: 16 kHz mono, one row per second; none without audio.
+    """The single decode pass over the audio track a viewer hears (see video_probe): 16 kHz mono, one row per
+    second; none without audio.
 
     Past packets the decoder rejects, as ffmpeg does: the stretch that did not decode is marked lost in the
     store (its seconds are left unanalysed), the rest is analysed."""

@@ -15,7 +15,7 @@ from analyzers.probe import MediaError, probe_video
 from analyzers.records import events_frame
 from analyzers.timeline import build_timeline
 from analyzers.visual_stats import analyze_visual_stats
-from support.media_factory import Shot, ffmpeg, render_shots, tone, write_video
+from support.media_factory import Shot, ffmpeg, render_shots, tone, tone_tracks, write_video
 
 
 def test_probe_reports_container_facts(clip):
@@ -115,6 +115,41 @@ def test_six_channel_audio_is_downmixed(tmp_path):
     assert probe.audio_streams[0]["channels"] == 6
     decode_audio(probe, tmp_path / "a.parquet")
     assert abs(read_audio(tmp_path / "a.parquet")).max() > 0.05
+
+
+@pytest.mark.parametrize(
+    "container, tracks, analysed",
+    [
+        ("mkv", [("0", "eng"), ("default", "deu")], 1),  # the track marked default, not the first
+        ("ts", [("visual_impaired", "deu"), ("0", "deu")], 1),  # a broadcast's audio description listed first
+        ("mp4", [("visual_impaired", ""), ("0", "")], 1),  # MP4 marks the description default: still left out
+        ("mkv", [("comment", ""), ("0", "")], 1),
+        ("ts", [("clean_effects", ""), ("0", "")], 1),  # effects without dialogue
+        ("mkv", [("0", ""), ("0", "")], 0),  # nothing declared: the first
+        ("mkv", [("default", ""), ("default", "")], 0),  # every track default (as mkvmerge writes): the first
+        ("mkv", [("comment", ""), ("visual_impaired", "")], 0),  # only side tracks: the first
+    ],
+)
+def test_the_audio_track_analysed_is_the_one_a_viewer_hears(tmp_path, container, tracks, analysed):
+    import numpy as np
+
+    probe = probe_video(tone_tracks(tmp_path / f"tracks.{container}", tracks))
+    assert [a["language"] for a in probe.audio_streams] == [language for _, language in tracks]
+    assert probe.audio is probe.audio_streams[analysed]
+    decode_audio(probe, tmp_path / "a.parquet")
+    pcm = read_audio(tmp_path / "a.parquet")[: AUDIO_RATE // 2]
+    heard_hz = np.argmax(np.abs(np.fft.rfft(pcm))) * AUDIO_RATE / len(pcm)
+    assert heard_hz == pytest.approx(300 + 400 * analysed, abs=10)
+
+
+def test_a_track_is_described_by_its_index_language_and_roles(tmp_path):
+    from analyzers.probe import describe_track
+
+    probe = probe_video(tone_tracks(tmp_path / "tracks.ts", [("visual_impaired", "deu"), ("0", "")]))
+    assert [describe_track(a) for a in probe.audio_streams] == [
+        "#1 (deu, visual_impaired, descriptions)",
+        "#2 (language not given)",
+    ]
 
 
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
