@@ -21,15 +21,14 @@ from video_assets.names import ASPECTS_KEY, CONTENT_SHA256, DECODE_GROUP, FILE_S
 from video_assets.partitions import videos
 
 
-# 3: the audio track analysed is the one a viewer hears (probe.main_audio), not always the first.
 # 2: a rest under 0.1 s after the last whole second joins it (records.TAIL_S), so the videos with one get
 # fewer seconds; a cut Matroska file is told by its track's DURATION tag. Every asset downstream follows.
-@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="3")
+# Not raised for fixes that change few files' probes (non-square pixels, joined MPEG-TS, the audio track of a file
+# with several): a backfill rebuilds everything downstream of a changed asset, for every video.
+@asset(partitions_def=videos, group_name=DECODE_GROUP, code_version="2")
 def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     """Container facts of the source video; fails clearly when the file is not a decodable video. Its data
-    version is the file's content fingerprint, so a changed file is told from an unchanged one, plus the
-    audio track analysed where that is not the first: a re-probe that picks another track (version 3 for a
-    description track listed first) makes the audio analyses stale, and no other file's."""
+    version is the file's content fingerprint, so a changed file is told from an unchanged one."""
     key = context.partition_key
     with errors_are_final(MediaError, UnknownVideoError):
         path = storage.source_path(key)
@@ -37,15 +36,13 @@ def video_probe(context: AssetExecutionContext, storage: TimelineStorage):
     # An OSError here (the file changed while hashed) is not the input's fault: a retry may succeed.
     fingerprint = content_fingerprint(path, known=storage.source_fingerprint(key))
     storage.record_fingerprint(key, fingerprint)
-    version, track = fingerprint["sha256"], probe.audio
-    if track is not None and track["index"] != probe.audio_streams[0]["index"]:
-        version += f"+audio{track['index']}"
+    track = probe.audio
     if len(probe.audio_streams) > 1:
         others = ", ".join(describe_track(a) for a in probe.audio_streams if a["index"] != track["index"])
         context.log.info(f"{len(probe.audio_streams)} audio tracks: analysing {describe_track(track)}; not {others}")
     return Output(
         pd.DataFrame([probe.as_row()]),
-        data_version=DataVersion(version),
+        data_version=DataVersion(fingerprint["sha256"]),
         metadata={
             "file": str(path),
             CONTENT_SHA256: fingerprint["sha256"],
