@@ -89,7 +89,8 @@ class StreamDamage:
 
 
 def _stream_name(stream) -> str:
-    return f"{stream.type} stream #{stream.index} ({stream.codec_context.name})"
+    codec = stream.codec_context.name if stream.codec_context else "no decoder for its codec"
+    return f"{stream.type} stream #{stream.index} ({codec})"
 
 
 @dataclass

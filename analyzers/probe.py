@@ -162,6 +162,10 @@ def probe_video(path: str | Path) -> VideoProbe:
         if stream is None:
             kinds = sorted({"a cover picture" if _is_cover(s) else s.type for s in container.streams}) or ["nothing"]
             raise MediaError(f"{path}: no video stream (the file holds {' and '.join(kinds)})")
+        if stream.codec_context is None:
+            raise MediaError(
+                f"{path}: the video stream's codec has no decoder in this build of ffmpeg (PyAV {av.__version__})"
+            )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         duration = _duration(container, stream)
@@ -288,30 +292,34 @@ SIDE_TRACK_ROLES = ("visual_impaired", "descriptions", "comment", "clean_effects
 
 
 def _audio_entry(stream) -> dict:
+    context = stream.codec_context  # None: this build of ffmpeg has no decoder for the track's codec
     roles = [name.lower() for name, flag in av.stream.Disposition.__members__.items() if stream.disposition & flag]
     language = (stream.language or "").lower()
     return {
         "index": stream.index,
-        "codec": stream.codec_context.name,
-        "channels": stream.channels,
-        "rate": stream.rate,
+        "codec": context.name if context else "",
+        "channels": context.channels if context else 0,
+        "rate": context.sample_rate if context else 0,
         "language": "" if language in ("und", "mis", "zxx") else language,  # ISO 639-2 codes for "none given"
         "roles": roles,
+        "decodable": context is not None,
     }
 
 
 def main_audio(audio_streams: list[dict]) -> dict | None:
-    """The track a viewer hears: the first that is marked default among those that are not a side track
-    (SIDE_TRACK_ROLES), else the first that is not a side track, else the first. A player's choice, so a
-    German broadcast's audio description (often its first track) or an English default with a German
-    dub beside it are told apart by what the file declares, not by guessing from the sound."""
+    """The track a viewer hears: among the tracks this ffmpeg decodes, the first that is marked default among
+    those that are not a side track (SIDE_TRACK_ROLES), else the first that is not a side track, else the
+    first. A player's choice, so a German broadcast's audio description (often its first track) or an English
+    default with a German dub beside it are told apart by what the file declares, not by guessing from the
+    sound. A track without a decoder is chosen only when it is the only one (its sound is then lost)."""
     if not audio_streams:
         return None
 
-    def rank(item: tuple[int, dict]) -> tuple[bool, bool, int]:
+    def rank(item: tuple[int, dict]) -> tuple[bool, bool, bool, int]:
         position, entry = item
         roles = entry.get("roles", ())  # rows probed before roles were recorded: the first track, as then
-        return any(r in SIDE_TRACK_ROLES for r in roles), "default" not in roles, position
+        undecodable = not entry.get("decodable", True)
+        return undecodable, any(r in SIDE_TRACK_ROLES for r in roles), "default" not in roles, position
 
     return min(enumerate(audio_streams), key=rank)[1]
 
@@ -319,6 +327,8 @@ def main_audio(audio_streams: list[dict]) -> dict | None:
 def describe_track(entry: dict) -> str:
     """'#2 (deu, default)': a track's stream index, language and roles, for logs."""
     facts = [entry.get("language") or "language not given", *entry.get("roles", ())]
+    if not entry.get("decodable", True):
+        facts.append("no decoder for its codec")
     return f"#{entry['index']} ({', '.join(facts)})"
 
 

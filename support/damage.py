@@ -64,3 +64,13 @@ def break_headers(source: Path, target: Path, kind: str, start_s: float, end_s: 
         data[pos + offset] = value
     Path(target).write_bytes(bytes(data))
     return Path(target), len(spots)
+
+
+def unknown_codec(source: Path, target: Path, codec_id: bytes) -> Path:
+    """A copy of a Matroska file whose tracks of CodecID `codec_id` (b"A_AAC", b"V_MPEG4/ISO/AVC") name a codec
+    no ffmpeg knows, the same length: as a file with a codec this build cannot decode reads."""
+    data = Path(source).read_bytes()
+    assert data.count(codec_id) >= 1, f"{source} names no codec {codec_id!r}"
+    unknown = codec_id[:2] + b"Q" * (len(codec_id) - 2)  # "A_"/"V_" kept: Matroska drops a track of no known kind
+    Path(target).write_bytes(data.replace(codec_id, unknown))
+    return Path(target)

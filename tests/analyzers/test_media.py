@@ -152,6 +152,35 @@ def test_a_track_is_described_by_its_index_language_and_roles(tmp_path):
     ]
 
 
+def test_a_track_without_a_decoder_is_passed_over_for_one_that_decodes(tmp_path):
+    from analyzers.probe import describe_track
+    from support.damage import unknown_codec
+
+    both = tone_tracks(tmp_path / "both.mkv", [("default", "eng"), ("0", "deu")])
+    (tmp_path / "first_unknown.mkv").write_bytes(both.read_bytes().replace(b"A_AAC", b"A_QQQ", 1))  # the first only
+    probe = probe_video(tmp_path / "first_unknown.mkv")
+    assert [a["decodable"] for a in probe.audio_streams] == [False, True]
+    assert describe_track(probe.audio_streams[0]) == "#1 (eng, default, no decoder for its codec)"
+    assert probe.audio is probe.audio_streams[1]
+
+    only = unknown_codec(tone_tracks(tmp_path / "one.mkv", [("0", "")]), tmp_path / "only_unknown.mkv", b"A_AAC")
+    probe = probe_video(only)
+    result = decode_audio(probe, tmp_path / "a.parquet")
+    assert result.decoded_s == 0 and result.damage.lost == [(0.0, pytest.approx(probe.duration_s, abs=0.05))]
+    warning = result.damage.warning(only, "audio")
+    assert warning.startswith(f"{only}: audio stream #1 (no decoder for its codec): ")
+    assert "(Decoder not found); audio lost at 0.00-" in warning and "Errno" not in warning
+
+
+def test_a_video_codec_without_a_decoder_is_a_clear_error(tmp_path):
+    from support.damage import unknown_codec
+
+    path = unknown_codec(tone_tracks(tmp_path / "v.mkv", [("0", "")]), tmp_path / "unknown.mkv", b"V_MPEG4/ISO/AVC")
+    with pytest.raises(MediaError, match="the video stream's codec has no decoder in this build of ffmpeg") as err:
+        probe_video(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
     probe = probe_video(silent_clip)
     assert probe.audio_streams == [] and probe.seconds == 4
