@@ -15,7 +15,9 @@ motion at most 0.57). The decode pass measures this on isolated peaks of change 
 
 Black runs: a short one between two scenes (a fade out and in, a dip to black) is one transition,
 placed at its middle; a long one is a shot of its own; black at the very start or end of the video is
-no boundary.
+no boundary, nor is a single black frame between two frames that differ by less than a cut's least
+change (a dropped frame, a strobe light: the picture came back). Longer runs between the same picture
+are still transitions: the signals compare a frame with the two before it only.
 
 Dissolves: for every frame the decode pass tests whether the frame half a window back is a blend of
 the frames at both ends of the window (analyzers.frame_signals, in coded values and in linear light,
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     # The per-frame signals (analyzers.frame_signals): their table, or its columns as arrays (analyzers.cut_list).
     Signals = pd.DataFrame | Mapping[str, np.ndarray]
 
-VERSION = "4"
+VERSION = "5"  # 5: one black frame between the same picture is no boundary
 SOURCE = "shots:adaptive-content+motion-check+dissolve+fade"
 MIN_UNEXPLAINED = 0.5  # a cut leaves at least this share of the frame difference after following the motion
 MIX_RESIDUAL = 0.35  # a middle frame this close to a blend of the window's ends is a mix of two pictures
@@ -177,6 +179,8 @@ def detect_cuts(
     for a, b in runs:
         if a == 0 or b == len(t) - 1:
             continue  # leading or trailing black
+        if a == b and lasting[a] < min_change:
+            continue  # one black frame with the same picture on both sides: a dropped frame or a strobe
         if t[b + 1] - t[a] >= black_shot_s:
             candidates += [(float(t[a]), 1.0, "black_start"), (float(t[b + 1]), 1.0, "black_end")]
         else:

@@ -54,8 +54,16 @@ def signals_with_brightness(levels: list[float], fps: float) -> pd.DataFrame:
     """Per-frame signals of a video whose frames are flat grey at the given levels."""
     level = np.asarray(levels, float)
     jump = np.abs(np.diff(level, prepend=level[0]))
+    jump_2 = np.abs(level - np.concatenate([level[:2], level[:-2]]))
     return pd.DataFrame(
-        {"t": np.arange(len(level)) / fps, "brightness": level, "diff": jump, "hist_diff": (jump > 0.2).astype(float)}
+        {
+            "t": np.arange(len(level)) / fps,
+            "brightness": level,
+            "diff": jump,
+            "hist_diff": (jump > 0.2).astype(float),
+            "diff_2": jump_2,
+            "hist_diff_2": (jump_2 > 0.2).astype(float),
+        }
     )
 
 
@@ -70,6 +78,22 @@ def test_a_short_dip_to_black_is_one_transition_at_its_middle():
     fps = 10.0
     cuts = detect_cuts(signals_with_brightness([0.5] * 30 + [0.0] * 12 + [0.6] * 30, fps), fps)
     assert [(round(t, 1), kind) for t, _, kind in cuts] == [(3.6, "fade")]
+
+
+@pytest.mark.parametrize(
+    ("frames", "found"),
+    [
+        ([0.5] * 20 + [0.0] + [0.8] * 20, [(2.0, "fade")]),  # a black frame between two shots: a boundary
+        ([0.5] * 20 + [0.0] + [0.5] * 20, []),  # the same picture on both sides: a dropped frame
+        ([0.5] * 20 + [0.0] + [0.6] * 20, []),  # a difference below a cut's least change: the same picture
+        ([0.9, 0.0] * 25, []),  # a strobe light, black every other frame
+        ([0.5] * 20 + [0.0] * 2 + [0.5] * 20, [(2.1, "fade")]),  # two black frames: not told apart (see shots)
+    ],
+)
+def test_one_black_frame_is_a_boundary_only_between_two_pictures(frames, found):
+    fps = 10.0
+    cuts = detect_cuts(signals_with_brightness(frames, fps), fps)
+    assert [(round(t, 1), kind) for t, _, kind in cuts] == found
 
 
 def signals_with_change(scores: list[float], fps: float) -> pd.DataFrame:
