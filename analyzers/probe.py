@@ -40,7 +40,7 @@ class VideoProbe:
     rotation: int  # degrees clockwise the frames are turned for display
     video_codec: str
     container: str
-    audio_streams: list[dict] = field(default_factory=list)  # index, codec, channels, rate, language, roles
+    audio_streams: list[dict] = field(default_factory=list)  # index, codec, channels, rate, language, roles, decodable
     # Where duration and rate came from: "container" (its timestamps), or "stream" for a raw
     # elementary stream (its own timing info; ffmpeg's 25 fps when it has none).
     timing: str = "container"
