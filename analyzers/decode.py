@@ -2,13 +2,15 @@
 
 The video pass yields everything the visual analyzers need, so no analyzer decodes again: the
 per-frame signals of every frame (analyzers/frame_signals.py) and sampled RGB frames at a fixed
-rate, streamed into a frame store for the frame models. The audio pass resamples the first audio
-stream to 16 kHz mono (any layout, 5.1 included) and streams it to an audio store.
+rate, streamed into a frame store for the frame models. The audio pass resamples the audio track a
+viewer hears (analyzers.probe.main_audio) to 16 kHz mono (any layout, 5.1 included) and streams it to
+an audio store.
 
 Both passes decode past packets the decoder rejects, as ffmpeg does (analyzers/packets.py): a damaged
 stretch in the middle is recorded (`StreamDamage`; its `warning` names the file, stream and time, for the
-caller to log) and left unanalysed, and the rest of the stream is analysed. Only a video stream of which
-no frame decodes, or whose data ends well before its declared end (a truncated file), fails.
+caller to log) and left unanalysed, and the rest of the stream is analysed. So is the missing end of a
+file cut short (its data ends well before the stream's declared end: a download or copy that broke off).
+Only a video stream of which no frame decodes fails.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class StreamDamage:
     failed_packets: int  # packets the decoder rejected (ffmpeg skips them too)
     lost: list[tuple[float, float]]  # stretches whose media did not decode: left unanalysed
     error: str | None  # the first decoder or read error
+    truncated: str | None = None  # "the file is truncated: ..." where the stream's data ends before its declared end
 
     @property
     def lost_s(self) -> float:
@@ -81,11 +84,30 @@ class StreamDamage:
 
     def warning(self, path: Path, what: str) -> str:
         """One line for a person: the file, the stream, where and what was lost."""
-        rejected = f"{self.failed_packets} packet(s) did not decode" if self.failed_packets else "the data is damaged"
-        if not self.lost:
-            return f"{path}: {self.stream}: {rejected} ({self.error}); no time lost"
-        lost = f"{what} lost at {spans_text(self.lost)}, left unanalysed there"
-        return f"{path}: {self.stream}: {rejected} ({self.error}); {lost}"
+        what_broke = [self.truncated] if self.truncated else []
+        if self.failed_packets:
+            what_broke.append(f"{self.failed_packets} packet(s) did not decode ({self.error})")
+        elif self.error or not self.truncated:
+            what_broke.append(f"the data is damaged ({self.error})")
+        lost = f"{what} lost at {spans_text(self.lost)}, left unanalysed there" if self.lost else "no time lost"
+        return f"{path}: {self.stream}: {'; '.join(what_broke)}; {lost}"
+
+
+def _truncation(kind: str, declared_end: float | None, data_end: float) -> str | None:
+    """Why a stream whose data ends well before its declared end counts as cut short (a download or copy that
+    broke off), None when it does not: its tail is then lost, not silence or a shorter video."""
+    if declared_end is None or declared_end - data_end <= max(TRUNCATION_TOLERANCE_S, 0.02 * declared_end):
+        return None
+    return (
+        f"the file is truncated: its {kind} stream declares {declared_end:.1f} s but its data ends at {data_end:.1f} s"
+    )
+
+
+def _with_tail(lost: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    """`lost` with the stretch from `start` to `end` (the part of a truncated file that is not there) added."""
+    if lost and lost[-1][1] >= start - 1e-3:
+        return [*lost[:-1], (lost[-1][0], max(lost[-1][1], end))]
+    return [*lost, (start, end)]
 
 
 def _stream_name(stream) -> str:
@@ -139,8 +161,8 @@ def decode_video(
     A caller that needs only the signals for cut detection (analyzers.cut_list) passes no frames_path (no frame
     is sampled, so no visibility either) and motion=False (the global-motion columns stay NaN): about 40 % of the
     pass's time. Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could
-    not be decoded is in `damage`. Raises MediaError when no frame decodes, or when the stream's data ends well
-    before its declared end (a truncated file)."""
+    not be decoded is in `damage`, and so is the missing end of a file cut short (its data ends well before the
+    stream's declared end). Raises MediaError when no frame decodes."""
     path = Path(probe.path)
     started = time.perf_counter()
     rot = probe.rotation
@@ -211,18 +233,15 @@ def decode_video(
     data_end = packets.data_end if packets.data_end is not None else signals.last_t + 1.0 / fps
     if packets.resets:
         end = None  # declared on the clock before it was mended: says nothing about the mended length
-    if end is not None and end - data_end > max(TRUNCATION_TOLERANCE_S, 0.02 * end):
-        raise MediaError(
-            f"{path}: the file is truncated or damaged: its video stream declares {end:.1f} s "
-            f"but its data ends at {data_end:.1f} s"
-            + (f" (frames decode only up to {signals.last_t + 1.0 / fps:.1f} s)" if packets.read_error else "")
-        )
+    truncated = _truncation("video", end, data_end)
     first_shown = min((t for t in shown if t >= -1e-3), default=0.0)
     damage = None
-    if packets.failed or packets.read_error or len(shown) < packets.packets:
+    if packets.failed or packets.read_error or len(shown) < packets.packets or truncated:
         lost = packets.lost_spans(shown, 1.0 / fps)
+        if truncated:
+            lost = _with_tail(lost, data_end, end)
         if lost or packets.failed or packets.read_error:
-            damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error)
+            damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error, truncated)
     return DecodeResult(
         columns=signals.columns(),
         sampled=writer.count if writer is not None else 0,
@@ -230,7 +249,8 @@ def decode_video(
         seconds=time.perf_counter() - started,
         visibility=seen,
         damage=damage,
-        picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps)),
+        # A truncated file's picture goes on where its data is missing: those seconds are lost, not pictureless.
+        picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps, end if truncated else 0.0)),
         resets=packets.resets,
     )
 
@@ -333,19 +353,23 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
             _resample_into(writer, resampler, None)
             name = _stream_name(stream)
             stream_end = None if packets.resets else declared_end(container, stream)  # see decode_video
+        data_end = packets.data_end if packets.data_end is not None else writer.samples / AUDIO_RATE
+        truncated = _truncation("audio", stream_end, data_end)
         if packets.read_error:
             writer.add_lost(total - writer.samples)  # nothing after the read error is known
-        elif packets.failed > failed_before:
+        elif packets.failed > failed_before or truncated:
             # Rejected packets after the last frame: lost up to where the stream's data or declared length ends
-            # (a parser that lost sync may hand the whole damaged rest over as one packet of unknown length).
+            # (a parser that lost sync may hand the whole damaged rest over as one packet of unknown length);
+            # the same for the missing end of a file cut short, which is not silence.
             ends = [e for e in (packets.data_end, stream_end) if e is not None]
             writer.add_lost(min(total, int(round(max(ends, default=0.0) * AUDIO_RATE))) - writer.samples)
         writer.finish(total, seconds)
     finally:
         writer.close()
     damage = None
-    if packets.failed or packets.read_error:
-        damage = StreamDamage(name, packets.failed, writer.lost_spans(), packets.first_error or packets.read_error)
+    if packets.failed or packets.read_error or truncated:
+        error = packets.first_error or packets.read_error
+        damage = StreamDamage(name, packets.failed, writer.lost_spans(), error, truncated)
     return AudioDecodeResult(seconds, round(writer.decoded / AUDIO_RATE, 3), damage)
 
 

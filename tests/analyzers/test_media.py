@@ -330,7 +330,7 @@ def test_a_stream_without_any_rate_is_timed_at_25_fps_and_marked(tmp_path):
 
 # Matroska with a second stream: its length may be that stream's; the video track's DURATION tag says where it ends
 @pytest.mark.parametrize(("suffix", "audio_rate"), [(".mp4", None), (".mkv", None), (".mkv", 16_000)])
-def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix, audio_rate):
+def test_a_file_cut_mid_stream_is_analysed_up_to_the_cut_and_its_end_is_lost(tmp_path, suffix, audio_rate):
     from support.media_factory import pattern_video, truncated_copy
 
     # faststart: the MP4 index comes first, so the cut file still opens and probes as 4 s long
@@ -341,9 +341,24 @@ def test_a_file_cut_mid_stream_is_refused_as_truncated(tmp_path, suffix, audio_r
     before = cut.read_bytes()
     probe = probe_video(cut)
     assert probe.duration_s == pytest.approx(4.0)
-    with pytest.raises(MediaError, match=r"truncated or damaged: .* declares 4.0 s but its data ends at") as err:
-        decode_video(probe, tmp_path / "f.parquet")
-    assert str(cut) in str(err.value) and cut.read_bytes() == before
+    result = decode_video(probe, tmp_path / "f.parquet")
+    assert 25 <= result.decoded < 75 and result.picture[1] == pytest.approx(4.0, abs=0.05)
+    damage = result.damage
+    assert re.fullmatch(
+        r"the file is truncated: its video stream declares 4\.0 s but its data ends at [\d.]+ s", damage.truncated
+    )
+    (start, end), cut_at = damage.lost[-1], result.signals["t"].iloc[-1]
+    assert start == pytest.approx(cut_at, abs=0.1) and end == pytest.approx(4.0, abs=0.05)
+    assert damage.warning(cut, "frames").startswith(
+        f"{cut}: video stream #0 (h264): {damage.truncated}; frames lost at"
+    )
+    decoded_share = result.decoded_share(probe.duration_s)
+    assert decoded_share[0] == 1.0 and decoded_share[3] == 0.0
+    if audio_rate:
+        audio = decode_audio(probe, tmp_path / "a.parquet")
+        assert audio.damage.truncated.startswith("the file is truncated: its audio stream declares")
+        assert audio.damage.lost[-1][1] == pytest.approx(4.0, abs=0.05) and 0.5 < audio.decoded_s < 3.5
+    assert cut.read_bytes() == before
 
 
 def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
