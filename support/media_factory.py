@@ -151,22 +151,16 @@ def ffmpeg(*args: str) -> None:
         raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {proc.stderr[-2000:]}")
 
 
+FAST_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")  # quick to write, any player reads it
+
+
 def tone_tracks(path: Path, tracks: list[tuple[str, str]]) -> Path:
     """A 1 s clip whose audio track k is a tone of 300 + 400 k Hz, with (disposition, language) as given."""
     args = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1"]
     for k in range(len(tracks)):
         args += ["-f", "lavfi", "-i", f"sine=f={300 + 400 * k}:duration=1:sample_rate=16000"]
     args += [x for k in range(len(tracks) + 1) for x in ("-map", str(k))]
-    args += [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac" if path.suffix != ".ts" else "mp2",
-    ]
+    args += [*FAST_H264, "-c:a", "aac" if path.suffix != ".ts" else "mp2"]
     for k, (disposition, language) in enumerate(tracks):
         args += [f"-disposition:a:{k}", disposition] + (
             [f"-metadata:s:a:{k}", f"language={language}"] if language else []
@@ -184,20 +178,7 @@ def pattern_video(
     if audio_rate:
         inputs += ["-f", "lavfi", "-i", f"sine=frequency=300:sample_rate={audio_rate}"]
     audio = ["-c:a", "pcm_s16le"] if audio_rate else []
-    ffmpeg(
-        *inputs,
-        "-t",
-        str(seconds),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        *codec_args,
-        *audio,
-        str(path),
-    )
+    ffmpeg(*inputs, "-t", str(seconds), *FAST_H264, *codec_args, *audio, str(path))
     return path
 
 
