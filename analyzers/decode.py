@@ -49,7 +49,7 @@ SOURCE = "decode"
 AUDIO_GAP_S = 0.1
 
 # Frames may end this much before the video stream's declared end (edit lists, a damaged last GOP);
-# beyond it (or 2 % of the length) the file counts as truncated rather than silently shortened.
+# beyond it (or 2 % of the length) the missing end is lost (`_ends_early`) rather than the video silently shortened.
 TRUNCATION_TOLERANCE_S = 1.0
 
 
@@ -76,7 +76,7 @@ class StreamDamage:
     failed_packets: int  # packets the decoder rejected (ffmpeg skips them too)
     lost: list[tuple[float, float]]  # stretches whose media did not decode: left unanalysed
     error: str | None  # the first decoder or read error
-    truncated: str | None = None  # "the file is truncated: ..." where the stream's data ends before its declared end
+    ends_early: str | None = None  # why the data ends before the stream's declared end (a file cut short), or None
 
     @property
     def lost_s(self) -> float:
@@ -84,20 +84,22 @@ class StreamDamage:
 
     def warning(self, path: Path, what: str) -> str:
         """One line for a person: the file, the stream, where and what was lost."""
-        what_broke = [self.truncated] if self.truncated else []
+        what_broke = [self.ends_early] if self.ends_early else []
         if self.failed_packets:
             what_broke.append(f"{self.failed_packets} packet(s) did not decode ({self.error})")
-        elif self.error or not self.truncated:
+        elif self.error or not self.ends_early:
             what_broke.append(f"the data is damaged ({self.error})")
         lost = f"{what} lost at {spans_text(self.lost)}, left unanalysed there" if self.lost else "no time lost"
         return f"{path}: {self.stream}: {'; '.join(what_broke)}; {lost}"
 
 
-def _truncation(kind: str, declared_end: float | None, data_end: float) -> str | None:
-    """Why a stream whose data ends well before its declared end counts as cut short (a download or copy that
-    broke off), None when it does not: its tail is then lost, not silence or a shorter video."""
+def _ends_early(kind: str, declared_end: float | None, data_end: float, packets: int) -> str | None:
+    """Why a stream's data ends well before its declared end (a download or copy that broke off, a track that
+    holds nothing), None when it does not: the missing part is then lost, not silence or a shorter video."""
     if declared_end is None or declared_end - data_end <= max(TRUNCATION_TOLERANCE_S, 0.02 * declared_end):
         return None
+    if not packets:
+        return f"the {kind} stream holds no data though it declares {declared_end:.1f} s"
     return (
         f"the file is truncated: its {kind} stream declares {declared_end:.1f} s but its data ends at {data_end:.1f} s"
     )
@@ -233,15 +235,15 @@ def decode_video(
     data_end = packets.data_end if packets.data_end is not None else signals.last_t + 1.0 / fps
     if packets.resets:
         end = None  # declared on the clock before it was mended: says nothing about the mended length
-    truncated = _truncation("video", end, data_end)
+    ends_early = _ends_early("video", end, data_end, packets.packets)
     first_shown = min((t for t in shown if t >= -1e-3), default=0.0)
     damage = None
-    if packets.failed or packets.read_error or len(shown) < packets.packets or truncated:
+    if packets.failed or packets.read_error or len(shown) < packets.packets or ends_early:
         lost = packets.lost_spans(shown, 1.0 / fps)
-        if truncated:
+        if ends_early:
             lost = _with_tail(lost, data_end, end)
         if lost or packets.failed or packets.read_error:
-            damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error, truncated)
+            damage = StreamDamage(name, packets.failed, lost, packets.first_error or packets.read_error, ends_early)
     return DecodeResult(
         columns=signals.columns(),
         sampled=writer.count if writer is not None else 0,
@@ -250,7 +252,7 @@ def decode_video(
         visibility=seen,
         damage=damage,
         # A truncated file's picture goes on where its data is missing: those seconds are lost, not pictureless.
-        picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps, end if truncated else 0.0)),
+        picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps, end if ends_early else 0.0)),
         resets=packets.resets,
     )
 
@@ -354,10 +356,10 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
             name = _stream_name(stream)
             stream_end = None if packets.resets else declared_end(container, stream)  # see decode_video
         data_end = packets.data_end if packets.data_end is not None else writer.samples / AUDIO_RATE
-        truncated = _truncation("audio", stream_end, data_end)
+        ends_early = _ends_early("audio", stream_end, data_end, packets.packets)
         if packets.read_error:
             writer.add_lost(total - writer.samples)  # nothing after the read error is known
-        elif packets.failed > failed_before or truncated:
+        elif packets.failed > failed_before or ends_early:
             # Rejected packets after the last frame: lost up to where the stream's data or declared length ends
             # (a parser that lost sync may hand the whole damaged rest over as one packet of unknown length);
             # the same for the missing end of a file cut short, which is not silence.
@@ -367,9 +369,9 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
     finally:
         writer.close()
     damage = None
-    if packets.failed or packets.read_error or truncated:
+    if packets.failed or packets.read_error or ends_early:
         error = packets.first_error or packets.read_error
-        damage = StreamDamage(name, packets.failed, writer.lost_spans(), error, truncated)
+        damage = StreamDamage(name, packets.failed, writer.lost_spans(), error, ends_early)
     return AudioDecodeResult(seconds, round(writer.decoded / AUDIO_RATE, 3), damage)
 
 

@@ -112,9 +112,9 @@ def test_corrupt_video_packets_in_the_middle_drop_those_frames_only(clips, tmp_p
 def test_a_damaged_middle_is_not_a_truncation_but_a_cut_file_is(clips, tmp_path):
     broken, _ = damage_packets(clips["mp4"], tmp_path / "middle.mp4", "video", 2.0, 4.0, keep=4)
     damage = decode_video(probe_video(broken), tmp_path / "f.parquet").damage
-    assert damage is not None and damage.truncated is None
+    assert damage is not None and damage.ends_early is None
     cut = truncated_copy(pattern_video(tmp_path / "whole.mkv", 4, 160, 96, 25), tmp_path / "cut.mkv", 0.5)
-    assert decode_video(probe_video(cut), tmp_path / "g.parquet").damage.truncated.startswith("the file is truncated")
+    assert decode_video(probe_video(cut), tmp_path / "g.parquet").damage.ends_early.startswith("the file is truncated")
 
 
 def test_only_a_video_stream_of_which_nothing_decodes_fails(clips, tmp_path):

@@ -15,7 +15,7 @@ from analyzers.probe import MediaError, probe_video
 from analyzers.records import events_frame
 from analyzers.timeline import build_timeline
 from analyzers.visual_stats import analyze_visual_stats
-from support.media_factory import Shot, ffmpeg, render_shots, tone, tone_tracks, write_video
+from support.media_factory import FAST_H264, Shot, ffmpeg, render_shots, tone, tone_tracks, write_video
 
 
 def test_probe_reports_container_facts(clip):
@@ -179,6 +179,21 @@ def test_a_video_codec_without_a_decoder_is_a_clear_error(tmp_path):
     with pytest.raises(MediaError, match="the video stream's codec has no decoder in this build of ffmpeg") as err:
         probe_video(path)
     assert str(err.value).startswith(f"{path}: ")
+
+
+def test_an_audio_track_that_holds_nothing_is_lost_not_silence(tmp_path):
+    path = tmp_path / "empty track.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=3", "-f", "lavfi", "-i", "sine=sample_rate=16000"),
+        *("-map", "0", "-map", "1", *FAST_H264, "-c:a", "aac", "-frames:a", "0", "-t", "3", str(path)),
+    )
+    probe = probe_video(path)
+    result = decode_audio(probe, tmp_path / "a.parquet")
+    assert result.decoded_s == 0 and result.damage.lost == [(0.0, pytest.approx(3.0, abs=0.05))]
+    assert result.damage.warning(path, "audio") == (
+        f"{path}: audio stream #1 (aac): the audio stream holds no data though it declares 3.0 s; "
+        "audio lost at 0.00-3.00 s, left unanalysed there"
+    )
 
 
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
@@ -345,18 +360,18 @@ def test_a_file_cut_mid_stream_is_analysed_up_to_the_cut_and_its_end_is_lost(tmp
     assert 25 <= result.decoded < 75 and result.picture[1] == pytest.approx(4.0, abs=0.05)
     damage = result.damage
     assert re.fullmatch(
-        r"the file is truncated: its video stream declares 4\.0 s but its data ends at [\d.]+ s", damage.truncated
+        r"the file is truncated: its video stream declares 4\.0 s but its data ends at [\d.]+ s", damage.ends_early
     )
     (start, end), cut_at = damage.lost[-1], result.signals["t"].iloc[-1]
     assert start == pytest.approx(cut_at, abs=0.1) and end == pytest.approx(4.0, abs=0.05)
     assert damage.warning(cut, "frames").startswith(
-        f"{cut}: video stream #0 (h264): {damage.truncated}; frames lost at"
+        f"{cut}: video stream #0 (h264): {damage.ends_early}; frames lost at"
     )
     decoded_share = result.decoded_share(probe.duration_s)
     assert decoded_share[0] == 1.0 and decoded_share[3] == 0.0
     if audio_rate:
         audio = decode_audio(probe, tmp_path / "a.parquet")
-        assert audio.damage.truncated.startswith("the file is truncated: its audio stream declares")
+        assert audio.damage.ends_early.startswith("the file is truncated: its audio stream declares")
         assert audio.damage.lost[-1][1] == pytest.approx(4.0, abs=0.05) and 0.5 < audio.decoded_s < 3.5
     assert cut.read_bytes() == before
 
