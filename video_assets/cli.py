@@ -63,7 +63,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
     if output and len(files) > 1:
         sys.exit("video-timeline: --output takes one input file")
     storage = defs.resources["storage"]
-    failures, warm_up = 0, None
+    failed, unchanged, warm_up = [], 0, None
     with open_local_instance() as instance:
         # No daemon runs here: free the gpu slots of runs killed earlier before running.
         for holder in free_dead_gpu_slots(instance):
@@ -73,7 +73,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
             if not path.is_file():
                 problem = "a folder, not a video file (give the files in it)" if path.is_dir() else "no such file"
                 print(f"error: {path}: {problem}", file=sys.stderr)
-                failures += 1
+                failed.append(path)
                 continue
             started = time.perf_counter()
             key = register_video(defs, instance, path)
@@ -84,6 +84,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                     f"{path}: unchanged since its last analysis ({seconds} seconds, partition {key}), "
                     f"stored reconstruction score {recorded_score(instance, key):.3f}; --force analyses it again"
                 )
+                unchanged += 1
             else:
                 if warm_up is None:  # the frame models load on the second core while the first steps decode
                     warm_up = _warm_up_frame_models(defs)
@@ -91,7 +92,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                 run = run_partition(defs, instance, key)
                 if not run.success:
                     print(f"error: {run.failure}; run {run.run_id}", file=sys.stderr)
-                    failures += 1
+                    failed.append(path)
                     continue
                 seconds = pq.ParquetFile(table_path).metadata.num_rows
                 # The score the reconstruction_score check recorded: the number the UI shows.
@@ -104,7 +105,11 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
             if output:
                 _write_atomically(table_path, Path(output))
                 print(f"written: {output}")
-    return 1 if failures else 0
+    if len(files) > 1:  # a long batch's outcome in one line, the failed files named again
+        analysed = len(files) - len(failed) - unchanged
+        print(f"{len(files)} files: {analysed} analysed, {unchanged} unchanged, {len(failed)} failed", end="")
+        print(f" ({', '.join(map(str, failed))}: see the error lines)" if failed else "")
+    return 1 if failed else 0
 
 
 def _warm_up_frame_models(defs):

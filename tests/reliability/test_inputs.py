@@ -247,6 +247,9 @@ def test_the_batch_reports_exactly_the_bad_files(batch):
     assert batch.proc.returncode == 1
     assert sum(line.startswith("error: ") for line in batch.proc.stderr.splitlines()) == len(bad)
     assert batch.proc.stdout.count("reconstruction score") == len(CASES) - len(bad)
+    summary = batch.proc.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"{len(CASES)} files: {len(CASES) - len(bad)} analysed, 0 unchanged, {len(bad)} failed (")
+    assert all(batch.args[name] in summary for name in bad)
 
 
 def test_sources_are_byte_identical_afterwards(batch):

@@ -159,6 +159,11 @@ def test_an_unchanged_file_is_not_analysed_again_a_changed_one_is(silent_clip, i
     out, counts = analyse_again()
     assert "unchanged since its last analysis" in out and counts.video_frames == 0 and runs() == 1
 
+    gone = tmp_path / "gone.mp4"
+    assert cli.main(["analyze", str(video), str(gone)]) == 1  # a batch ends with its outcome in one line
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary == f"2 files: 0 analysed, 1 unchanged, 1 failed ({gone}: see the error lines)"
+
     out, counts = analyse_again("--force")
     assert "analysing" in out and counts.video_frames > 0 and runs() == 2
 
