@@ -8,15 +8,18 @@ words over quiet passages. A word belongs to the second that holds its midpoint.
 
 Language: a multilingual model detects it for every 30-s window it decodes (faster-whisper's
 `multilingual` mode), so a video that switches language is transcribed in each language; each word
-carries the language of its window and that detection's probability. Whisper does not refuse speech
-in a language it does not know: it writes its best guess in some language it knows, or, English-only,
-English nonsense. Those guesses are made of unsure words, so a Whisper segment (about a sentence)
-whose mean word probability is below MIN_SEGMENT_P, or whose decode fails Whisper's own checks (average
-log-probability below MIN_AVG_LOGPROB, a repetition loop: compression ratio above MAX_COMPRESSION_RATIO)
-is not put in the transcript: its words stay in the second's detail as `unclear`, and the second's
-confidence is the segment's low probability. Decoding is greedy only (no sampled retries at higher
-temperatures): the same audio always gives the same words, and a failed decode is left out, not
-replaced by a sampled guess (measured: those guesses were fluent English inventions for Lojban).
+carries the language of its window and that detection's probability. `languages` keeps the detection to
+the languages a collection is known to speak (German and English, say): a window is decoded in the
+likeliest of them, never in a third that a noisy or short window happened to score higher. Whisper does
+not refuse speech in a language it does not know: it writes its best guess in some language it knows,
+or, English-only, English nonsense. Those guesses are made of unsure words, so a Whisper segment (about
+a sentence) whose mean word probability is below MIN_SEGMENT_P, or whose decode fails Whisper's own
+checks (average log-probability below MIN_AVG_LOGPROB, a repetition loop: compression ratio above
+MAX_COMPRESSION_RATIO) is not put in the transcript: its words stay in the second's detail as `unclear`,
+and the second's confidence is the segment's low probability. Decoding is greedy only (no sampled
+retries at higher temperatures): the same audio always gives the same words, and a failed decode is left
+out, not replaced by a sampled guess (measured: those guesses were fluent English inventions for
+Lojban).
 """
 
 from __future__ import annotations
@@ -75,12 +78,26 @@ def compute_type_for(device: str, dtype: str = "auto") -> str:
     return "float16" if device.startswith("cuda") else "int8"
 
 
-class _DetectionLog:
-    """Wraps the CTranslate2 Whisper model and keeps the probability of its latest language detection
-    (faster-whisper keeps a window's detected language on its tokenizer, but not the probability)."""
+def whisper_languages(codes) -> tuple[str, ...]:
+    """The `languages` option checked: ISO 639-1 codes Whisper knows, in the order given."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-    def __init__(self, model):
+    if isinstance(codes, str) or not codes or not all(isinstance(c, str) for c in codes):
+        raise WhisperModelError(f'languages: a list of language codes, as ["de", "en"] (got {codes!r})')
+    unknown = [c for c in codes if c not in _LANGUAGE_CODES]
+    if unknown:
+        raise WhisperModelError(f"languages: {', '.join(map(repr, unknown))} not among Whisper's language codes")
+    return tuple(codes)
+
+
+class _DetectionLog:
+    """Wraps the CTranslate2 Whisper model: keeps only the `languages` (None: all) in its language detections,
+    and the probability of its latest detection (faster-whisper keeps a window's detected language on its
+    tokenizer, but not the probability)."""
+
+    def __init__(self, model, languages: tuple[str, ...] | None = None):
         self._model = model
+        self._tokens = None if languages is None else {f"<|{code}|>" for code in languages}
         self.last_probability: float | None = None
 
     def __getattr__(self, name):
@@ -88,18 +105,28 @@ class _DetectionLog:
 
     def detect_language(self, *args, **kwargs):
         results = self._model.detect_language(*args, **kwargs)
+        if self._tokens is not None:  # each item is sorted by probability: the kept ones stay so
+            results = [[(token, p) for token, p in item if token in self._tokens] for item in results]
         self.last_probability = float(results[0][0][1])
         return results
 
 
-def load_whisper(folder: Path, device: str = "cpu", compute_type: str = "auto", cpu_threads: int = 0):
-    """A faster-whisper model that also records the language (and its probability) each segment was decoded in."""
+def load_whisper(
+    folder: Path,
+    device: str = "cpu",
+    compute_type: str = "auto",
+    cpu_threads: int = 0,
+    languages: tuple[str, ...] | None = None,
+):
+    """A faster-whisper model that also records the language (and its probability) each segment was decoded in;
+    with `languages` (see whisper_languages), its language detection chooses among those only."""
     from faster_whisper import WhisperModel
 
     class LanguageAwareWhisper(WhisperModel):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.model = _DetectionLog(self.model)
+            self.model = _DetectionLog(self.model, languages)
+            self.languages = languages
             self.segment_languages: dict[int, tuple[str, float | None]] = {}
 
         def generate_segments(self, features, tokenizer, options, *args, **kwargs):
@@ -149,6 +176,9 @@ def transcribe_words(
     multilingual = is_multilingual(model)
     if language and language != "en" and not multilingual:
         raise WhisperModelError(f"language {language!r}: this Whisper model is English-only; use a multilingual one")
+    kept = getattr(model, "languages", None)
+    if kept and kept != ("en",) and not multilingual:
+        raise WhisperModelError(f"languages {list(kept)}: this Whisper model is English-only; use a multilingual one")
     if len(pcm) < AUDIO_RATE // 10:
         return []
     if hasattr(model, "segment_languages"):

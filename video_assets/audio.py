@@ -20,13 +20,13 @@ from analyzers import transcript as transcript_analyzer
 from analyzers import whisper_models
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
-from resources.model_specs import ModelSpec
+from resources.model_specs import ModelSpec, ModelSpecError
 from video_assets.events import errors_are_final, event_asset, events_output, model_metadata, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import AUDIO_GROUP, OPTIONAL_INPUT
 
 TRANSCRIBE, TRANSCRIPT_ASSET = "transcribe", "transcript"  # models.toml section, asset name
-TRANSCRIBE_OPTIONS = {"language", "beam_size", "compute_type"}
+TRANSCRIBE_OPTIONS = {"language", "languages", "beam_size", "compute_type"}
 
 
 @event_asset(group=AUDIO_GROUP, version=audio_analyzer.VERSION, aspects=("speech", "loudness_db"))
@@ -102,9 +102,22 @@ def transcribe_spec(specs: Mapping[str, ModelSpec]) -> ModelSpec | None:
     return None
 
 
+def _checked_languages(spec: ModelSpec) -> tuple[str, ...] | None:
+    """[transcribe.options] languages, checked when the code location loads; None when not given."""
+    if "languages" not in spec.options:
+        return None
+    if "language" in spec.options:
+        raise ModelSpecError(f"models.toml [{TRANSCRIBE}.options]: give `language` (one) or `languages`, not both")
+    try:
+        return transcript_analyzer.whisper_languages(spec.options["languages"])
+    except transcript_analyzer.WhisperModelError as exc:
+        raise ModelSpecError(f"models.toml [{TRANSCRIBE}.options]: {exc}") from None
+
+
 def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> AssetsDefinition:
     """The transcript asset; `with_speakers`: its segments carry the speaker ids of the `speakers` asset."""
     check_options(spec, TRANSCRIBE_OPTIONS)
+    kept_languages = _checked_languages(spec)
     source = f"faster-whisper:{spec.model}"
     # Optional: a run that selects the transcript without the speakers transcribes without speaker ids.
     ins = {"speakers": AssetIn(metadata={OPTIONAL_INPUT: True})} if with_speakers else {}
@@ -138,7 +151,9 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
         ):
             compute_type = spec.options.get("compute_type", spec.dtype)
             model = heavy.load(
-                lambda: transcript_analyzer.load_whisper(folder, device=heavy.device_name, compute_type=compute_type),
+                lambda: transcript_analyzer.load_whisper(
+                    folder, device=heavy.device_name, compute_type=compute_type, languages=kept_languages
+                ),
                 dtype_of=lambda whisper: whisper.model.compute_type,
                 keep_loaded=True,  # the next file of this process reuses it
             )

@@ -138,3 +138,27 @@ def test_confidence_drops_when_the_speech_is_harder_to_make_out(whisper_base, tm
 def test_an_english_only_model_refuses_another_language(whisper):
     with pytest.raises(transcript.WhisperModelError, match=r"'de'.*English-only"):
         transcript.transcribe_words(whisper, speech(SENTENCE), language="de")
+
+
+@pytest.mark.parametrize(("languages", "decoded_in"), [(("de", "en"), {"de"}), (("en", "fr"), {"en", "fr"})])
+def test_language_detection_chooses_among_the_configured_languages_only(tmp_path, languages, decoded_in):
+    """German speech: kept to German and English it is German; kept to English and French, Whisper must decode it
+    in one of those (its words are then guesses, left out or not), never in German."""
+    model = transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL), languages=languages)
+    words = transcript.transcribe_words(model, place(6, [(0.5, speech(GERMAN[:60], voice="de"))]))
+    assert words and {w.language for w in words} <= decoded_in
+    assert all(w.language_p is not None and 0 < w.language_p <= 1 for w in words)
+
+
+@pytest.mark.parametrize("codes", ["de", [], ["de", "xx"], [3]])
+def test_the_languages_option_must_be_a_list_of_whisper_language_codes(codes):
+    with pytest.raises(transcript.WhisperModelError, match="languages: "):
+        transcript.whisper_languages(codes)
+
+
+def test_an_english_only_model_refuses_languages_beyond_english(tmp_path):
+    english_only = transcript.load_whisper(
+        transcript.resolve_whisper_folder(transcript.BUNDLED_MODEL), languages=("de",)
+    )
+    with pytest.raises(transcript.WhisperModelError, match=r"languages \['de'\].*English-only"):
+        transcript.transcribe_words(english_only, speech(SENTENCE))

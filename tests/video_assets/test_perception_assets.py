@@ -122,6 +122,19 @@ def test_a_changed_transcribe_spec_changes_the_code_version_and_bad_options_are_
         visual.stage_assets({"objects": ModelSpec(name="objects", model=str(tmp_path), options={"treshold": 0.3})})
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"languages": ["de", "xx"]}, r"\[transcribe.options\]: languages: 'xx' not among Whisper's language codes"),
+        ({"languages": ["de"], "language": "de"}, r"\[transcribe.options\]: give `language` \(one\) or `languages`"),
+    ],
+)
+def test_the_transcribe_languages_option_is_checked_when_the_definitions_load(options, message):
+
+    with pytest.raises(ModelSpecError, match=message):
+        audio.build_transcript_asset(ModelSpec(name="transcribe", model="bundled:whisper-base", options=options))
+
+
 def test_a_transcribe_folder_that_is_not_a_whisper_model_fails_the_step_naming_it(
     perception_clip, instance_home, tmp_path
 ):
