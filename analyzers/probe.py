@@ -282,7 +282,9 @@ def _is_picture_format(name: str) -> bool:
 
 
 def _is_cover(stream) -> bool:
-    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+    """A video stream of still pictures beside the video: album art, an MP4's thumbnail, a track of thumbnails."""
+    stills = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+    return stream.type == "video" and bool(stream.disposition & stills)
 
 
 # Dispositions of an audio track that is not the programme's own sound (audio description for the blind,
@@ -333,9 +335,11 @@ def describe_track(entry: dict) -> str:
 
 
 def video_stream(container):
-    """The first video stream of moving pictures, None when there is none: a cover picture (the album art of
-    an audio file, the thumbnail an MP4 may carry) is a video stream of one still frame marked attached_pic."""
-    return next((s for s in container.streams.video if not _is_cover(s)), None)
+    """The video stream of moving pictures a player shows: the first marked default, else the first; None when
+    there is none. A cover picture (the album art of an audio file, the thumbnail an MP4 may carry) is a video
+    stream of one still frame marked attached_pic, and is never the video."""
+    moving = [s for s in container.streams.video if not _is_cover(s)]
+    return next((s for s in moving if s.disposition & av.stream.Disposition.default), moving[0] if moving else None)
 
 
 # Matroska's per-track DURATION tag (ffmpeg and mkvmerge write it): the track's end time, "00:00:04.007000000".

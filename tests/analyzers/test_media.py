@@ -196,6 +196,24 @@ def test_an_audio_track_that_holds_nothing_is_lost_not_silence(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("dispositions", "shown"),
+    [(("0", "default"), (640, 360, 75)), (("0", "0"), (160, 90, 30)), (("default", "0"), (160, 90, 30))],
+)
+def test_the_video_stream_analysed_is_the_one_a_player_shows(tmp_path, dispositions, shown):
+    """A 160x90 10 fps stream and a 640x360 25 fps one in one file: the one marked default, else the first."""
+    path = tmp_path / "two pictures.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=3"),
+        *("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=3"),
+        *("-map", "0", "-map", "1", *FAST_H264),
+        *(x for k, d in enumerate(dispositions) for x in (f"-disposition:v:{k}", d)),
+        str(path),
+    )
+    probe = probe_video(path)
+    assert (probe.width, probe.height, decode_video(probe, None).decoded) == shown
+
+
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
     probe = probe_video(silent_clip)
     assert probe.audio_streams == [] and probe.seconds == 4
