@@ -31,6 +31,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from analyzers.frame_signals import MOTION_RATE, SIGNAL_WIDTH, FrameSignals
+from analyzers.hdr import SdrView, sdr_view
 from analyzers.packets import PacketLog, decode_packets, share_per_second, spans_text
 from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, open_media, video_stream
 from analyzers.progress import Progress, Say
@@ -51,6 +52,10 @@ AUDIO_GAP_S = 0.1
 # Frames may end this much before the video stream's declared end (edit lists, a damaged last GOP);
 # beyond it (or 2 % of the length) the missing end is lost (`_ends_early`) rather than the video silently shortened.
 TRUNCATION_TOLERANCE_S = 1.0
+
+
+def _as_sdr(image: np.ndarray, view: SdrView | None) -> np.ndarray:
+    return image if view is None else view(image)
 
 
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -129,6 +134,7 @@ class DecodeResult:
     # streams may run longer (audio that goes on after the picture ends, a picture that starts late).
     picture: tuple[float, float] = (0.0, math.inf)
     resets: int = 0  # places where the video's timestamps started again, mended (analyzers.packets.TimestampMender)
+    hdr: str | None = None  # the HDR transfer ("PQ (SMPTE ST 2084)") whose frames were shown as SDR (analyzers.hdr)
 
     @cached_property
     def signals(self) -> pd.DataFrame:
@@ -205,11 +211,11 @@ def decode_video(
             small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
             if writer is not None and t + 1e-6 >= next_sample:
                 sample = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA")
-                image = _rotate(sample.to_ndarray(), rot)
+                image = _rotate(_as_sdr(sample.to_ndarray(), sdr), rot)
                 writer.add(SampledFrame(t=t, frame_index=index, image=image))
                 seen.append((t, visibility(image)))
                 next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
-            yield t, _rotate(small.to_ndarray(), rot)
+            yield t, _rotate(_as_sdr(small.to_ndarray(), sdr), rot)
 
     try:
         with open_media(path) as container:
@@ -217,6 +223,8 @@ def decode_video(
             stream.thread_type = "AUTO"
             t0 = clock_origin(container)
             end = declared_end(container, stream)
+            codec = stream.codec_context
+            sdr = sdr_view(codec.color_trc, codec.color_primaries)  # HDR frames: as an SDR display shows them
             packets = PacketLog(t0, keep_spans=True)
             # Decoding, scaling and the frame store (they release the GIL) run on a second core while this
             # one computes the per-frame signals.
@@ -254,6 +262,7 @@ def decode_video(
         # A truncated file's picture goes on where its data is missing: those seconds are lost, not pictureless.
         picture=(max(first_shown, 0.0), max(data_end, signals.last_t + 1.0 / fps, end if ends_early else 0.0)),
         resets=packets.resets,
+        hdr=sdr.name if sdr is not None else None,
     )
 
 

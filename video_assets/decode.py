@@ -147,6 +147,8 @@ def video_decode(
             f"{probe.path}: the video's timestamps start again at {result.resets} place(s) (recordings joined, or a "
             "recorder restarted): each stretch is placed after the one before, as ffmpeg does"
         )
+    if result.hdr:
+        context.log.info(f"HDR video ({result.hdr}): its frames are analysed as an SDR display shows them")
     damage = {}
     if result.damage is not None:
         context.log.warning(result.damage.warning(Path(probe.path), "frames"))
@@ -154,7 +156,7 @@ def video_decode(
     shares = result.decoded_share(probe.duration_s)
     spans = per_second_spans(probe.duration_s)
     decoded_s = sum(share * (end - start) for share, (_, start, end) in zip(shares, spans))
-    common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3)}
+    common = {"decode_passes": 1, "seconds_taken": round(result.seconds, 3), "hdr": result.hdr or "no"}
     if "frame_signals" in selected:
         yield Output(
             result.signals,
