@@ -2,8 +2,10 @@
 
 Decoded and scaled to 8-bit RGB, an HDR frame still carries its HDR transfer: PQ puts the brightness of a
 white page (203 cd/m², BT.2408's reference white) at about 58 % of the code range, so the frames look dim and
-flat, and BT.2020 colours read as BT.709 look washed out (synthetic_clip01 as PQ: mean brightness 0.21 instead
-of 0.28, 9 of 48 seconds named "grey" instead of their colour). `sdr_view` gives the conversion an SDR
+flat, and BT.2020 colours read as BT.709 look washed out (the first 20 s of synthetic_clip01 mastered as PQ,
+white at 203 cd/m²: mean brightness 0.33 and saturation 0.29 against 0.38 and 0.48 for the SDR master, 9 of
+20 seconds named another colour, 6 of them "grey"; converted: 0.38 and 0.49, 1 second named otherwise).
+`sdr_view` gives the conversion an SDR
 rendering makes: each channel to display light (PQ's EOTF; HLG's inverse OETF and its OOTF at a 1000 cd/m²
 display), reference white at SDR white, highlights above it rolled off softly into the top of the range
 instead of clipped, BT.2020 primaries to BT.709 in linear light, then the SDR display's gamma (BT.1886's
