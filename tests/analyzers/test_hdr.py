@@ -23,7 +23,8 @@ def _clip(folder, kind: str):
         convert, tags = "hue=s=0.5,format=yuv420p10le", "colorprim=bt709:transfer=bt709:colormatrix=bt709"
     else:
         trc = TRANSFERS[kind]
-        convert = f"hue=s=0.5,format=gbrp,zscale=tin=bt709:min=bt709:pin=bt709:t={trc}:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le"
+        to_hdr = f"zscale=tin=bt709:min=bt709:pin=bt709:t={trc}:m=bt2020nc:p=bt2020:npl=203"
+        convert = f"hue=s=0.5,format=gbrp,{to_hdr},format=yuv420p10le"
         tags = f"colorprim=bt2020:transfer={trc}:colormatrix=bt2020nc"
     ffmpeg(
         *("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2", "-vf", convert),
