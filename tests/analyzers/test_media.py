@@ -5,6 +5,7 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analyzers.audio import analyze_audio
@@ -212,6 +213,50 @@ def test_the_video_stream_analysed_is_the_one_a_player_shows(tmp_path, dispositi
     )
     probe = probe_video(path)
     assert (probe.width, probe.height, decode_video(probe, None).decoded) == shown
+
+
+def _woven_and_progressive(folder):
+    """ffmpeg's moving test pattern at 50 pictures a second, woven into 25 interlaced frames (top field first, as
+    TV is broadcast) and as the 25 progressive frames of every other picture."""
+    source = ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=50:duration=2")
+    woven, progressive = folder / "woven.mp4", folder / "progressive.mp4"
+    ffmpeg(
+        *source, "-vf", "tinterlace=mode=interleave_top,setfield=tff", *FAST_H264, "-flags", "+ildct+ilme", str(woven)
+    )
+    ffmpeg(*source, "-vf", "select='not(mod(n,2))',setpts=N/25/TB", "-r", "25", *FAST_H264, str(progressive))
+    return woven, progressive
+
+
+def _combing(frames_path) -> float:
+    """How far each row is from the mean of the rows above and below it: woven fields of a moving picture
+    alternate row by row."""
+    grey = [f.image.astype(np.float32).mean(axis=2) for f in iter_frames(frames_path)]
+    return float(np.mean([np.abs(g[1:-1] - (g[:-2] + g[2:]) / 2).mean() for g in grey]))
+
+
+def test_interlaced_frames_are_deinterlaced_as_a_player_shows_them(tmp_path, monkeypatch):
+    from analyzers import decode as decode_module
+
+    woven, progressive = _woven_and_progressive(tmp_path)
+    result = decode_video(probe_video(woven), tmp_path / "shown.parquet")
+    assert result.decoded == 50 and result.signals["t"].tolist() == pytest.approx([i / 25 for i in range(50)])
+    decode_video(probe_video(progressive), tmp_path / "progressive.parquet")
+    monkeypatch.setattr(decode_module, "deinterlaced", lambda frames, stream: frames)
+    decode_video(probe_video(woven), tmp_path / "woven.parquet")
+    shown, combed, reference = (_combing(tmp_path / f"{n}.parquet") for n in ("shown", "woven", "progressive"))
+    assert shown < 0.7 * combed and shown < 1.3 * reference, (shown, combed, reference)
+
+
+def test_a_progressive_stream_passes_the_deinterlacer_untouched(clip):
+    import av
+
+    from analyzers.decode import deinterlaced
+
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        frames = [f for _, f in zip(range(10), container.decode(stream))]
+        assert not any(f.interlaced_frame for f in frames)
+        assert all(a is b for a, b in zip(deinterlaced(iter(frames), stream), frames, strict=True))
 
 
 def test_video_without_audio_writes_no_audio(silent_clip, tmp_path):
