@@ -19,6 +19,7 @@ import bisect
 import math
 import time
 from array import array
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,8 +64,8 @@ def deinterlaced(frames: Iterator, stream) -> Iterator:
     woven into one frame: moving edges and changing text combed, which faces, objects and text read worse),
     through ffmpeg's bwdif, one frame out per frame in, at its own time (about 2.4 ms a 1080-line frame); the
     frames before it, and every frame of a progressive stream, as they are. Should the filter refuse a frame
-    (the picture size changed mid-stream), the rest pass as they are."""
-    graph = None
+    (the picture size changed mid-stream), the frames it holds and the rest pass as they are."""
+    graph, held = None, deque()  # held: frames pushed whose deinterlaced frame has not come out yet
     for frame in frames:
         if graph is None and frame.interlaced_frame:
             graph = _deinterlacer(stream)
@@ -73,13 +74,22 @@ def deinterlaced(frames: Iterator, stream) -> Iterator:
             continue
         try:
             graph.push(frame)
+            held.append(frame)
+            for shown in _pulled(graph):
+                held.popleft()
+                yield shown
+        except (av.error.FFmpegError, ValueError):
+            if not held or held[-1] is not frame:  # refused by push, not by the pull after it
+                held.append(frame)
+            yield from held  # not deinterlaced, but neither lost nor shown twice
+            held.clear()
+            graph = False
+    if graph:
+        try:
+            graph.push(None)
             yield from _pulled(graph)
         except (av.error.FFmpegError, ValueError):
-            graph = False
-            yield frame
-    if graph:
-        graph.push(None)
-        yield from _pulled(graph)
+            yield from held
 
 
 def _deinterlacer(stream):

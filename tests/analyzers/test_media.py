@@ -247,6 +247,33 @@ def test_interlaced_frames_are_deinterlaced_as_a_player_shows_them(tmp_path, mon
     assert shown < 0.7 * combed and shown < 1.3 * reference, (shown, combed, reference)
 
 
+def test_a_change_of_picture_size_mid_stream_loses_and_repeats_no_frame(tmp_path):
+    """Two interlaced MPEG-TS recordings of different sizes joined: the deinterlacer refuses the first frame of
+    the new size; every frame still comes out once, in order."""
+    import av
+
+    from analyzers.decode import deinterlaced
+
+    parts = []
+    for k, (size, start) in enumerate((("640x360", None), ("320x240", "2"))):
+        part = tmp_path / f"part{k}.ts"
+        ffmpeg(
+            *("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=50:duration=2"),
+            *("-vf", "tinterlace=mode=interleave_top,setfield=tff", *FAST_H264, "-flags", "+ildct+ilme"),
+            *(("-output_ts_offset", start) if start else ()),
+            str(part),
+        )
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    with av.open(str(joined)) as container:
+        raw = [(f.time, f.width) for f in container.decode(video=0)]
+    with av.open(str(joined)) as container:
+        stream = container.streams.video[0]
+        shown = [(f.time, f.width) for f in deinterlaced(container.decode(stream), stream)]
+    assert shown == raw and {w for _, w in raw} == {640, 320} and len(raw) == 100
+
+
 def test_a_progressive_stream_passes_the_deinterlacer_untouched(clip):
     import av
 
