@@ -254,18 +254,11 @@ def test_a_change_of_picture_size_mid_stream_loses_and_repeats_no_frame(tmp_path
 
     from analyzers.decode import deinterlaced
 
-    parts = []
-    for k, (size, start) in enumerate((("640x360", None), ("320x240", "2"))):
-        part = tmp_path / f"part{k}.ts"
-        ffmpeg(
-            *("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=50:duration=2"),
-            *("-vf", "tinterlace=mode=interleave_top,setfield=tff", *FAST_H264, "-flags", "+ildct+ilme"),
-            *(("-output_ts_offset", start) if start else ()),
-            str(part),
-        )
-        parts.append(part.read_bytes())
-    joined = tmp_path / "joined.ts"
-    joined.write_bytes(b"".join(parts))
+    interlaced = ("-vf", "tinterlace=mode=interleave_top,setfield=tff", *FAST_H264, "-flags", "+ildct+ilme")
+    recordings = [
+        (f"testsrc2=size={size}:rate=50:duration=2", None, start) for size, start in (("640x360", None), ("320x240", 2))
+    ]
+    joined = joined_ts(tmp_path, recordings, video=interlaced)
     with av.open(str(joined)) as container:
         raw = [(f.time, f.width) for f in container.decode(video=0)]
     with av.open(str(joined)) as container:
@@ -577,14 +570,15 @@ def test_non_square_pixels_are_analysed_as_displayed(tmp_path, sar, shown):
     assert next(iter_frames(tmp_path / "f.parquet")).image.shape == (shown[1], shown[0], 3)
 
 
-def joined_ts(tmp_path: Path, recordings: list[tuple[str, str, float | None]]) -> Path:
-    """MPEG-TS recordings (lavfi picture, lavfi sound at 16 kHz, clock start or None) joined as `cat` joins them."""
+def joined_ts(tmp_path: Path, recordings: list[tuple[str, str | None, float | None]], video=FAST_H264) -> Path:
+    """MPEG-TS recordings (lavfi picture, lavfi sound at 16 kHz or None, clock start or None; `video`: the picture's
+    ffmpeg arguments) joined as `cat` joins them."""
     parts = []
     for k, (picture, sound, start) in enumerate(recordings):
         part = tmp_path / f"part{k}.ts"
+        heard = ("-f", "lavfi", "-i", f"{sound}:sample_rate=16000") if sound else ()
         ffmpeg(
-            *("-f", "lavfi", "-i", picture, "-f", "lavfi", "-i", f"{sound}:sample_rate=16000"),
-            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2"),
+            *("-f", "lavfi", "-i", picture, *heard, *video, *(("-c:a", "mp2") if sound else ())),
             *(("-output_ts_offset", str(start)) if start is not None else ()),
             str(part),
         )
