@@ -382,14 +382,12 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
                 if setup is not None and (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
                     # The decoder changed its output (a stream switching layout, or a damaged header it took
                     # at its word): a resampler serves one input format, so flush it and start another.
-                    _resample_into(writer, resampler, None)
-                    resampler = _resampler(AUDIO_RATE)
+                    resampler = _restarted(writer, resampler)
                 setup = (frame.format.name, frame.layout.name, frame.sample_rate)
                 if packets.failed > failed_before and t is not None:
                     # Packets were rejected since the last frame: flush what the resampler holds, then keep
                     # their time as lost so this frame lands at its own time.
-                    _resample_into(writer, resampler, None)
-                    resampler = _resampler(AUDIO_RATE)
+                    resampler = _restarted(writer, resampler)
                     writer.add_lost(int(round(t * AUDIO_RATE)) - writer.samples)
                 elif writer.samples == 0 and t is not None and t > 1e-3:
                     # Audio that starts after the container start: silence until it does.
@@ -402,8 +400,7 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
                     # The stream pauses (a recorder's dropout), or a stretch after a restart of the clock starts
                     # a little before or after this stream's last one ended: silence for a pause, the overlap
                     # dropped, so what follows stays with its picture.
-                    _resample_into(writer, resampler, None)
-                    resampler = _resampler(AUDIO_RATE)
+                    resampler = _restarted(writer, resampler)
                     at = int(round(t * AUDIO_RATE))
                     writer.add_silence(max(0, at - writer.samples))
                     skip = max(0, writer.samples - at)
@@ -438,6 +435,13 @@ def decode_audio(probe: VideoProbe, audio_path: Path) -> AudioDecodeResult:
 
 def _resampler(rate: int):
     return av.AudioResampler(format="flt", layout="mono", rate=rate)
+
+
+def _restarted(writer: AudioStoreWriter, resampler):
+    """A new resampler, after the one given has written what it still holds (it serves one input format and
+    one run of timestamps)."""
+    _resample_into(writer, resampler, None)
+    return _resampler(resampler.rate)
 
 
 def _resample_into(writer: AudioStoreWriter, resampler, frame, skip: int = 0) -> int:

@@ -200,7 +200,7 @@ def decode_packets(container, stream, log: PacketLog, restarts: list[float] | No
         except StopIteration:
             return
         except av.error.FFmpegError as exc:  # the container cannot be read further: the stream ends here
-            log.read_error = _reason(exc)
+            log.read_error = ffmpeg_reason(exc)
             return
         if packet.size:
             log.packets += 1
@@ -210,7 +210,7 @@ def decode_packets(container, stream, log: PacketLog, restarts: list[float] | No
             frames = packet.decode()
         except av.error.FFmpegError as exc:
             log.failed += 1
-            log.first_error = log.first_error or _reason(exc)
+            log.first_error = log.first_error or ffmpeg_reason(exc)
             if packet.size:
                 log.add(packet, rejected=True)
             continue
@@ -219,7 +219,7 @@ def decode_packets(container, stream, log: PacketLog, restarts: list[float] | No
         yield from frames
 
 
-def _reason(exc: av.error.FFmpegError) -> str:
+def ffmpeg_reason(exc: av.error.FFmpegError) -> str:
     """ffmpeg's reason without PyAV's errno ("[Errno 1128613112] Decoder not found" -> "Decoder not found")."""
     return getattr(exc, "strerror", None) or str(exc)
 

@@ -19,6 +19,7 @@ from analyzers.packets import (
     TimestampMender,
     decode_packets,
     demux_packets,
+    ffmpeg_reason,
     restartable_clock,
     without_lone_timestamps,
 )
@@ -138,7 +139,7 @@ def _iso_boxes_overrun(path: Path) -> str | None:
 def _why_unreadable(path: Path, exc: Exception) -> str:
     """The reason in words: a file that starts like a video but breaks off says it looks truncated;
     otherwise ffmpeg's reason without its errno ("[Errno 1094995529] ...")."""
-    reason = getattr(exc, "strerror", None) or str(exc)
+    reason = ffmpeg_reason(exc)
     with open(path, "rb") as f:
         head = f.read(16)
     kind = next((name for at, magic, name in _SIGNATURES if head[at : at + len(magic)] == magic), None)
