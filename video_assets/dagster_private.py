@@ -29,7 +29,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
-from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import serialize_value
 from dagster._time import get_current_datetime
 from dagster._utils.error import serializable_error_info_from_exc_info
@@ -45,6 +45,7 @@ __all__ = [
     "SqliteScheduleStorage",
     "StaleStatus",
     "claimed_pool_slots",
+    "create_db_conn_string",
     "dagster_instance_config",
     "free_pool_slots_of_run",
     "init_pool_to_default_limit",
