@@ -19,7 +19,7 @@ only how they connect:
 - a new run's database is a copy of an empty one Dagster made (`history/runs/.new-run-<dagster version>`,
   made once per instance and Dagster release), and a database Dagster set up before is opened as it is:
   Dagster creates each run's tables and stamps their migration revision through alembic, which reads its
-  ~50 migration scripts every time (0.11 s of every run before its first step), and reads them again
+  89 migration scripts every time (0.11 s of every run before its first step), and reads them again
   for every database it opens only to find that revision there (0.05 s of every command).
 
 With its connection open, a run's database takes new events in its WAL file (`<run>.db-wal`) and is

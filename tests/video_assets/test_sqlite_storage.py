@@ -142,7 +142,7 @@ def _schema(db) -> tuple[list, list]:
 
 
 def test_databases_are_dagsters_own_set_up_without_reading_the_migration_scripts_again(tmp_path, monkeypatch):
-    """Dagster sets up each run's database by reading ~50 alembic migration scripts (0.11 s a run), and reads
+    """Dagster sets up each run's database by reading 89 alembic migration scripts (0.11 s a run), and reads
     them again for every database it opens; ours copies an empty run database it made once, and opens a
     database set up before as it is. The copy must be what Dagster makes, and a damaged copy source is made
     again."""
