@@ -2,6 +2,7 @@
 processes writing at once lose nothing, a watcher in another process (the UI's live run log) sees events as they
 are written, connections stay open, and an instance written by Dagster's default storage keeps its history."""
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -144,8 +145,8 @@ def _schema(db) -> tuple[list, list]:
 def test_databases_are_dagsters_own_set_up_without_reading_the_migration_scripts_again(tmp_path, monkeypatch):
     """Dagster sets up each run's database by reading 89 alembic migration scripts (0.11 s a run), and reads
     them again for every database it opens; ours copies an empty run database it made once, and opens a
-    database set up before as it is. The copy must be what Dagster makes, and a damaged copy source is made
-    again."""
+    database set up before as it is. The copy must be what Dagster makes, a damaged copy source is made again,
+    and where the file system cannot link the copy into place Dagster's own set-up makes the database."""
     from alembic.script import ScriptDirectory
 
     dagsters = _home(tmp_path / "dagster", config="telemetry:\n  enabled: false\n")
@@ -185,4 +186,15 @@ def test_databases_are_dagsters_own_set_up_without_reading_the_migration_scripts
         assert "third" in [e.message for e in instance.all_logs(third.run_id)]
     assert _schema(runs / f"{third.run_id}.db") == expected
     assert _schema(template) == expected
+    assert sorted(p.name for p in runs.iterdir() if p.name.startswith(".")) == [template.name]
+
+    def no_hard_links(*_args):  # a file system without them (some network and FAT file systems)
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    with DagsterInstance.get() as instance:  # Dagster's own set-up makes the run's database then
+        fourth = _new_run(instance)
+        instance.report_engine_event("fourth", fourth)
+        assert "fourth" in [e.message for e in instance.all_logs(fourth.run_id)]
+    assert _schema(runs / f"{fourth.run_id}.db") == expected
     assert sorted(p.name for p in runs.iterdir() if p.name.startswith(".")) == [template.name]
