@@ -10,17 +10,14 @@ importing it.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from analyzers import dlib_resnet
+from analyzers.warm_up import loaded_once
 
 CHIP_SIZE, CHIP_PADDING = dlib_resnet.CHIP_SIDE, 0.25  # dlib's own alignment of a face for its ResNet
-
-_lock = threading.Lock()
-_predictor = None
 
 
 def package_folder(name: str) -> Path | None:
@@ -41,15 +38,12 @@ def resnet_file() -> Path:
     return model_file("dlib_face_recognition_resnet_model_v1.dat")
 
 
+@loaded_once
 def landmark_predictor():
     """dlib's 5-point landmark predictor, loaded once per process."""
-    global _predictor
-    with _lock:
-        if _predictor is None:
-            import dlib
+    import dlib
 
-            _predictor = dlib.shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
-        return _predictor
+    return dlib.shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
 
 
 def landmarks(image: np.ndarray, box: tuple[int, int, int, int]):

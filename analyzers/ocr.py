@@ -42,6 +42,7 @@ from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
 from analyzers.text_reuse import LastRead, SeenLine, line_key
+from analyzers.warm_up import loaded_once
 
 VERSION = "4"  # 4: a line whose pixels did not change keeps its box and reading (text_reuse); 3: signs from Tesseract
 DET_SOURCE = "rapidocr:PP-OCRv4-det"
@@ -79,21 +80,15 @@ class TextLine:
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
-_engine_lock = threading.Lock()  # one load, also when a warm-up thread (analyzers/warm_up.py) is loading it
-_engine = None
-
-
+@loaded_once
 def ocr_engine():
     """The bundled PP-OCR engine (`ppocr_engine.rapidocr_engine`, its sessions reopened with onnxruntime's memory
     arena and without spinning threads, its detector input normalised by table: the same answers, cheaper),
     loaded once per process."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = rapidocr_engine()
-            reopen_sessions(_engine)
-            normalise_by_table(_engine)
-        return _engine
+    engine = rapidocr_engine()
+    reopen_sessions(engine)
+    normalise_by_table(engine)
+    return engine
 
 
 def ocr_languages() -> str:

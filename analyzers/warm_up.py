@@ -26,7 +26,8 @@ Model = TypeVar("Model")
 
 def loaded_once(load: Callable[[], Model]) -> Callable[[], Model]:
     """`load` run once per process however many threads ask at the same time (this thread and a step): the
-    others wait for that load and get the same model. `cache_clear()` forgets it."""
+    others wait for that load and get the same model. `cache_clear()` forgets it; `cache_info().currsize` is 1
+    once it is loaded."""
     cached = functools.lru_cache(maxsize=1)(load)
     lock = threading.Lock()
 
@@ -35,7 +36,7 @@ def loaded_once(load: Callable[[], Model]) -> Callable[[], Model]:
         with lock:
             return cached()
 
-    get.cache_clear = cached.cache_clear
+    get.cache_clear, get.cache_info = cached.cache_clear, cached.cache_info
     return get
 
 

@@ -15,7 +15,7 @@ from analyzers import ocr, warm_up
 
 
 def test_a_step_asking_for_the_ocr_engine_during_the_warm_up_gets_the_one_it_loads(monkeypatch):
-    monkeypatch.setattr(ocr, "_engine", None)  # as in a new process
+    ocr.ocr_engine.cache_clear()  # as in a new process
     real, loads = rapidocr_onnxruntime.RapidOCR, []
 
     def slow_load(*args, **kwargs):
@@ -39,12 +39,12 @@ def test_the_warm_up_loads_the_object_detector_and_the_face_descriptor_the_steps
 
     monkeypatch.setattr(object_detector, "_models", {})  # as in a new process
     monkeypatch.setattr(dlib_resnet, "_sessions", {})
-    monkeypatch.setattr(face_descriptors, "_predictor", None)
+    face_descriptors.landmark_predictor.cache_clear()
     warm_up.start(ocr=False, faces=False, objects="nanodet", persons=True).join(timeout=120)
     loaded_detector = object_detector._models["nanodet"]
     loaded_descriptor = dlib_resnet._sessions[face_descriptors.resnet_file()]
-    loaded_landmarks = face_descriptors._predictor
-    assert loaded_landmarks is not None
+    assert face_descriptors.landmark_predictor.cache_info().currsize == 1  # loaded by the warm-up
+    loaded_landmarks = face_descriptors.landmark_predictor()
     assert object_detector.load_detector("nanodet") is loaded_detector
     assert dlib_resnet.session(face_descriptors.resnet_file()) is loaded_descriptor
     assert face_descriptors.landmark_predictor() is loaded_landmarks
