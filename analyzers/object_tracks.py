@@ -1,5 +1,5 @@
 """Objects followed across seconds: a COCO detector on every sampled frame (analyzers.object_detector),
-boxes linked into tracks by ByteTrack (the `trackers` package, Apache-2.0), a new tracker at every cut.
+boxes linked into tracks by ByteTrack's two matching stages (analyzers.box_tracker), a new tracker at every cut.
 
 Per second two events: `objects`, the distinct labels seen (as the transformers path answers), and
 `object_tracks`, the tracks present as "label#id" (an id is unique in the video; one object keeps it while
@@ -12,9 +12,10 @@ that calls the same van a car in one frame and a truck in the next still gives i
 the label its boxes carried most surely. The detector suppresses overlapping boxes per label only, so
 boxes of one kind at one place (one deer as a cow and a horse) are suppressed again per kind first.
 
-Why ByteTrack: its second matching stage keeps a track through frames where the detector's score dips
-(partly hidden, blurred), which at 2 sampled frames per second is most of what breaks a track. Its motion
-model is a Kalman filter on box positions, fed the frames' real times so any sampling rate works.
+Why ByteTrack's matching: its second stage keeps a track through frames where the detector's score dips
+(partly hidden, blurred), which at 2 sampled frames per second is most of what breaks a track. Each track
+predicts its box from its velocity at the frames' real times, so any sampling rate works. A track has its id
+from its first sighting.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import count
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +36,7 @@ import cv2
 import numpy as np
 
 from analyzers import object_detector
+from analyzers.box_tracker import BoxTracker
 from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
@@ -41,7 +44,7 @@ from analyzers.records import Event
 
 K = TypeVar("K")  # the key a thumbnail is asked for under (a track id, a person)
 
-VERSION = "3"  # 2: one box per object and kind; 3: NanoDet input padded to a multiple of 32, not to a square
+VERSION = "4"  # 2: one box per object and kind; 3: NanoDet input padded to a multiple of 32; 4: our own tracker
 TRACK_SCORE = 0.4  # boxes from here start tracks; weaker ones (>= detector MIN_SCORE) only extend them
 LOST_S = 1.5  # a track unseen this long ends (its object left, or the detector lost it for good)
 THUMB_SIDE = 96  # longest side of a track's thumbnail, pixels
@@ -93,19 +96,6 @@ def kind_of(label: str) -> str:
     return object_detector.CATEGORY_OF.get(label, label)
 
 
-def _tracker(fps: float, sure: float):
-    from trackers import ByteTrackTracker
-
-    return ByteTrackTracker(
-        lost_track_buffer=max(1, int(round(LOST_S * 30))),  # counted in 30 fps frames; timestamps scale it
-        frame_rate=fps,
-        track_activation_threshold=sure,
-        minimum_consecutive_frames=1,  # at 2 frames per second a second sighting is already half a second later
-        minimum_iou_threshold=0.1,
-        high_conf_det_threshold=sure,
-    )
-
-
 def one_box_per_object(found: list[Detection]) -> tuple[list[Detection], np.ndarray, np.ndarray]:
     """One kind's boxes as (detections, x0 y0 x1 y1, scores), suppressed again across labels: the detector
     keeps a box per label, so one deer can come as a cow and a horse at the same place, and a tracker given
@@ -119,88 +109,37 @@ def one_box_per_object(found: list[Detection]) -> tuple[list[Detection], np.ndar
 
 
 def track_frames(
-    frames: list[tuple[float, list[Detection]]], cuts: list[float], fps: float = 2.0, sure: float = TRACK_SCORE
+    frames: list[tuple[float, list[Detection]]], cuts: list[float], sure: float = TRACK_SCORE
 ) -> tuple[list[TrackedFrame], dict[int, Track]]:
     """Links each frame's detections into tracks, one label per track, a fresh tracker after every cut.
     Boxes from `sure` start tracks; weaker ones only extend them."""
-    import supervision as sv
-
     cuts = sorted(cuts)
     tracked: list[TrackedFrame] = []
     tracks: dict[int, Track] = {}
-    next_id, shot = 1, None
-    shots: list[int] = []
-    trackers: dict[str, object] = {}
+    ids = count(1)  # one sequence for every tracker: an id is unique in the video
+    shot = None
+    trackers: dict[str, BoxTracker] = {}
     for t, detections in frames:
         frame_shot = bisect_right(cuts, t + 1e-6)
         if frame_shot != shot:
             shot, trackers = frame_shot, {}
-            local_to_global: dict[tuple[str, int], int] = {}
         boxes: list[TrackedBox] = []
         by_kind: dict[str, list[Detection]] = defaultdict(list)
         for d in detections:
             by_kind[kind_of(d.label)].append(d)
         for kind, found in by_kind.items():  # one tracker per kind: a track never leaves its kind
             found, xyxy, scores = one_box_per_object(found)
-            tracker = trackers.setdefault(kind, _tracker(fps, sure))
-            which = np.arange(len(found))  # class_id carries each box's own detection through the tracker
-            result = tracker.update(sv.Detections(xyxy=xyxy, confidence=scores, class_id=which), timestamp=t)
-            for box, score, local, index in zip(result.xyxy, result.confidence, result.tracker_id, result.class_id):
-                label = found[int(index)].label
-                x0, y0, x1, y1 = (int(round(v)) for v in box)
-                box_xywh = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
-                gid = None
-                if local is not None and int(local) >= 0:
-                    key = (kind, int(local))
-                    if key not in local_to_global:
-                        local_to_global[key], next_id = next_id, next_id + 1
-                    gid = local_to_global[key]
-                    track = tracks.setdefault(gid, Track(gid, label, t, t))
+            tracker = trackers.setdefault(kind, BoxTracker(sure, LOST_S, ids))
+            for d, gid in zip(found, tracker.update(t, xyxy, scores)):
+                if gid is not None:
+                    track = tracks.setdefault(gid, Track(gid, d.label, t, t))
                     track.last_t, track.frames = t, track.frames + 1
-                    track.seen(label, float(score), t, box_xywh)
-                boxes.append(TrackedBox(label, round(float(score), 4), box_xywh, gid))
+                    track.seen(d.label, float(d.score), t, d.box)
+                boxes.append(TrackedBox(d.label, round(float(d.score), 4), d.box, gid))
         tracked.append(TrackedFrame(t, sorted(boxes, key=lambda b: -b.score)))
-        shots.append(shot)
-    _claim_first_sightings(tracked, shots, tracks, next_id, sure)
     for track in tracks.values():  # a track is named after the label its boxes carried most surely
         track.label = max(track.votes, key=track.votes.get)
     return tracked, tracks
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _claim_first_sightings(
-    tracked: list[TrackedFrame], shots: list[int], tracks: dict[int, Track], next_id: int, sure: float
-):
-    """ByteTrack names a track only when it is seen a second time, so the sure box that started it has no id:
-    give it the id of the track that begins in the next frame of the shot where it overlaps one of its label,
-    or an id of its own (an object seen once)."""
-    for i, frame in enumerate(tracked):
-        following = tracked[i + 1] if i + 1 < len(tracked) and shots[i + 1] == shots[i] else None
-        for k, b in enumerate(frame.boxes):
-            if b.track is not None or b.score < sure:
-                continue
-            candidates = [
-                (_iou(b.box, n.box), n.track)
-                for n in (following.boxes if following else [])
-                if n.track is not None
-                and kind_of(n.label) == kind_of(b.label)
-                and tracks[n.track].first_t == following.t
-            ]
-            overlap, gid = max(candidates, default=(0.0, None), key=lambda c: c[0])
-            if gid is None or overlap <= 0.0:
-                gid, next_id = next_id, next_id + 1
-                tracks[gid] = Track(gid, b.label, frame.t, frame.t)
-            track = tracks[gid]
-            track.first_t, track.frames = min(track.first_t, frame.t), track.frames + 1
-            track.seen(b.label, b.score, frame.t, b.box)
-            frame.boxes[k] = TrackedBox(b.label, b.score, b.box, gid)
 
 
 def detect_frames(
@@ -331,11 +270,10 @@ def track_detected(
     duration_s: float,
     cuts: list[float],
     source: str,
-    sample_fps: float = 2.0,
     sure: float = TRACK_SCORE,
 ) -> list[Event]:
     """The per-second and per-track events of any detector's answers (t, detections, reused) per frame."""
-    tracked, tracks = track_frames([(t, d) for t, d, _ in found], cuts, sample_fps, sure)
+    tracked, tracks = track_frames([(t, d) for t, d, _ in found], cuts, sure)
     tracked = [TrackedFrame(f.t, f.boxes, reused) for f, (_, _, reused) in zip(tracked, found)]
     return per_second_events(tracked, tracks, duration_s, source, thumbnails(frames_path, tracks), sure)
 
@@ -345,9 +283,8 @@ def analyze_object_tracks(
     duration_s: float,
     cuts: list[float],
     detector: str = object_detector.DEFAULT_DETECTOR,
-    sample_fps: float = 2.0,
     progress: Say | None = None,
 ) -> list[Event]:
     """Objects and their tracks per second of a video (see the module docstring)."""
     found = detect_frames(frames_path, detector, Progress(progress, "detecting objects", duration_s))
-    return track_detected(found, frames_path, duration_s, cuts, object_detector.SOURCES[detector], sample_fps)
+    return track_detected(found, frames_path, duration_s, cuts, object_detector.SOURCES[detector])

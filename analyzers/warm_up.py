@@ -3,15 +3,14 @@
 Dagster's in-process executor runs one step at a time, so while the probe and decode steps work, the
 second core idles; the audio, on-screen text, face, sound, object and person steps then start by loading
 their models (Silero VAD's session, PP-OCR's two ONNX sessions and its import, Tesseract's start,
-RetinaFace's session, YAMNet's session, NanoDet's session and the tracker library, dlib's landmark
-predictor and ResNet graph: about 1.6 s on 2 cores). `start()` loads them on a daemon thread instead, so
-on a short clip much of that is gone from the run. The models are the process's own (`audio.vad_session`,
-`ocr.ocr_engine`, `faces.retinaface_session`, `sound_events.load_yamnet`, `object_detector.load_detector`,
-`face_descriptors.landmark_predictor`, `dlib_resnet.session`, each created once under its lock, see
-`loaded_once`; the tracker library under Python's import lock), so a step that needs one before the
-thread has made it waits for that load, never loads it twice. Tesseract, one instance per thread, is
-started here and taken over by the first thread that reads (`TesseractReader.prepare`). A failure here is
-left to the step, which meets it again and reports it with its own clear error.
+RetinaFace's session, YAMNet's session, NanoDet's session, dlib's landmark predictor and ResNet graph).
+`start()` loads them on a daemon thread instead, so on a short clip much of that is gone from the run. The
+models are the process's own (`audio.vad_session`, `ocr.ocr_engine`, `faces.retinaface_session`,
+`sound_events.load_yamnet`, `object_detector.load_detector`, `face_descriptors.landmark_predictor`,
+`dlib_resnet.session`, each created once under its lock, see `loaded_once`), so a step that needs one
+before the thread has made it waits for that load, never loads it twice. Tesseract, one instance per
+thread, is started here and taken over by the first thread that reads (`TesseractReader.prepare`). A
+failure here is left to the step, which meets it again and reports it with its own clear error.
 """
 
 from __future__ import annotations
@@ -58,8 +57,6 @@ def _load(ocr: bool, faces: bool, objects: str | None, persons: bool, sound: boo
         if sound and sound_events.installed():
             sound_events.load_yamnet()
         if objects:
-            import trackers  # noqa: F401  (its import, 0.7 s, is most of a short clip's objects step)
-
             from analyzers import object_detector
 
             object_detector.load_detector(objects)

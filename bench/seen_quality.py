@@ -81,7 +81,7 @@ def objects_for(labels: dict, path: Path, scratch: Path, detectors: list[str]) -
         started = time.perf_counter()
         found = object_tracks.detect_frames(frames, detector)
         detect_s = time.perf_counter() - started
-        tracked, tracks = object_tracks.track_frames([(t, d) for t, d, _ in found], cuts, 2.0)
+        tracked, tracks = object_tracks.track_frames([(t, d) for t, d, _ in found], cuts)
         events = object_tracks.per_second_events(tracked, tracks, probe.duration_s, detector, {})
         seen = {
             int(e.start_s): {object_detector.CATEGORY_OF.get(x) for x in e.value}

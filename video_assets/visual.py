@@ -20,7 +20,6 @@ from analyzers.progress import Progress
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec
-from resources.settings import AnalysisSettings
 from video_assets.events import errors_are_final, event_asset, events_output, frames_path, model_metadata, probe_of
 from video_assets.heavy import check_options, heavy_asset, model_errors_are_final, session_metadata
 from video_assets.names import VISUAL_GROUP
@@ -71,7 +70,6 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
     def objects(
         context: AssetExecutionContext,
         heavy_models: HeavyModelRuntime,
-        settings: AnalysisSettings,
         video_probe: pd.DataFrame,
         sampled_frames,
         shots: pd.DataFrame,
@@ -99,7 +97,6 @@ def build_objects_asset(spec: ModelSpec) -> AssetsDefinition:
             probe.duration_s,
             shots_analyzer.boundaries(frame_events(shots)),
             spec.model,
-            float(settings.sample_fps),
             sure=threshold,  # the user's threshold: every box it keeps is reported
         )
         return events_output(
@@ -128,7 +125,6 @@ def build_tracked_objects_asset() -> AssetsDefinition:
     )
     def objects(
         context: AssetExecutionContext,
-        settings: AnalysisSettings,
         video_probe: pd.DataFrame,
         sampled_frames,
         shots: pd.DataFrame,
@@ -138,10 +134,9 @@ def build_tracked_objects_asset() -> AssetsDefinition:
         started, probe = time.perf_counter(), probe_of(video_probe)
         frames = frames_path(sampled_frames, context)
         cuts = shots_analyzer.boundaries(frame_events(shots))
-        fps = float(settings.sample_fps)
         with errors_are_final(object_detector.DetectorUnavailable, prefix="objects: "):
             events = tracks_analyzer.analyze_object_tracks(
-                frames, probe.duration_s, cuts, detector, fps, progress=context.log.info
+                frames, probe.duration_s, cuts, detector, progress=context.log.info
             )
         model = model_metadata(detector, object_detector.LICENCES[detector], object_detector.SOURCES[detector])
         table = ("object_track", "tracks", "track_table")

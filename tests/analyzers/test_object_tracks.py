@@ -125,7 +125,7 @@ def test_each_object_keeps_one_id_within_a_shot_and_a_cut_starts_new_ids():
         t = i / 2
         score = 0.35 if i == 2 else 0.9  # the detector hesitates on one frame
         frames.append((t, [_box(20 + 10 * i, 40, score=score), _box(300 - 10 * i, 150, label="person")]))
-    tracked, tracks = object_tracks.track_frames(frames, cuts=[2.0], fps=2.0)
+    tracked, tracks = object_tracks.track_frames(frames, cuts=[2.0])
     ids = [{b.label: b.track for b in f.boxes} for f in tracked]
     before, after = ids[:4], ids[4:]
     assert len({i["car"] for i in before}) == 1 and len({i["person"] for i in before}) == 1
@@ -139,7 +139,7 @@ def test_per_second_columns_and_the_track_table(tmp_path):
     frames = [
         (i / 2, [_box(20 + 10 * i, 40), _box(200, 100, label="dog", score=0.6)] if i < 4 else []) for i in range(6)
     ]
-    tracked, tracks = object_tracks.track_frames(frames, cuts=[], fps=2.0)
+    tracked, tracks = object_tracks.track_frames(frames, cuts=[])
     images = [texture(i, 320, 240) for i in range(6)]
     store = write_frame_store(tmp_path / "frames.parquet", images)
     events = object_tracks.per_second_events(tracked, tracks, 3.0, "test", object_tracks.thumbnails(store, tracks))
@@ -179,7 +179,7 @@ def test_an_opt_in_detector_that_is_not_installed_is_refused_with_its_licence(mo
 def test_a_vehicle_the_detector_calls_car_then_truck_keeps_one_track_named_by_its_surest_label():
     labels = ["car", "truck", "car", "car", "bus"]
     frames = [(i / 2, [_box(40 + 8 * i, 60, label=label, score=0.8)]) for i, label in enumerate(labels)]
-    tracked, tracks = object_tracks.track_frames(frames, cuts=[], fps=2.0)
+    tracked, tracks = object_tracks.track_frames(frames, cuts=[])
     assert len({b.track for f in tracked for b in f.boxes}) == 1
     (track,) = tracks.values()
     assert track.name == "car#1" and [b.label for f in tracked for b in f.boxes] == labels  # boxes keep their own
@@ -196,7 +196,7 @@ def test_a_vehicle_the_detector_calls_car_then_truck_keeps_one_track_named_by_it
 )
 def test_boxes_of_one_kind_at_one_place_are_one_object(second, tracks):
     frames = [(i / 2, [_box(40 + 2 * i, 60, label="cow", score=0.6), second]) for i in range(4)]
-    tracked, found = object_tracks.track_frames(frames, cuts=[], fps=2.0)
+    tracked, found = object_tracks.track_frames(frames, cuts=[])
     assert len(found) == tracks
     assert all(b.track is not None for f in tracked for b in f.boxes)
 
