@@ -19,13 +19,13 @@ dlib's own on real faces.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from analyzers import model_cache
+from analyzers.warm_up import loaded_once
 
 CHIP_SIDE = 150
 _LAYER_NAMES = ("input_rgb_image_sized", "con_4", "affine_", "relu_", "add_prev_", "avg_pool_2", "max_pool_2", "fc_2")
@@ -207,25 +207,21 @@ def onnx_model(layers: list[Layer]) -> bytes:
 # Chips per network call. onnxruntime's arena keeps the activations of the largest call, about 2.4 MB a chip:
 # 256 at once held 630 MB for the rest of the process; 32 hold 77 MB at the same speed per chip.
 RUN_BATCH = 32
-_lock = threading.Lock()
-_sessions: dict[Path, object] = {}
 
 
+@loaded_once
 def session(model_file: Path):
     """The onnxruntime session of dlib's model in `model_file`, its graph made once and cached."""
-    with _lock:
-        if model_file not in _sessions:
-            import onnxruntime as ort
+    import onnxruntime as ort
 
-            graph = model_cache.cached_arrays(
-                model_file,
-                "dlib-resnet-onnx",
-                lambda: {"onnx": np.frombuffer(graph_of(model_file), np.uint8)},
-            )["onnx"].tobytes()
-            options = ort.SessionOptions()
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # one call a chunk of faces
-            _sessions[model_file] = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        return _sessions[model_file]
+    graph = model_cache.cached_arrays(
+        model_file,
+        "dlib-resnet-onnx",
+        lambda: {"onnx": np.frombuffer(graph_of(model_file), np.uint8)},
+    )["onnx"].tobytes()
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # one call a chunk of faces
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 def describe(model_file: Path, chips: list[np.ndarray]) -> list[np.ndarray]:

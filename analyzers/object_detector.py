@@ -10,7 +10,6 @@ carries them says, so it is never installed by default and is refused with the r
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from analyzers.objects import Detection
+from analyzers.warm_up import loaded_once
 
 COCO_LABELS = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -68,10 +68,6 @@ class _Model:
     input_name: str
 
 
-_lock = threading.Lock()
-_models: dict[str, _Model] = {}
-
-
 def detector_path(name: str) -> Path:
     """The ONNX file of a detector; a clear error for an unknown name or an opt-in that is not installed."""
     if name == "nanodet":
@@ -91,17 +87,15 @@ def detector_path(name: str) -> Path:
     raise DetectorUnavailable(f"unknown object detector {name!r}; choose one of {', '.join(DETECTORS)}")
 
 
+@loaded_once
 def load_detector(name: str = DEFAULT_DETECTOR) -> _Model:
     """The process's ONNX session of a detector (created once, one thread per call: frames run in parallel)."""
-    with _lock:
-        if name not in _models:
-            import onnxruntime as ort
+    import onnxruntime as ort
 
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-            session = ort.InferenceSession(str(detector_path(name)), options, providers=["CPUExecutionProvider"])
-            _models[name] = _Model(name, session, session.get_inputs()[0].name)
-        return _models[name]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(detector_path(name)), options, providers=["CPUExecutionProvider"])
+    return _Model(name, session, session.get_inputs()[0].name)
 
 
 def suppress(boxes: np.ndarray, scores: np.ndarray) -> list[int]:

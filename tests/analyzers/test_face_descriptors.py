@@ -55,20 +55,20 @@ def test_the_graph_is_made_once_and_kept_in_the_model_cache(chips, tmp_path, mon
     from analyzers.model_cache import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(dlib_resnet, "_sessions", {})
+    dlib_resnet.session.cache_clear()
     made = []
     real = dlib_resnet.onnx_model
     monkeypatch.setattr(dlib_resnet, "onnx_model", lambda layers: made.append(1) or real(layers))
     first = face_descriptors.describe(chips[:2])
-    monkeypatch.setattr(dlib_resnet, "_sessions", {})  # as a new process
+    dlib_resnet.session.cache_clear()  # as a new process
     again = face_descriptors.describe(chips[:2])
     assert made == [1] and len(list(tmp_path.glob("dlib-resnet-onnx-*.npz"))) == 1
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
 def test_no_faces_load_no_model(monkeypatch):
-    monkeypatch.setattr(dlib_resnet, "_sessions", {})
-    assert face_descriptors.describe([]) == [] and dlib_resnet._sessions == {}
+    dlib_resnet.session.cache_clear()
+    assert face_descriptors.describe([]) == [] and dlib_resnet.session.cache_info().currsize == 0
 
 
 @pytest.mark.parametrize(

@@ -169,7 +169,7 @@ def test_seconds_the_faces_analyzer_did_not_analyse_stay_unanalysed(tmp_path):
 
 def test_an_opt_in_embedder_that_is_not_installed_is_refused_with_its_licence(monkeypatch):
     monkeypatch.setattr(persons.face_descriptors, "package_folder", lambda name: None)
-    monkeypatch.setattr(persons, "_models", {})
+    persons.load_embedder.cache_clear()  # as in a new process
     with pytest.raises(persons.EmbedderUnavailable, match=r"non-commercial.*persons-noncommercial"):
         persons.load_embedder("arcface")
     with pytest.raises(persons.EmbedderUnavailable, match="unknown face embedder 'vgg'"):

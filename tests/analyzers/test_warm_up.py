@@ -37,15 +37,16 @@ def test_a_step_asking_for_the_ocr_engine_during_the_warm_up_gets_the_one_it_loa
 def test_the_warm_up_loads_the_object_detector_and_the_face_descriptor_the_steps_then_use(monkeypatch):
     from analyzers import dlib_resnet, face_descriptors, object_detector
 
-    monkeypatch.setattr(object_detector, "_models", {})  # as in a new process
-    monkeypatch.setattr(dlib_resnet, "_sessions", {})
-    face_descriptors.landmark_predictor.cache_clear()
+    loads = (object_detector.load_detector, dlib_resnet.session, face_descriptors.landmark_predictor)
+    for load in loads:
+        load.cache_clear()  # as in a new process
     warm_up.start(ocr=False, faces=False, objects="nanodet", persons=True).join(timeout=120)
-    loaded_detector = object_detector._models["nanodet"]
-    loaded_descriptor = dlib_resnet._sessions[face_descriptors.resnet_file()]
-    assert face_descriptors.landmark_predictor.cache_info().currsize == 1  # loaded by the warm-up
+    assert [load.cache_info().currsize for load in loads] == [1, 1, 1]  # loaded by the warm-up
+    loaded_detector = object_detector.load_detector("nanodet")
+    loaded_descriptor = dlib_resnet.session(face_descriptors.resnet_file())
     loaded_landmarks = face_descriptors.landmark_predictor()
-    assert object_detector.load_detector("nanodet") is loaded_detector
+    assert [load.cache_info().currsize for load in loads] == [1, 1, 1]  # the steps got the warm-up's models
+    assert object_detector.load_detector() is loaded_detector  # the default detector is the same load
     assert dlib_resnet.session(face_descriptors.resnet_file()) is loaded_descriptor
     assert face_descriptors.landmark_predictor() is loaded_landmarks
 
@@ -86,10 +87,10 @@ def test_a_model_asked_for_by_two_threads_at_once_is_loaded_once():
 def test_a_model_the_warm_up_cannot_load_is_left_to_its_step(monkeypatch):
     from analyzers import object_detector
 
-    monkeypatch.setattr(object_detector, "_models", {})
+    object_detector.load_detector.cache_clear()
     thread = warm_up.start(ocr=False, faces=False, objects="no-such-detector")
     thread.join(timeout=60)
-    assert not thread.is_alive() and object_detector._models == {}
+    assert not thread.is_alive() and object_detector.load_detector.cache_info().currsize == 0
     with pytest.raises(object_detector.DetectorUnavailable, match="no-such-detector"):
         object_detector.load_detector("no-such-detector")
 
