@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench import corpus, machine
 from bench.accuracy import load_labels
+from bench.cpu_trace import SAMPLE_S, CpuTrace
 from bench.env import BenchEnv, ffmpeg, instance_at, step_spans
 from bench.scores import cut_f1
 
@@ -41,6 +42,7 @@ SECTION = corpus.ROOT / "bench" / "sections" / "whole_process.md"
 README_START, README_END = "<!-- bench-whole-process:start -->", "<!-- bench-whole-process:end -->"
 REPEATS = 3  # short whole-process figures: the median of 3
 BATCH_FILES, BATCH_SECONDS = 10, 10
+MIN_STEP_S = 0.3  # a shorter step's CPU is a few samples of the trace (bench.cpu_trace)
 CORES = len(os.sched_getaffinity(0))
 TARGETS = {
     "one_second_s": 3.0,
@@ -63,22 +65,42 @@ def log(message: str, started: float = time.perf_counter()) -> None:
 
 
 def timed(command: list[str], env: dict, timeout: float = 1800) -> tuple[float, subprocess.CompletedProcess]:
-    started = time.perf_counter()
-    proc = subprocess.run(command, env=env, cwd=corpus.ROOT, capture_output=True, text=True, timeout=timeout)
-    took = round(time.perf_counter() - started, 3)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {tail}")
+    took, proc, _ = _run(command, env, timeout, traced=False)
     return took, proc
 
 
-def timed_cpu(command: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
-    """`timed`, plus the CPU seconds (user and system) of the command and the children it waited for."""
+def timed_cpu(command: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess, CpuTrace]:
+    """`timed`, plus the CPU seconds (user and system) of the command and the children it waited for, and the
+    trace of its own process's CPU over time (bench.cpu_trace)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall, proc = timed(command, env)
+    wall, proc, trace = _run(command, env, 1800, traced=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, round(cpu, 2), proc
+    return wall, round(cpu, 2), proc, trace
+
+
+def _run(
+    command: list[str], env: dict, timeout: float, traced: bool
+) -> tuple[float, subprocess.CompletedProcess, CpuTrace | None]:
+    """Wall seconds of the command, what it printed, and (traced) its process's CPU over time."""
+    started = time.perf_counter()
+    with subprocess.Popen(
+        command, env=env, cwd=corpus.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as popen:
+        trace = CpuTrace(popen.pid) if traced else None
+        try:
+            stdout, stderr = popen.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            raise
+        finally:
+            if trace is not None:
+                trace.stop()
+    took = round(time.perf_counter() - started, 3)
+    if popen.returncode != 0:
+        tail = "\n".join((stderr or stdout).strip().splitlines()[-5:])
+        raise RuntimeError(f"{' '.join(command)} exited {popen.returncode}: {tail}")
+    return took, subprocess.CompletedProcess(command, popen.returncode, stdout, stderr), trace
 
 
 def realtime_bound(duration_s: float, cpu_s: float, cores: int) -> float:
@@ -141,10 +163,22 @@ def step_seconds_by_partition(home: Path) -> dict[str, float]:
     return out
 
 
+def _latest_run(instance, partition: str):
+    return next(r for r in instance.get_runs() if r.tags.get("dagster/partition") == partition)
+
+
+def step_cores(home: Path, partition: str, trace: CpuTrace) -> dict[str, float]:
+    """Cores each step of the partition's latest run kept busy on average (its CPU seconds over its wall
+    seconds), for the steps of at least MIN_STEP_S."""
+    with instance_at(home) as instance:
+        spans = step_spans(instance, _latest_run(instance, partition).run_id)
+    return {step: round(trace.used(a, b) / (b - a), 2) for step, a, b in spans if b - a >= MIN_STEP_S}
+
+
 def step_durations(home: Path, partition: str) -> dict[str, float]:
     """Seconds each step of the partition's latest run took (Dagster's own step duration)."""
     with instance_at(home) as instance:
-        run = next(r for r in instance.get_runs() if r.tags.get("dagster/partition") == partition)
+        run = _latest_run(instance, partition)
         return {
             r.dagster_event.step_key: round(r.dagster_event.event_specific_data.duration_ms / 1000, 3)
             for r in instance.all_logs(run.run_id)
@@ -193,10 +227,11 @@ def measure(env: BenchEnv) -> dict:
     out["one_second"] = {"first_on_new_instance_s": first, "force_s": repeats, "median_s": statistics.median(repeats)}
     log(f"1-second clip {out['one_second']}")
 
-    default_s, default_cpu, proc = timed_cpu(cli("analyze", str(syn)), env.env)
+    default_s, default_cpu, proc, trace = timed_cpu(cli("analyze", str(syn)), env.env)
     key = re.search(r"as partition (\S+) ", proc.stdout)
     out["default_graph"] = {
         "steps_s": step_durations(env.home, key.group(1)) if key else None,
+        "steps_cores": step_cores(env.home, key.group(1), trace) if key else None,
         "process_s": default_s,
         "realtime": round(duration / default_s, 2),
         "cpu_s": default_cpu,
@@ -344,6 +379,20 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     ]
 
 
+def _cores_lines(default: dict) -> list[str]:
+    """The default graph's cores busy per step (results from before 2026-12-06 lack them)."""
+    cores = default.get("steps_cores")
+    if not cores:
+        return []
+    busy = ", ".join(f"{step} {n:.2f}" for step, n in sorted(cores.items(), key=lambda kv: -kv[1]))
+    return [
+        "",
+        f"Cores the default graph's steps kept busy on average, of {default['cores']} (a step's CPU seconds over its"
+        f" wall seconds, from its process's CPU sampled every {SAMPLE_S * 1000:.0f} ms; steps of {MIN_STEP_S} s or"
+        f" more): {busy}.",
+    ]
+
+
 def section_lines(r: dict) -> list[str]:
     m = r["machine"]
     lines = [
@@ -354,6 +403,7 @@ def section_lines(r: dict) -> list[str]:
         f" ({r['wall_s']:.0f} s). Every figure is one process as a user starts it, measured side by side in this run.",
         "",
         *_table(["figure", "measured", "target", "met"], summary_rows(r)),
+        *_cores_lines(r["default_graph"]),
         "",
         f"Cut path per clip (`video-timeline cuts` and PySceneDetect, whole process each, the median of {REPEATS}"
         " runs alternating; ffmpeg's decode of the same clip for reference):",
