@@ -6,7 +6,8 @@ start, imports, instance, run): `python -m bench.whole_process`, and part of `ma
 - `video-timeline analyze synthetic_clip01` with the default graph, and its time over ffmpeg's;
 - the light graph in-process (bench/worker.py graph --graph light): real-time factor;
 - for both graphs, the CPU seconds they used and so the best real-time factor the machine's cores allow
-  that work (all of them busy from start to end), which no scheduling of the steps can beat;
+  that work (all of them busy from start to end), which no scheduling of the steps can beat; for the default
+  graph also the cores each step kept busy on average (its process's CPU over time, bench/cpu_trace.py);
 - re-analysing the unchanged synthetic_clip01: wall time, and the decode counter of that process;
 - 10 clips of 10 s in one `analyze` call: per file, its line's time minus the time its steps ran (the union
   of their start-to-end intervals, from the run's events): what Dagster, registration and the score cost;
