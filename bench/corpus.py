@@ -50,6 +50,7 @@ class GroundTruth:
     camera: list[str | None] | None = None  # one clear label per second, None where there is none
     faces: list[int] | None = None
     text: list[list[str]] | None = None  # strings on screen per second
+    text_shown: list[list[str]] | None = None  # strings on screen at any time in each second, where known
     speech: list[float] | None = None  # fraction of the second with voice
     transcript: str | None = None  # the whole clip's words
     transcript_vocabulary: tuple[str, ...] | None = None  # only the words are known, not their order
@@ -108,6 +109,10 @@ def _synthetic(path: Path) -> GroundTruth:
         camera=[s["camera_motion"][0] if len(s["camera_motion"]) == 1 else None for s in seconds],
         faces=[int(s["face_count"]) for s in seconds],
         text=[[t["string"] for t in s["text"]] for s in seconds],
+        text_shown=[
+            [t["string"] for t in gt["text_events"] if t["start"] < second + 1 and t["end"] > second]
+            for second in range(len(seconds))
+        ],
         speech=[float(s["speech"]["fraction"]) for s in seconds],
         transcript=" ".join(u["text"] for u in gt["utterances"]),
         notes=["exact per-second ground truth (synthetic_clip01.gt.json)"],

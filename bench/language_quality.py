@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from analyzers import ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
 from bench import perception_quality as pq  # noqa: E402
-from bench.corpus import CORPUS  # noqa: E402
+from bench.corpus import CORPUS, ground_truth  # noqa: E402
 from support.media_factory import caption_lines, latin_font, place, speech, texture, write_audio_store  # noqa: E402
 from support.words import word_error_rate  # noqa: E402
 
@@ -123,14 +123,14 @@ def ocr_on_corpus(recognizer, corpus: Path = CORPUS) -> dict:
     synthetic, mwe = corpus / pq.SYNTHETIC.relative_to(pq.CORPUS), corpus / pq.MWE.relative_to(pq.CORPUS)
     if not (synthetic.is_file() and mwe.is_file()):
         return {"skipped": "corpus not found"}
-    truth = json.loads(synthetic.with_suffix(".gt.json").read_text())["seconds"]
+    truth = ground_truth(synthetic)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         probe, frames, _ = pq._decode(synthetic, Path(tmp))
         cpu = _cpu()
         events = ocr.analyze_text(frames, probe.duration_s, recognizer=recognizer)
         out["synthetic_clip01"] = {
-            **pq.text_scores(events, [[t["string"] for t in s["text"]] for s in truth]),
+            **pq.text_scores(events, truth.text, truth.text_shown),
             "cpu_s": round(_cpu() - cpu, 2),
             "frames_read": sum(e.detail["frames_read"] for e in events),
         }

@@ -27,6 +27,7 @@ from analyzers import faces, ocr, transcript  # noqa: E402
 from analyzers.audio_store import AUDIO_RATE  # noqa: E402
 from analyzers.decode import decode_audio, decode_video  # noqa: E402
 from analyzers.probe import probe_video  # noqa: E402
+from bench.corpus import ground_truth  # noqa: E402
 from support.words import word_error_rate  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -52,8 +53,13 @@ def _spaceless(text: str) -> str:
     return "".join(text.casefold().split())
 
 
-def text_scores(events, truth: list[list[str]]) -> dict:
-    """Per-second recall of the true strings (case-insensitive; also with spaces ignored) and precision."""
+def text_scores(events, truth: list[list[str]], shown: list[list[str]] | None = None) -> dict:
+    """Per-second recall of the true strings (case-insensitive; also with spaces ignored) and precision.
+
+    `shown` (where the truth knows it): per second every string on screen at any time in it, the text analyzer's
+    own definition of a second's text. A string read in a second is then right when it was on screen in that
+    second, even if the truth's per-second list (taken at one instant of the second) leaves it out; without
+    `shown`, only when it is in that list."""
     found = {int(e.start_s): e.value for e in events}
     hits = {"strict": 0, "spaceless": 0}
     total = predicted = correct = 0
@@ -64,7 +70,8 @@ def text_scores(events, truth: list[list[str]]) -> dict:
             hits[key] += sum(norm(s) in {norm(r) for r in read} for s in strings)
         total += len(strings)
         predicted += len(read)
-        correct += sum(_spaceless(r) in {_spaceless(s) for s in strings} for r in read)
+        right = {_spaceless(s) for s in [*strings, *(shown[second] if shown else [])]}
+        correct += sum(_spaceless(r) in right for r in read)
     return {
         "strings": total,
         "recall": round(hits["strict"] / total, 4) if total else None,
@@ -101,22 +108,22 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
     missing = [str(p) for p in (synthetic, mwe, jfk) if not p.is_file()]
     if missing:
         return {"skipped": f"corpus files not found: {', '.join(missing)}"}
-    truth = json.loads(synthetic.with_suffix(".gt.json").read_text())["seconds"]
+    truth = ground_truth(synthetic)
     figures: dict = {}
     ocr.ocr_engine()  # model loading is not part of the per-clip cost
     with tempfile.TemporaryDirectory() as tmp:
         probe, frames, audio = _decode(synthetic, Path(tmp))
         events, cost = _timed(lambda: ocr.analyze_text(frames, probe.duration_s))
         figures["text_synthetic"] = {
-            **text_scores(events, [[t["string"] for t in s["text"]] for s in truth]),
+            **text_scores(events, truth.text, truth.text_shown),
             **cost,
             "frames_read": sum(e.detail["frames_read"] for e in events),
         }
         events, cost = _timed(lambda: faces.analyze_faces(frames, probe.duration_s))
-        exact = sum(e.value == truth[int(e.start_s)]["face_count"] for e in events)
+        exact = sum(e.value == truth.faces[int(e.start_s)] for e in events)
         figures["faces_synthetic"] = {
-            "exact_share": round(exact / len(truth), 4),
-            "seconds": len(truth),
+            "exact_share": round(exact / len(truth.faces), 4),
+            "seconds": len(truth.faces),
             **cost,
             "frames_detected": sum(e.detail["frames_detected"] for e in events),
         }
@@ -124,10 +131,9 @@ def perception_figures(corpus: Path = CORPUS) -> dict:
             lambda: transcript.load_whisper(transcript.resolve_whisper_folder(transcript.DEFAULT_MODEL))
         )
         events, cost = _timed(lambda: transcript.analyze_transcript(model, audio, probe.duration_s, "bench"))
-        spoken = " ".join(u["text"] for u in json.loads(synthetic.with_suffix(".gt.json").read_text())["utterances"])
         heard = " ".join(e.value for e in events if e.aspect == "transcript")
         figures["transcript_synthetic"] = {
-            "wer": round(word_error_rate(spoken, heard), 4),
+            "wer": round(word_error_rate(truth.transcript, heard), 4),
             "languages": transcript.languages_heard(events),
             **cost,
         }

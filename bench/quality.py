@@ -50,7 +50,9 @@ def score_timeline(timeline_path: Path, shots_path: Path, truth: GroundTruth) ->
             "text",
             truth.text,
             lambda p, t: perception_quality.text_scores(
-                [Event(float(i), float(i + 1), "text", v) for i, v in enumerate(p) if v is not None], t
+                [Event(float(i), float(i + 1), "text", v) for i, v in enumerate(p) if v is not None],
+                t,
+                truth.text_shown,
             ),
         ),
         ("speech", truth.speech, lambda p, t: scores.speech_activity([None if v is None else float(v) for v in p], t)),
