@@ -84,6 +84,7 @@ class Track:
         return f"{self.label}#{self.id}"
 
     def seen(self, label: str, score: float, t: float, box: tuple[int, int, int, int]) -> None:
+        self.last_t, self.frames = t, self.frames + 1
         self.scores.append(score)
         self.votes[label] = self.votes.get(label, 0.0) + score
         if score > self.best_score:
@@ -132,9 +133,9 @@ def track_frames(
             tracker = trackers.setdefault(kind, BoxTracker(sure, LOST_S, ids))
             for d, gid in zip(found, tracker.update(t, xyxy, scores)):
                 if gid is not None:
-                    track = tracks.setdefault(gid, Track(gid, d.label, t, t))
-                    track.last_t, track.frames = t, track.frames + 1
-                    track.seen(d.label, float(d.score), t, d.box)
+                    if gid not in tracks:
+                        tracks[gid] = Track(gid, d.label, t, t)
+                    tracks[gid].seen(d.label, float(d.score), t, d.box)
                 boxes.append(TrackedBox(d.label, round(float(d.score), 4), d.box, gid))
         tracked.append(TrackedFrame(t, sorted(boxes, key=lambda b: -b.score)))
     for track in tracks.values():  # a track is named after the label its boxes carried most surely
