@@ -1,8 +1,9 @@
 """On-screen text per second: PP-OCR finds and reads the lines, Tesseract gives back what PP-OCR cannot write.
 
-- Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU),
-  on the frame scaled down to DET_MAX_SIDE (the detector's cost grows with pixels; text about 12 px
-  high at the detector is found in some frames only, 7 px not at all: angle marks in an 800x600 frame).
+- Detection: the PP-OCRv4 text detector that ships inside the `rapidocr_onnxruntime` wheel (ONNX, CPU, run
+  by OpenVINO where installed, else onnxruntime: analyzers.ppocr_engine), on the frame scaled down to
+  DET_MAX_SIDE (the detector's cost grows with pixels; text about 12 px high at the detector is found in
+  some frames only, 7 px not at all: angle marks in an 800x600 frame).
 - Recognition: PP-OCRv4's recognizer (same wheel) reads each detected line from the full-size frame;
   it reads robustly but writes most accented letters bare and ß as B ("GroBte Ubersicht fur
   Bäcker"). Tesseract's LSTM line recognizer (the `tesserocr` wheel, libtesseract inside), with the
@@ -37,7 +38,15 @@ import numpy as np
 
 from analyzers.frame_models import answers_for_changed_frames, frames_by_second, scaled_down
 from analyzers.letters import SIGNS, agreement, fuse_readings, plain_forms
-from analyzers.ppocr_engine import normalise_by_table, rapidocr_engine, reopen_sessions
+from analyzers.model_cache import model_cache_dir
+from analyzers.ppocr_engine import (
+    OcrSetupError,
+    normalise_by_table,
+    ocr_runtime,
+    rapidocr_engine,
+    reopen_sessions,
+    run_on_openvino,
+)
 from analyzers.progress import Progress, Say
 from analyzers.records import Event, per_second_spans
 from analyzers.text_merge import merge_near_duplicates
@@ -69,10 +78,6 @@ _TESSDATA_DIRS = (
 Words = list[tuple[str, float]]  # a line read word by word: (word, confidence 0..1)
 
 
-class OcrSetupError(RuntimeError):
-    """OCR cannot run as configured (language data or recognizer missing); the message says what to install."""
-
-
 @dataclass(frozen=True)
 class TextLine:
     text: str
@@ -82,11 +87,14 @@ class TextLine:
 
 @loaded_once
 def ocr_engine():
-    """The bundled PP-OCR engine (`ppocr_engine.rapidocr_engine`, its sessions reopened with onnxruntime's memory
-    arena and without spinning threads, its detector input normalised by table: the same answers, cheaper),
-    loaded once per process."""
+    """The bundled PP-OCR engine (`ppocr_engine.rapidocr_engine`), its networks run by `ocr_runtime()`: OpenVINO,
+    or onnxruntime with its memory arena and without spinning threads; its detector input normalised by table.
+    The same answers, cheaper. Loaded once per process."""
     engine = rapidocr_engine()
-    reopen_sessions(engine)
+    if ocr_runtime() == "openvino":
+        run_on_openvino(engine, model_cache_dir())
+    else:
+        reopen_sessions(engine)
     normalise_by_table(engine)
     return engine
 

@@ -1,17 +1,49 @@
-"""PP-OCR as rapidocr builds it, and two changes that make the same engine cheaper per frame.
+"""PP-OCR as rapidocr builds it, and the changes that make the same engine cheaper per frame.
 
-- `reopen_sessions`: the detector's and recognizer's ONNX sessions reopened with onnxruntime's CPU memory
+- `run_on_openvino`: the detector and recognizer run by OpenVINO's CPU plugin at float32 precision (the default
+  runtime where the `openvino` package is installed, `ocr_runtime`): the same networks, their outputs within
+  float rounding of onnxruntime's, at less than half the CPU per call on the machines measured (BENCHMARKS.md).
+- `reopen_sessions`: with onnxruntime, the detector's and recognizer's sessions reopened with its CPU memory
   arena, which rapidocr turns off, and with their threads waiting for work without spinning.
 - `normalise_by_table`: the detector's input normalised through one 256-entry table per channel, holding the
   values rapidocr's own float64 arithmetic gives each grey level, so the network sees the same float32 input.
 
-Both leave every answer as it was; `analyzers.ocr.ocr_engine` applies them once per process.
+`analyzers.ocr.ocr_engine` applies them once per process.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+import threading
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+RUNTIME_ENV = "VIDEO_TIMELINE_OCR_RUNTIME"
+RUNTIMES = ("openvino", "onnxruntime")
+log = logging.getLogger(__name__)
+
+
+class OcrSetupError(RuntimeError):
+    """OCR cannot run as configured (language data, recognizer or runtime missing); the message says what to
+    install."""
+
+
+def ocr_runtime() -> str:
+    """What runs PP-OCR's networks: $VIDEO_TIMELINE_OCR_RUNTIME (openvino or onnxruntime), else openvino where
+    it is installed, else onnxruntime."""
+    asked = os.environ.get(RUNTIME_ENV, "").strip().lower()
+    installed = importlib.util.find_spec("openvino") is not None
+    if not asked:
+        return "openvino" if installed else "onnxruntime"
+    if asked not in RUNTIMES:
+        raise OcrSetupError(f"${RUNTIME_ENV}={asked!r}: expected one of {', '.join(RUNTIMES)}")
+    if asked == "openvino" and not installed:
+        raise OcrSetupError(f"${RUNTIME_ENV}=openvino but the openvino package is not installed (pip install openvino)")
+    return asked
 
 
 def rapidocr_engine():
@@ -22,6 +54,14 @@ def rapidocr_engine():
     return RapidOCR(use_cls=False, det_limit_side_len=32, det_limit_type="min")
 
 
+def model_path(part: str) -> str:
+    """The ONNX file of rapidocr's "Det" or "Rec" network, as its configuration names it."""
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+
+    return update_model_path(read_yaml(DEFAULT_CFG_PATH))[part]["model_path"]
+
+
 def reopen_sessions(engine, spinning: bool = False) -> None:
     """Reopens the detector's and recognizer's ONNX sessions with onnxruntime's CPU memory arena: without it
     every call allocates its buffers anew; with it a detector call on an 800x450 frame took 49 instead of 65 ms
@@ -29,17 +69,14 @@ def reopen_sessions(engine, spinning: bool = False) -> None:
     calls the analyzer's own work (Tesseract, cropping, the next frame) needs those cores (bench/ocr_speed.py).
     Costs one more load of each."""
     import onnxruntime as ort
-    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
-    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
 
-    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))
     options = ort.SessionOptions()
     options.log_severity_level = 4  # as rapidocr: its models warn about unused initializers
     options.enable_cpu_mem_arena = True
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     for part, infer in (("Det", engine.text_det.infer), ("Rec", engine.text_rec.session)):
-        infer.session = ort.InferenceSession(config[part]["model_path"], options, providers=["CPUExecutionProvider"])
+        infer.session = ort.InferenceSession(model_path(part), options, providers=["CPUExecutionProvider"])
 
 
 class TableNormalisedInput:
@@ -62,6 +99,47 @@ class TableNormalisedInput:
             return None
         planes = [cv2.LUT(plane, table) for plane, table in zip(cv2.split(resized), self._tables)]
         return np.stack(planes)[np.newaxis]
+
+
+class OpenVinoModel:
+    """One ONNX model compiled by OpenVINO's CPU plugin at float32 precision (its default on CPUs with bfloat16
+    units is bfloat16, which moved the detector's map by up to 0.95), called as rapidocr calls its sessions:
+    `model(batch)` gives the list of outputs. Each thread calling it gets its own infer request (a request
+    serves one call at a time). Compiled once per model and OpenVINO release into `cache_dir`, so the next
+    process loads the compiled model (0.05 instead of 0.17 s a model); a cache that cannot be used costs that
+    compile only."""
+
+    def __init__(self, model_path: Path, cache_dir: Path | None = None):
+        import openvino as ov
+
+        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+        core = ov.Core()
+        try:
+            if cache_dir is not None:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                core.set_property({"CACHE_DIR": str(cache_dir)})
+            self._compiled = core.compile_model(str(model_path), "CPU", config)
+        except (OSError, RuntimeError) as e:
+            if cache_dir is None:
+                raise
+            log.warning("%s: OpenVINO's cache in %s not used (%s); compiled without it", model_path, cache_dir, e)
+            self._compiled = ov.Core().compile_model(str(model_path), "CPU", config)
+        self._outputs = list(self._compiled.outputs)
+        self._per_thread = threading.local()
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        request = getattr(self._per_thread, "request", None)
+        if request is None:
+            request = self._per_thread.request = self._compiled.create_infer_request()
+        result = request.infer({0: batch})  # copies out of the request's buffers, which the next call reuses
+        return [result[output] for output in self._outputs]
+
+
+def run_on_openvino(engine, cache_dir: Path | None = None) -> None:
+    """The engine's detector and recognizer run by OpenVINO (`OpenVinoModel`) instead of onnxruntime."""
+    openvino_cache = cache_dir / "openvino" if cache_dir is not None else None
+    engine.text_det.infer = OpenVinoModel(model_path("Det"), openvino_cache)
+    engine.text_rec.session = OpenVinoModel(model_path("Rec"), openvino_cache)
 
 
 def normalise_by_table(engine) -> None:

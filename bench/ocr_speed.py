@@ -1,7 +1,9 @@
 """What the text analyzer's savings bring, one by one: PP-OCR's sessions reopened with onnxruntime's memory
 arena, then also without spinning threads (`ppocr_engine.reopen_sessions`), then the detector's input
-normalised by table (`ppocr_engine.normalise_by_table`), and as now: in a frame read again the last frame's
-unchanged lines kept with their readings (analyzers/text_reuse.py):
+normalised by table (`ppocr_engine.normalise_by_table`), then in a frame read again the last frame's
+unchanged lines kept with their readings (analyzers/text_reuse.py: everything onnxruntime runs, what
+VIDEO_TIMELINE_OCR_RUNTIME=onnxruntime gives), and as now: the networks run by OpenVINO where it is installed
+(`ppocr_engine.run_on_openvino`):
 
     flock /work/cpu.lock .venv/bin/python -m bench.ocr_speed [--repeat 3]
 
@@ -78,7 +80,7 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
             runs[name].append(cost)
             answers.setdefault(name, events)
     best = {name: min(r["wall_s"] for r in costs) for name, costs in runs.items()}
-    engines = {name: engine for name, (engine, _) in variants.items() if name != "now"}  # now: the table's engine
+    engines = {name: engine for name, (engine, _) in variants.items() if name not in ("line_memory", "now")}
     before = {e.start_s: e.value for e in answers["before"]}
     return {
         "clip": clip.name,
@@ -100,14 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     # before: rapidocr's engine, every line recognized; then the engine's changes one by one; now: ocr_engine
     # (all of them) and analyzers.text_reuse
-    arena, quiet = ppocr_engine.rapidocr_engine(), ppocr_engine.rapidocr_engine()
+    arena, quiet, table = (ppocr_engine.rapidocr_engine() for _ in range(3))
     ppocr_engine.reopen_sessions(arena, spinning=True)
-    ppocr_engine.reopen_sessions(quiet)
+    for engine in (quiet, table):
+        ppocr_engine.reopen_sessions(engine)
+    ppocr_engine.normalise_by_table(table)
     variants = {
         "before": (ppocr_engine.rapidocr_engine(), False),
         "arena": (arena, False),
         "no_spinning": (quiet, False),
-        "table": (ocr.ocr_engine(), False),
+        "table": (table, False),
+        "line_memory": (table, True),
         "now": (ocr.ocr_engine(), True),
     }
     rows = []
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(clip_row(clip, variants, args.repeat, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     command = f"python -m bench.ocr_speed --repeat {args.repeat}"
-    print(machine.save_results({"clips": rows}, "ocr_speed", started, command))
+    print(machine.save_results({"runtime": ppocr_engine.ocr_runtime(), "clips": rows}, "ocr_speed", started, command))
     return 0
 
 

@@ -33,11 +33,13 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
     started, probe = time.perf_counter(), probe_of(video_probe)
     frames = frames_path(sampled_frames, context)
     with errors_are_final(ocr_analyzer.OcrSetupError, prefix="screen_text: "):
-        reader = ocr_analyzer.default_reader()
+        reader, runtime = ocr_analyzer.default_reader(), ocr_analyzer.ocr_runtime()
     events = ocr_analyzer.analyze_text(frames, probe.duration_s, progress=context.log.info, reader=reader)
     read = sum(e.detail["frames_read"] for e in events)
     source = ocr_analyzer.source_of("combined", reader)
-    return events_output(context, events, probe, started, frames_read=read, source=source, languages=reader.languages)
+    return events_output(
+        context, events, probe, started, frames_read=read, source=source, languages=reader.languages, runtime=runtime
+    )
 
 
 @event_asset(group=TEXT_FACES_GROUP, version=faces_analyzer.VERSION, aspects=("faces",))

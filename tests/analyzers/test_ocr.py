@@ -53,14 +53,6 @@ def test_in_a_frame_read_again_only_its_changed_lines_are_recognized(tmp_path, m
     assert [e.detail["frames_read"] for e in events] == [1, 1, 1] and counted.count == recognized
 
 
-def test_pp_ocr_sessions_reuse_their_memory_and_their_threads_sleep_between_calls():
-    engine = ocr.ocr_engine()
-    for session in (engine.text_det.infer.session, engine.text_rec.session.session):
-        options = session.get_session_options()
-        assert options.enable_cpu_mem_arena
-        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-
-
 def test_a_small_change_like_a_ticking_clock_counts_as_a_new_picture():
     before, after = caption("00:03", 1280, 720, size=36), caption("00:04", 1280, 720, size=36)
     assert not same_picture(thumbnail(before), thumbnail(after))

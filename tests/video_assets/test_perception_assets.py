@@ -70,6 +70,7 @@ def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, inst
     # 2 pictures in 8 sampled frames: each read once, maybe twice (the encoder sharpens a picture a few
     # frames after a cut, which can change it by more than re-encoding noise)
     assert 2 <= meta[TEXT_ASSET]["frames_read"].value <= 4 and 2 <= meta[FACES_ASSET]["frames_detected"].value <= 4
+    assert meta[TEXT_ASSET]["runtime"].value == "openvino"  # installed with the project: the default
     # the runtime's default device: the first GPU where CUDA is present, else the CPU
     assert meta[OBJECTS_ASSET]["device"].value == ("cuda:0" if torch.cuda.is_available() else "cpu")
     assert meta[OBJECTS_ASSET]["load_s"].value > 0
