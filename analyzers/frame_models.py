@@ -19,6 +19,7 @@ import numpy as np
 
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.progress import Progress
+from analyzers.read_ahead import read_ahead
 from analyzers.records import per_second_spans
 
 Answer = TypeVar("Answer")
@@ -61,15 +62,17 @@ def answers_for_changed_frames(
     progress: Progress | None = None,
 ) -> Iterator[tuple[SampledFrame, Answer, bool]]:
     """(frame, answer, reused) for every sampled frame. The model runs, `batch_size` frames at a time,
-    only on frames whose picture changed since the last one it saw; the others reuse that answer."""
+    only on frames whose picture changed since the last one it saw; the others reuse that answer.
+    The frames are decoded and their thumbnails made on a second thread, up to a batch ahead (`read_ahead`):
+    while the model runs on one batch the next is read, on the core the model leaves idle (JPEG decoding
+    and the thumbnail release the GIL). That holds at most twice the batch's frames and one more at a time."""
     last_thumb, last = None, None
-    batch: list[SampledFrame] = []
+    batch: list[tuple[SampledFrame, np.ndarray]] = []
 
     def flush():
         nonlocal last_thumb, last
         plan, todo = [], []  # per frame: index into `todo`, or None to reuse the previous answer
-        for frame in batch:
-            thumb = thumbnail(frame.image)
+        for frame, thumb in batch:
             if last_thumb is not None and same_picture(thumb, last_thumb):
                 plan.append(None)
             else:
@@ -77,20 +80,22 @@ def answers_for_changed_frames(
                 todo.append(frame.image)
                 last_thumb = thumb
         found = run_model(todo) if todo else []
-        for frame, index in zip(batch, plan):
+        for (frame, _), index in zip(batch, plan):
             if index is not None:
                 last = found[index]
             yield frame, last, index is None
         if progress and batch:
-            progress.at(batch[-1].t)
+            progress.at(batch[-1][0].t)
 
-    for frame in iter_frames(frames_path):
-        batch.append(frame)
-        if len(batch) == batch_size:
+    with_thumbnails = ((frame, thumbnail(frame.image)) for frame in iter_frames(frames_path))
+    with read_ahead(with_thumbnails, depth=max(2, batch_size), name="frames") as frames:
+        for item in frames:
+            batch.append(item)
+            if len(batch) == batch_size:
+                yield from flush()
+                batch = []
+        if batch:
             yield from flush()
-            batch = []
-    if batch:
-        yield from flush()
 
 
 def frames_by_second(items: list, duration_s: float) -> dict[int, list]:
