@@ -38,6 +38,7 @@ from analyzers.probe import MediaError, VideoProbe, clock_origin, declared_end, 
 from analyzers.progress import Progress, Say
 from analyzers.read_ahead import read_ahead
 from analyzers.records import DERIVED, Event, per_second_spans
+from analyzers.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -234,20 +235,28 @@ def decode_video(
     smp_w, smp_h = _even(shown_w * sample_scale), _even(shown_h * sample_scale)
 
     signals = FrameSignals(motion_rate=MOTION_RATE if motion else 0.0)
-    writer = None
+    seen: list[tuple[float, float]] = []
+    writer = sampling = None
     if frames_path is not None:
         # The frame store (and pyarrow) is imported by the passes that write one: the cut list writes none.
         from analyzers.frames import FrameStoreWriter, SampledFrame
         from analyzers.visibility import visibility
 
         writer = FrameStoreWriter(frames_path)
+
+        def store(sampled: SampledFrame) -> None:
+            writer.add(sampled)
+            seen.append((sampled.t, visibility(sampled.image)))
+
+        # JPEG-encoding and measuring the sampled frames on a third thread: on the decoding thread they made it
+        # the slower of the two on 720p video (the signals' thread waited for frames for a quarter of the pass).
+        sampling = WriteBehind(store, name="frame-store")
     report = Progress(progress, f"decoding {path.name}", probe.duration_s)
     # One scaler per output size for the whole pass: `frame.reformat` builds a new swscale context for
     # every frame, which cost more than the scaling itself.
     to_signal, to_sample = VideoReformatter(), VideoReformatter()
     fps = probe.fps or 25.0
     shown = array("d")  # the time of every decoded frame, before any is skipped: what `packets` is matched against
-    seen: list[tuple[float, float]] = []
 
     def scaled(frames) -> Iterator[tuple[float, np.ndarray]]:
         """(t, signal-size RGB) of each frame shown; the frames at sample_fps go to the frame store on the way."""
@@ -261,11 +270,10 @@ def decode_video(
                 continue
             t = max(t, 0.0)
             small = to_signal.reformat(frame, width=sig_w, height=sig_h, format="rgb24", interpolation="AREA")
-            if writer is not None and t + 1e-6 >= next_sample:
+            if sampling is not None and t + 1e-6 >= next_sample:
                 sample = to_sample.reformat(frame, width=smp_w, height=smp_h, format="rgb24", interpolation="AREA")
                 image = _rotate(_as_sdr(sample.to_ndarray(), sdr), rot)
-                writer.add(SampledFrame(t=t, frame_index=index, image=image))
-                seen.append((t, visibility(image)))
+                sampling.put(SampledFrame(t=t, frame_index=index, image=image))
                 next_sample = (math.floor(t * sample_fps + 1e-6) + 1) / sample_fps
             yield t, _rotate(_as_sdr(small.to_ndarray(), sdr), rot)
 
@@ -287,8 +295,12 @@ def decode_video(
                     report.at(t)
             name = _stream_name(stream)
     finally:
-        if writer is not None:
-            writer.close()
+        try:
+            if sampling is not None:
+                sampling.close()  # every sampled frame stored: a store error (a full disk) is raised here
+        finally:
+            if writer is not None:
+                writer.close()
     if not signals.frames:
         reason = packets.read_error or packets.first_error
         raise MediaError(f"{path}: no frame could be decoded" + (f" ({reason})" if reason else ""))
