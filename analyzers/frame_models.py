@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from analyzers.frames import SampledFrame, iter_frames
+from analyzers.process_memory import release_free_memory
 from analyzers.progress import Progress
 from analyzers.read_ahead import read_ahead
 from analyzers.records import per_second_spans
@@ -65,7 +66,8 @@ def answers_for_changed_frames(
     only on frames whose picture changed since the last one it saw; the others reuse that answer.
     The frames are decoded and their thumbnails made on a second thread, up to a batch ahead (`read_ahead`):
     while the model runs on one batch the next is read, on the core the model leaves idle (JPEG decoding
-    and the thumbnail release the GIL). That holds at most twice the batch's frames and one more at a time."""
+    and the thumbnail release the GIL). That holds at most twice the batch's frames and one more at a time;
+    the memory they took is handed back to the system at the end."""
     last_thumb, last = None, None
     batch: list[tuple[SampledFrame, np.ndarray]] = []
 
@@ -88,14 +90,17 @@ def answers_for_changed_frames(
             progress.at(batch[-1][0].t)
 
     with_thumbnails = ((frame, thumbnail(frame.image)) for frame in iter_frames(frames_path))
-    with read_ahead(with_thumbnails, depth=max(2, batch_size), name="frames") as frames:
-        for item in frames:
-            batch.append(item)
-            if len(batch) == batch_size:
+    try:
+        with read_ahead(with_thumbnails, depth=max(2, batch_size), name="frames") as frames:
+            for item in frames:
+                batch.append(item)
+                if len(batch) == batch_size:
+                    yield from flush()
+                    batch = []
+            if batch:
                 yield from flush()
-                batch = []
-        if batch:
-            yield from flush()
+    finally:
+        release_free_memory()  # the reader thread's freed frames, kept in its malloc arena otherwise
 
 
 def frames_by_second(items: list, duration_s: float) -> dict[int, list]:

@@ -1,6 +1,9 @@
 import mmap
+import threading
 
-from analyzers.process_memory import peak_rss_bytes, reset_peak_rss, rss_bytes
+import numpy as np
+
+from analyzers.process_memory import peak_rss_bytes, release_free_memory, reset_peak_rss, rss_bytes
 
 MIB = 1024**2
 
@@ -19,3 +22,25 @@ def test_peak_follows_an_allocation_and_resets_to_the_current_size():
     assert peak_rss_bytes() - before >= 60 * MIB  # the peak outlives the allocation
     assert reset_peak_rss()
     assert peak_rss_bytes() - rss_bytes() < 16 * MIB
+
+
+def test_memory_a_worker_thread_freed_goes_back_to_the_system():
+    kept = []
+
+    def frames_on_a_worker():
+        np.ones(3 * MIB, np.uint8)  # made and freed: glibc then serves blocks of this size from the thread's arena
+        frames = []
+        for _ in range(40):
+            frames.append(np.ones((720, 1280, 3), np.uint8))  # 2.6 MiB each, written
+            kept.append(np.ones(64 * 1024, np.uint8))  # small blocks that stay between them
+        del frames
+
+    release_free_memory()
+    before = rss_bytes()
+    worker = threading.Thread(target=frames_on_a_worker)
+    worker.start()
+    worker.join()
+    held = rss_bytes() - before
+    assert held >= 50 * MIB  # the frames' memory stayed in the worker's arena
+    assert release_free_memory()
+    assert rss_bytes() - before <= held - 50 * MIB
