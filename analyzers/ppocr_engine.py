@@ -2,7 +2,7 @@
 
 - `run_on_openvino`: the detector and recognizer run by OpenVINO's CPU plugin at float32 precision (the default
   runtime where the `openvino` package is installed, `ocr_runtime`): the same networks, their outputs within
-  float rounding of onnxruntime's, at less than half the CPU per call on the machines measured (BENCHMARKS.md).
+  float rounding of onnxruntime's, at less than half the CPU per call on the Intel Xeon measured (BENCHMARKS.md).
 - `reopen_sessions`: with onnxruntime, the detector's and recognizer's sessions reopened with its CPU memory
   arena, which rapidocr turns off, and with their threads waiting for work without spinning.
 - `normalise_by_table`: the detector's input normalised through one 256-entry table per channel, holding the
@@ -109,21 +109,26 @@ class OpenVinoModel:
     process loads the compiled model (0.05 instead of 0.17 s a model); a cache that cannot be used costs that
     compile only."""
 
-    def __init__(self, model_path: Path, cache_dir: Path | None = None):
-        import openvino as ov
-
+    def __init__(self, onnx_file: str | Path, cache_dir: Path | None = None):
+        try:
+            import openvino as ov
+        except ImportError as e:  # installed, but its libraries do not load here
+            raise OcrSetupError(
+                f"OpenVINO cannot be loaded ({e}); set {RUNTIME_ENV}=onnxruntime to read text with onnxruntime"
+            ) from e
+        # Threads not pinned to cores: the process's other threads (Tesseract, the next frame) share them.
         config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         core = ov.Core()
         try:
             if cache_dir is not None:
                 cache_dir.mkdir(parents=True, exist_ok=True)
                 core.set_property({"CACHE_DIR": str(cache_dir)})
-            self._compiled = core.compile_model(str(model_path), "CPU", config)
+            self._compiled = core.compile_model(str(onnx_file), "CPU", config)
         except (OSError, RuntimeError) as e:
             if cache_dir is None:
                 raise
-            log.warning("%s: OpenVINO's cache in %s not used (%s); compiled without it", model_path, cache_dir, e)
-            self._compiled = ov.Core().compile_model(str(model_path), "CPU", config)
+            log.warning("%s: OpenVINO's cache in %s not used (%s); compiled without it", onnx_file, cache_dir, e)
+            self._compiled = ov.Core().compile_model(str(onnx_file), "CPU", config)
         self._outputs = list(self._compiled.outputs)
         self._per_thread = threading.local()
 

@@ -1,5 +1,6 @@
 import importlib.util
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -146,3 +147,9 @@ def _openvino_installed(monkeypatch, installed: bool) -> None:
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: find_spec(name, *a) if installed or name != "openvino" else None
     )
+
+
+def test_an_openvino_that_does_not_load_is_refused_with_the_way_around(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with pytest.raises(OcrSetupError, match=r"OpenVINO cannot be loaded .*VIDEO_TIMELINE_OCR_RUNTIME=onnxruntime"):
+        OpenVinoModel(model_path("Det"))
