@@ -5,9 +5,12 @@ while the worker does this on another core. At most `depth` items wait or run at
 back its feeder instead of piling items up in memory. The worker's error is raised in the feeder, at its next
 `put` or at `close`; `close` waits for everything handed over.
 
-    with WriteBehind(store_frame, name="frame-store") as behind:
+    behind = WriteBehind(store_frame, name="frame-store")
+    try:
         for frame in frames:
             behind.put(frame)
+    finally:
+        behind.close()
 """
 
 from __future__ import annotations
@@ -41,9 +44,3 @@ class WriteBehind(Generic[T]):
                 self._pending.popleft().result()
         finally:
             self._worker.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> WriteBehind[T]:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

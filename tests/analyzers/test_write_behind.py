@@ -13,9 +13,10 @@ def test_items_are_written_in_order_on_another_thread():
         threads.add(threading.current_thread().name)
         written.append(item)
 
-    with WriteBehind(write, name="store") as behind:
-        for i in range(50):
-            behind.put(i)
+    behind = WriteBehind(write, name="store")
+    for i in range(50):
+        behind.put(i)
+    behind.close()
     assert written == list(range(50))
     assert len(threads) == 1 and next(iter(threads)).startswith("store")
 
