@@ -34,6 +34,7 @@ def screen_text(context: AssetExecutionContext, video_probe: pd.DataFrame, sampl
     frames = frames_path(sampled_frames, context)
     with errors_are_final(ocr_analyzer.OcrSetupError, prefix="screen_text: "):
         reader, runtime = ocr_analyzer.default_reader(), ocr_analyzer.ocr_runtime()
+        ocr_analyzer.ocr_engine()  # loaded once per process (often already, by the warm-up thread)
     events = ocr_analyzer.analyze_text(frames, probe.duration_s, progress=context.log.info, reader=reader)
     read = sum(e.detail["frames_read"] for e in events)
     source = ocr_analyzer.source_of("combined", reader)
