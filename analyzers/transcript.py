@@ -129,6 +129,14 @@ def load_whisper(
             self.languages = languages
             self.segment_languages: dict[int, tuple[str, float | None]] = {}
 
+        def transcribe(self, audio, language=None, multilingual=False, **kwargs):
+            if multilingual and language is None:
+                # Multilingual decoding detects each window's language before decoding it (recorded per
+                # segment above). Without a language, faster-whisper would first detect one for the whole
+                # audio by encoding its first 30 s once more; a placeholder skips that and decides nothing.
+                language = (self.languages or ("en",))[0]
+            return super().transcribe(audio, language=language, multilingual=multilingual, **kwargs)
+
         def generate_segments(self, features, tokenizer, options, *args, **kwargs):
             for segment in super().generate_segments(features, tokenizer, options, *args, **kwargs):
                 probability = self.model.last_probability if options.multilingual else None

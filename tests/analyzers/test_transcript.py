@@ -100,6 +100,17 @@ def test_german_speech_is_transcribed_in_german_with_its_language(whisper_base, 
     assert transcript.languages_heard(events) == {"de": sum(1 for e in said if e.value)}
 
 
+def test_each_window_is_encoded_once_when_its_language_is_detected(whisper_base, monkeypatch):
+    """Multilingual decoding detects each window's language from the encoding it decodes with; faster-whisper's
+    own detection up front would encode the first window a second time (a third of a short clip's time)."""
+    encoded = []
+    encode = whisper_base.encode
+    monkeypatch.setattr(whisper_base, "encode", lambda features: encoded.append(features.shape) or encode(features))
+    words = transcript.transcribe_words(whisper_base, place(12, [(0.5, speech(GERMAN[:80], voice="de"))]))
+    assert {w.language for w in words} == {"de"}  # the placeholder language given to skip the detection decides nothing
+    assert len(encoded) == 1
+
+
 def test_english_stays_right_with_the_multilingual_model(whisper_base, tmp_path):
     store = write_audio_store(tmp_path / "audio.parquet", place(5, [(0.5, speech(SENTENCE))]))
     events = transcript.analyze_transcript(whisper_base, store, 5.0, source="whisper-base")
