@@ -103,13 +103,14 @@ class TableNormalisedInput:
 
 class OpenVinoModel:
     """One ONNX model compiled by OpenVINO's CPU plugin at float32 precision (its default on CPUs with bfloat16
-    units is bfloat16, which moved the detector's map by up to 0.95), called as rapidocr calls its sessions:
+    units is bfloat16, which moved the detector's map by up to 0.95 and changed what it found on a real clip:
+    bench/reduced_precision.py, which alone asks for `precision="bf16"`), called as rapidocr calls its sessions:
     `model(batch)` gives the list of outputs. Each thread calling it gets its own infer request (a request
     serves one call at a time). Compiled once per model and OpenVINO release into `cache_dir`, so the next
     process loads the compiled model (0.05 instead of 0.17 s a model); a cache that cannot be used costs that
     compile only."""
 
-    def __init__(self, onnx_file: str | Path, cache_dir: Path | None = None):
+    def __init__(self, onnx_file: str | Path, cache_dir: Path | None = None, precision: str = "f32"):
         try:
             import openvino as ov
         except ImportError as e:  # installed, but its libraries do not load here
@@ -117,7 +118,7 @@ class OpenVinoModel:
                 f"OpenVINO cannot be loaded ({e}); set {RUNTIME_ENV}=onnxruntime to read text with onnxruntime"
             ) from e
         # Threads not pinned to cores: the process's other threads (Tesseract, the next frame) share them.
-        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         core = ov.Core()
         try:
             if cache_dir is not None:
