@@ -132,7 +132,7 @@ def load_whisper(
         def transcribe(self, audio, language=None, multilingual=False, **kwargs):
             if multilingual and language is None:
                 # Multilingual decoding detects each window's language before decoding it (recorded per
-                # segment above). Without a language, faster-whisper would first detect one for the whole
+                # segment below). Without a language, faster-whisper would first detect one for the whole
                 # audio by encoding its first 30 s once more; a placeholder skips that and decides nothing.
                 language = (self.languages or ("en",))[0]
             return super().transcribe(audio, language=language, multilingual=multilingual, **kwargs)
