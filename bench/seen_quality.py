@@ -10,10 +10,10 @@ frame region) whether the analyzer gave it exactly one track id: in each frame o
 tracked box of its category whose centre lies in its region is taken as the object; the distinct ids of
 those boxes (0: missed, 2+: the track broke or another object took its place).
 Persons (clips whose labels have `persons`, and a re-cut of the labelled Hamilton clip where the same
-people come back in separate shots, plus synthetic_clip01's ground truth): every labelled face with a known
-identity is matched to a face the analyzer reported in that second (IoU >= 0.3); over the pairs of matched
-faces, same-person precision (pairs given one id that are one person) and recall (pairs of one person given
-one id). Opt-in models that are not installed are skipped with the reason.
+people come back in separate shots, plus synthetic_clip01's ground truth): each face the analyzer reported
+is matched to the labelled face it overlaps most, when that overlap is IoU >= 0.3 and the face's identity is
+known; over the pairs of matched faces, same-person precision (pairs given one id that are one person) and
+recall (pairs of one person given one id). Opt-in models that are not installed are skipped with the reason.
 Results: bench/results/seen_quality-<UTC time>.json and a markdown table on stdout.
 """
 
@@ -34,12 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
+from analyzers.box_tracker import overlaps  # noqa: E402
 from bench import corpus  # noqa: E402
 from bench.accuracy import LABELS, clip_path  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CATEGORIES = ("person", "vehicle", "animal")
 UNCLEAR = "unclear"
+MATCH_IOU = 0.3  # a reported face and a labelled one are the same face from this overlap on
 # The re-cut of the labelled Hamilton clip: (start, end) of the original, in this order. The performer and
 # the audience each come back after other shots.
 RECUT = ((3.7, 7.8), (7.95, 10.4), (0.84, 1.45), (4.5, 6.5), (8.2, 10.0))
@@ -158,11 +162,24 @@ def recut_hamilton(scratch: Path) -> tuple[Path, list[tuple[float, float, float]
     return out, mapping
 
 
-def _iou(a, b) -> float:
-    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - iw * ih
-    return iw * ih / union if union else 0.0
+def _corners(boxes) -> np.ndarray:
+    """Boxes as x, y, w, h to rows of x0, y0, x1, y1 (what box_tracker.overlaps takes)."""
+    xywh = np.asarray(boxes, float).reshape(-1, 4)
+    return np.hstack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+
+
+def matched_faces(labelled: list, boxes: list[dict]) -> list[tuple[str, int]]:
+    """(identity, person id) of each reported face box (`box` x, y, w, h, `person`) whose most overlapping
+    labelled face (box, identity) overlaps it by at least MATCH_IOU; faces labelled unclear are left out."""
+    if not labelled or not boxes:
+        return []
+    iou = overlaps(_corners([box for box, _ in labelled]), _corners([b["box"] for b in boxes]))
+    matched = []
+    for column, reported in enumerate(boxes):
+        row = int(iou[:, column].argmax())
+        if iou[row, column] >= MATCH_IOU and labelled[row][1] != UNCLEAR:
+            matched.append((labelled[row][1], reported["person"]))
+    return matched
 
 
 def persons_for(path: Path, scratch: Path, embedders: list[str], truth_at) -> dict:
@@ -181,11 +198,7 @@ def persons_for(path: Path, scratch: Path, embedders: list[str], truth_at) -> di
         for e in events:
             if e.aspect != "persons":
                 continue
-            labelled = truth_at(times[int(e.start_s)])
-            for b in e.detail["boxes"]:
-                best = max(labelled, key=lambda lab: _iou(lab[0], b["box"]), default=None)
-                if best and _iou(best[0], b["box"]) >= 0.3 and best[1] != UNCLEAR:
-                    matched.append((best[1], b["person"]))
+            matched += matched_faces(truth_at(times[int(e.start_s)]), e.detail["boxes"])
         same_true = same_pred = both = 0
         for (ta, pa), (tb, pb) in combinations(matched, 2):
             same_true += ta == tb
