@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import cv2
@@ -101,50 +102,101 @@ class TableNormalisedInput:
         return np.stack(planes)[np.newaxis]
 
 
+SHAPES_KEPT = 2  # input shapes a per-shape OpenVinoModel keeps compiled (a video's frames share one)
+
+
+class _Compiled:
+    """A compiled model and its infer requests, one per calling thread (a request serves one call at a time)."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.outputs = list(compiled.outputs)
+        self._per_thread = threading.local()
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        request = getattr(self._per_thread, "request", None)
+        if request is None:
+            request = self._per_thread.request = self.compiled.create_infer_request()
+        result = request.infer({0: batch})  # copies out of the request's buffers, which the next call reuses
+        return [result[output] for output in self.outputs]
+
+
 class OpenVinoModel:
     """One ONNX model compiled by OpenVINO's CPU plugin at float32 precision (its default on CPUs with bfloat16
     units is bfloat16, which moved the detector's map by up to 0.95 and changed what it found on a real clip:
     bench/reduced_precision.py, which alone asks for `precision="bf16"`), called as rapidocr calls its sessions:
-    `model(batch)` gives the list of outputs. Each thread calling it gets its own infer request (a request
-    serves one call at a time). Compiled once per model and OpenVINO release into `cache_dir`, so the next
-    process loads the compiled model (0.05 instead of 0.17 s a model); a cache that cannot be used costs that
-    compile only."""
+    `model(batch)` gives the list of outputs. Each thread calling it gets its own infer request. Compiled once
+    per model, shape and OpenVINO release into `cache_dir`, so the next process loads the compiled model
+    (PP-OCR's detector: 0.03 instead of 0.15 s for any shape, 0.07-0.09 instead of 0.18 s for one); a cache that
+    cannot be used costs that compile only.
 
-    def __init__(self, onnx_file: str | Path, cache_dir: Path | None = None, precision: str = "f32"):
+    `per_shape`: compiled for each input shape it is called with (the last SHAPES_KEPT kept) instead of once
+    for any shape. The CPU plugin runs a model compiled for one shape faster: PP-OCR's detector on a video's
+    frames, which all have one size, 10-20 % (bench/sections/text_reuse.md)."""
+
+    def __init__(
+        self, onnx_file: str | Path, cache_dir: Path | None = None, precision: str = "f32", per_shape: bool = False
+    ):
         try:
             import openvino as ov
         except ImportError as e:  # installed, but its libraries do not load here
             raise OcrSetupError(
                 f"OpenVINO cannot be loaded ({e}); set {RUNTIME_ENV}=onnxruntime to read text with onnxruntime"
             ) from e
+        self._ov, self._onnx, self._cache_dir = ov, str(onnx_file), cache_dir
         # Threads not pinned to cores: the process's other threads (Tesseract, the next frame) share them.
-        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
-        core = ov.Core()
-        try:
-            if cache_dir is not None:
+        self._config = {
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,
+        }
+        self._core = ov.Core()
+        if cache_dir is not None:
+            try:
                 cache_dir.mkdir(parents=True, exist_ok=True)
-                core.set_property({"CACHE_DIR": str(cache_dir)})
-            self._compiled = core.compile_model(str(onnx_file), "CPU", config)
+                self._core.set_property({"CACHE_DIR": str(cache_dir)})
+            except (OSError, RuntimeError) as e:
+                self._without_cache(e)
+        self._lock = threading.Lock()
+        self._by_shape: OrderedDict[tuple[int, ...], _Compiled] = OrderedDict()
+        # Per shape: the network read here (on the warm-up thread, 0.07 s), so a new shape costs its reshape and
+        # compile only (0.09 s from the cache).
+        self._network = self._core.read_model(self._onnx) if per_shape else None
+        self._any_shape = None if per_shape else self._compile(self._onnx)
+
+    def _compile(self, model) -> _Compiled:
+        try:
+            return _Compiled(self._core.compile_model(model, "CPU", self._config))
         except (OSError, RuntimeError) as e:
-            if cache_dir is None:
+            if self._cache_dir is None:
                 raise
-            log.warning("%s: OpenVINO's cache in %s not used (%s); compiled without it", onnx_file, cache_dir, e)
-            self._compiled = ov.Core().compile_model(str(onnx_file), "CPU", config)
-        self._outputs = list(self._compiled.outputs)
-        self._per_thread = threading.local()
+            self._without_cache(e)
+            return _Compiled(self._core.compile_model(model, "CPU", self._config))
+
+    def _without_cache(self, error: Exception) -> None:
+        log.warning("%s: OpenVINO's cache in %s not used (%s); compiled without it", self._onnx, self._cache_dir, error)
+        self._core, self._cache_dir = self._ov.Core(), None
+
+    def _for_shape(self, shape: tuple[int, ...]) -> _Compiled:
+        with self._lock:
+            compiled = self._by_shape.get(shape)
+            if compiled is None:
+                model = self._network.clone()
+                model.reshape({model.inputs[0]: list(shape)})
+                compiled = self._by_shape[shape] = self._compile(model)
+                while len(self._by_shape) > SHAPES_KEPT:
+                    self._by_shape.popitem(last=False)
+            self._by_shape.move_to_end(shape)
+            return compiled
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        request = getattr(self._per_thread, "request", None)
-        if request is None:
-            request = self._per_thread.request = self._compiled.create_infer_request()
-        result = request.infer({0: batch})  # copies out of the request's buffers, which the next call reuses
-        return [result[output] for output in self._outputs]
+        return (self._any_shape or self._for_shape(batch.shape)).infer(batch)
 
 
 def run_on_openvino(engine, cache_dir: Path | None = None) -> None:
     """The engine's detector and recognizer run by OpenVINO (`OpenVinoModel`) instead of onnxruntime."""
     openvino_cache = cache_dir / "openvino" if cache_dir is not None else None
-    engine.text_det.infer = OpenVinoModel(model_path("Det"), openvino_cache)
+    engine.text_det.infer = OpenVinoModel(model_path("Det"), openvino_cache, per_shape=True)
     engine.text_rec.session = OpenVinoModel(model_path("Rec"), openvino_cache)
 
 

@@ -2,8 +2,9 @@
 arena, then also without spinning threads (`ppocr_engine.reopen_sessions`), then the detector's input
 normalised by table (`ppocr_engine.normalise_by_table`), then in a frame read again the last frame's
 unchanged lines kept with their readings (analyzers/text_reuse.py: everything onnxruntime runs, what
-VIDEO_TIMELINE_OCR_RUNTIME=onnxruntime gives), and as now: the networks run by OpenVINO where it is installed
-(`ppocr_engine.run_on_openvino`):
+VIDEO_TIMELINE_OCR_RUNTIME=onnxruntime gives), then the networks run by OpenVINO where it is installed
+(`ppocr_engine.run_on_openvino`) with the detector compiled once for any input shape, and as now: compiled for
+each frame size it is given (`OpenVinoModel(per_shape=True)`):
 
     flock /work/cpu.lock .venv/bin/python -m bench.ocr_speed [--repeat 3]
 
@@ -30,6 +31,7 @@ from analyzers import ocr, ppocr_engine
 from analyzers.decode import decode_video
 from analyzers.frame_models import scaled_down
 from analyzers.frames import iter_frames
+from analyzers.model_cache import model_cache_dir
 from analyzers.probe import probe_video
 from bench import corpus, machine
 from support.counted import Counted
@@ -80,7 +82,10 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
             runs[name].append(cost)
             answers.setdefault(name, events)
     best = {name: min(r["wall_s"] for r in costs) for name, costs in runs.items()}
-    engines = {name: engine for name, (engine, _) in variants.items() if name not in ("line_memory", "now")}
+    # the variants with an input step of their own
+    engines = {
+        name: engine for name, (engine, _) in variants.items() if name not in ("line_memory", "any_shape", "now")
+    }
     before = {e.start_s: e.value for e in answers["before"]}
     return {
         "clip": clip.name,
@@ -93,6 +98,15 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
             name: [e.start_s for e in events if before.get(e.start_s) != e.value] for name, events in answers.items()
         },
     }
+
+
+def any_shape_engine():
+    """`ocr.ocr_engine` as it was before the detector was compiled for each frame size: for any shape."""
+    engine = ppocr_engine.rapidocr_engine()
+    ppocr_engine.run_on_openvino(engine, model_cache_dir())
+    engine.text_det.infer = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Det"), model_cache_dir() / "openvino")
+    ppocr_engine.normalise_by_table(engine)
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         "no_spinning": (quiet, False),
         "table": (table, False),
         "line_memory": (table, True),
-        "now": (ocr.ocr_engine(), True),
     }
+    if ppocr_engine.ocr_runtime() == "openvino":
+        variants["any_shape"] = (any_shape_engine(), True)
+    variants["now"] = (ocr.ocr_engine(), True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in CLIPS:

@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         retinaface_file.write_bytes(WEIGHTS)
         engines = {"f32": ocr.ocr_engine(), "bf16": ppocr_engine.rapidocr_engine()}
         # As ocr_engine builds it, but the detector at bf16 (the recognizer stays at f32, as the analyzer runs it).
-        engines["bf16"].text_det.infer = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Det"), precision="bf16")
+        engines["bf16"].text_det.infer = ppocr_engine.OpenVinoModel(
+            ppocr_engine.model_path("Det"), precision="bf16", per_shape=True
+        )
         engines["bf16"].text_rec.session = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Rec"))
         ppocr_engine.normalise_by_table(engines["bf16"])
         sessions = {"f32": reference_session, "bf16": _OpenVinoSession(retinaface_file, "bf16")}

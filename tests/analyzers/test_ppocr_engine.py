@@ -9,6 +9,7 @@ import pytest
 from analyzers import ocr
 from analyzers.ppocr_engine import (
     RUNTIME_ENV,
+    SHAPES_KEPT,
     OcrSetupError,
     OpenVinoModel,
     TableNormalisedInput,
@@ -87,8 +88,9 @@ def test_openvino_gives_onnxruntimes_outputs_for_the_detector_and_the_recognizer
     assert [round(score, 3) for _, score in vino.text_rec(crops)[0]] == [round(score, 3) for _, score in read]
 
 
-def test_each_thread_calling_an_openvino_model_gets_its_own_request(tmp_path):
-    model = OpenVinoModel(model_path("Det"), tmp_path)
+@pytest.mark.parametrize("per_shape", [False, True])
+def test_each_thread_calling_an_openvino_model_gets_its_own_request(tmp_path, per_shape):
+    model = OpenVinoModel(model_path("Det"), tmp_path, per_shape=per_shape)
     rng = np.random.default_rng(3)
     batches = [rng.random((1, 3, 96, 160), dtype=np.float32) for _ in range(4)]
     expected = [model(b)[0] for b in batches]
@@ -97,18 +99,32 @@ def test_each_thread_calling_an_openvino_model_gets_its_own_request(tmp_path):
     assert all(np.array_equal(g, e) for g, e in zip(got, expected * 4))
 
 
+def test_a_per_shape_model_is_compiled_once_for_each_input_shape_and_keeps_the_last_ones(tmp_path):
+    any_shape = OpenVinoModel(model_path("Det"), tmp_path)
+    per_shape = OpenVinoModel(model_path("Det"), tmp_path, per_shape=True)
+    compiled, compile_model = [], per_shape._compile
+    per_shape._compile = lambda model: compiled.append(tuple(model.inputs[0].get_shape())) or compile_model(model)
+    rng = np.random.default_rng(5)
+    a, b, c = (rng.random((1, 3, h, w), dtype=np.float32) for h, w in ((96, 160), (64, 128), (128, 96)))
+    for batch in (a, a, b, a, c, b):
+        np.testing.assert_allclose(per_shape(batch)[0], any_shape(batch)[0], atol=1e-4)
+    assert SHAPES_KEPT == 2  # so b, pushed out by a and c, is compiled again
+    assert compiled == [a.shape, b.shape, c.shape, b.shape]
+
+
+@pytest.mark.parametrize("per_shape", [False, True])
 def test_compiled_models_are_kept_for_the_next_process_and_a_cache_that_cannot_be_used_costs_only_the_compile(
-    tmp_path, caplog
+    tmp_path, caplog, per_shape
 ):
     batch = np.random.default_rng(4).random((1, 3, 96, 160), dtype=np.float32)
-    first = OpenVinoModel(model_path("Det"), tmp_path / "cache")(batch)[0]
+    first = OpenVinoModel(model_path("Det"), tmp_path / "cache", per_shape=per_shape)(batch)[0]
     kept = sorted((tmp_path / "cache").iterdir())
     assert kept
-    assert np.array_equal(OpenVinoModel(model_path("Det"), tmp_path / "cache")(batch)[0], first)
+    assert np.array_equal(OpenVinoModel(model_path("Det"), tmp_path / "cache", per_shape=per_shape)(batch)[0], first)
     assert sorted((tmp_path / "cache").iterdir()) == kept  # loaded, not compiled and stored again
     (tmp_path / "a-file").write_text("not a folder")
     with caplog.at_level(logging.WARNING):
-        model = OpenVinoModel(model_path("Det"), tmp_path / "a-file" / "openvino")
+        model = OpenVinoModel(model_path("Det"), tmp_path / "a-file" / "openvino", per_shape=per_shape)
     assert np.array_equal(model(batch)[0], first)
     assert "a-file/openvino not used" in caplog.text and "ch_PP-OCRv4_det_infer.onnx" in caplog.text
 
