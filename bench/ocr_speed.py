@@ -102,9 +102,9 @@ def clip_row(clip: Path, variants: dict, repeat: int, folder: Path) -> dict:
 
 def any_shape_engine():
     """`ocr.ocr_engine` as it was before the detector was compiled for each frame size: for any shape."""
-    engine = ppocr_engine.rapidocr_engine()
-    ppocr_engine.run_on_openvino(engine, model_cache_dir())
-    engine.text_det.infer = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Det"), model_cache_dir() / "openvino")
+    engine, cache = ppocr_engine.rapidocr_engine(), model_cache_dir() / "openvino"
+    engine.text_det.infer = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Det"), cache)
+    engine.text_rec.session = ppocr_engine.OpenVinoModel(ppocr_engine.model_path("Rec"), cache)
     ppocr_engine.normalise_by_table(engine)
     return engine
 
