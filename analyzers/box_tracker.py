@@ -47,6 +47,13 @@ class _Track:
         self.box, self.t = box, t
 
 
+def corners(boxes) -> np.ndarray:
+    """Boxes as the records give them (x, y, width, height) as rows of x0, y0, x1, y1, what `overlaps` and
+    `BoxTracker.update` take."""
+    xywh = np.asarray(boxes, float).reshape(-1, 4)
+    return np.hstack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
+
+
 def overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of `a` (rows) with every box of `b` (columns), boxes as x0, y0, x1, y1."""
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from analyzers import object_detector
-from analyzers.box_tracker import BoxTracker
+from analyzers.box_tracker import BoxTracker, corners
 from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
@@ -101,7 +101,7 @@ def one_box_per_object(found: list[Detection]) -> tuple[list[Detection], np.ndar
     """One kind's boxes as (detections, x0 y0 x1 y1, scores), suppressed again across labels: the detector
     keeps a box per label, so one deer can come as a cow and a horse at the same place, and a tracker given
     both would follow two objects."""
-    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d.box for d in found)], float)
+    xyxy = corners([d.box for d in found])
     scores = np.array([d.score for d in found], float)
     if len(found) < 2:
         return found, xyxy, scores

@@ -23,10 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from analyzers import faces, ocr, ppocr_engine
-from analyzers.box_tracker import overlaps, pairs
+from analyzers.box_tracker import corners, overlaps, pairs
 from analyzers.decode import decode_video
 from analyzers.frame_models import seconds_with_frames
 from analyzers.probe import probe_video
@@ -45,17 +43,14 @@ class _OpenVinoSession:
         return self._model(feed["input"])
 
 
-def _corners(frame_faces) -> np.ndarray:
-    """A frame's face boxes as x0, y0, x1, y1 rows (what `box_tracker.overlaps` takes)."""
-    return np.array([(x, y, x + w, y + h) for x, y, w, h in (f.box for f in frame_faces.faces)], float).reshape(-1, 4)
-
-
 def face_agreement(reference: list, other: list) -> dict:
     """Faces found in both lists of `faces.FrameFaces` (per frame, paired by overlap as the object tracker pairs
     boxes: `box_tracker.pairs` at MATCH_IOU) and in one only."""
     both = only_reference = only_other = 0
     for mine, theirs in zip(reference, other, strict=True):
-        matched = len(pairs(overlaps(_corners(mine), _corners(theirs)), MATCH_IOU))
+        matched = len(
+            pairs(overlaps(corners([f.box for f in mine.faces]), corners([f.box for f in theirs.faces])), MATCH_IOU)
+        )
         both += matched
         only_reference += len(mine.faces) - matched
         only_other += len(theirs.faces) - matched

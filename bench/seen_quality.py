@@ -34,9 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
-from analyzers.box_tracker import overlaps  # noqa: E402
+from analyzers.box_tracker import corners, overlaps  # noqa: E402
 from bench import corpus  # noqa: E402
 from bench.accuracy import LABELS, clip_path  # noqa: E402
 
@@ -162,18 +161,12 @@ def recut_hamilton(scratch: Path) -> tuple[Path, list[tuple[float, float, float]
     return out, mapping
 
 
-def _corners(boxes) -> np.ndarray:
-    """Boxes as x, y, w, h to rows of x0, y0, x1, y1 (what box_tracker.overlaps takes)."""
-    xywh = np.asarray(boxes, float).reshape(-1, 4)
-    return np.hstack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
-
-
 def matched_faces(labelled: list, boxes: list[dict]) -> list[tuple[str, int]]:
     """(identity, person id) of each reported face box (`box` x, y, w, h, `person`) whose most overlapping
     labelled face (box, identity) overlaps it by at least MATCH_IOU; faces labelled unclear are left out."""
     if not labelled or not boxes:
         return []
-    iou = overlaps(_corners([box for box, _ in labelled]), _corners([b["box"] for b in boxes]))
+    iou = overlaps(corners([box for box, _ in labelled]), corners([b["box"] for b in boxes]))
     matched = []
     for column, reported in enumerate(boxes):
         row = int(iou[:, column].argmax())

@@ -5,7 +5,7 @@ from itertools import count
 import numpy as np
 import pytest
 
-from analyzers.box_tracker import BoxTracker, overlaps, pairs
+from analyzers.box_tracker import BoxTracker, corners, overlaps, pairs
 
 
 def _square(x, y=0, side=60):
@@ -30,6 +30,18 @@ def _tracker(lost_s=1.5):
 )
 def test_pairs_have_the_largest_total_overlap_each_box_and_track_once(iou, expected):
     assert pairs(np.asarray(iou, float)) == expected
+
+
+@pytest.mark.parametrize(
+    "boxes, expected",
+    [
+        ([], np.zeros((0, 4))),  # a frame without boxes: no rows, still four columns
+        ([(10, 20, 30, 40)], [[10, 20, 40, 60]]),  # x, y, width, height -> x0, y0, x1, y1
+        ([(0, 0, 5, 5), (7, 3, 1, 2)], [[0, 0, 5, 5], [7, 3, 8, 5]]),
+    ],
+)
+def test_corners_of_record_boxes(boxes, expected):
+    np.testing.assert_array_equal(corners(boxes), np.asarray(expected, float).reshape(-1, 4))
 
 
 def test_overlaps_of_boxes():
