@@ -239,9 +239,11 @@ def decode_video(
     writer = sampling = None
     if frames_path is not None:
         # The frame store (and pyarrow) is imported by the passes that write one: the cut list writes none.
+        from analyzers import frame_cache
         from analyzers.frames import FrameStoreWriter, SampledFrame
         from analyzers.visibility import visibility
 
+        frame_cache.release()  # another video's frames (or this one's before) are not read again
         writer = FrameStoreWriter(frames_path)
 
         def store(sampled: SampledFrame) -> None:

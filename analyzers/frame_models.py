@@ -17,6 +17,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from analyzers import frame_cache
 from analyzers.frames import SampledFrame, iter_frames
 from analyzers.process_memory import release_free_memory
 from analyzers.progress import Progress
@@ -66,8 +67,9 @@ def answers_for_changed_frames(
     only on frames whose picture changed since the last one it saw; the others reuse that answer.
     The frames are decoded and their thumbnails made on a second thread, up to a batch ahead (`read_ahead`):
     while the model runs on one batch the next is read, on the core the model leaves idle (JPEG decoding
-    and the thumbnail release the GIL). That holds at most twice the batch's frames and one more at a time;
-    the memory they took is handed back to the system at the end."""
+    and the thumbnail release the GIL). Frames an earlier pass in this process kept (`frame_cache`) are not
+    decoded again. Beyond those, this holds at most twice the batch's frames and one more at a time; the
+    memory they took is handed back to the system at the end."""
     last_thumb, last = None, None
     batch: list[tuple[SampledFrame, np.ndarray]] = []
 
@@ -89,7 +91,9 @@ def answers_for_changed_frames(
         if progress and batch:
             progress.at(batch[-1][0].t)
 
-    with_thumbnails = ((frame, thumbnail(frame.image)) for frame in iter_frames(frames_path))
+    with_thumbnails = frame_cache.frames_with_thumbnails(
+        frames_path, lambda start: ((frame, thumbnail(frame.image)) for frame in iter_frames(frames_path, start))
+    )
     try:
         with read_ahead(with_thumbnails, depth=max(2, batch_size), name="frames") as frames:
             for item in frames:

@@ -35,7 +35,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from analyzers import object_detector
+from analyzers import frame_cache, object_detector
 from analyzers.box_tracker import BoxTracker, corners
 from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
 from analyzers.objects import Detection
@@ -158,10 +158,19 @@ def detect_frames(
 
 
 def iter_frames_at(frames_path: Path, times: set[float]) -> Iterator[tuple[float, np.ndarray]]:
-    """(t, RGB frame) of the stored frames at `times`, in stored order, one decoded at a time."""
+    """(t, RGB frame) of the stored frames at `times`, in stored order: those an earlier pass kept in memory
+    (`frame_cache`), then the others decoded one at a time."""
     import pyarrow.parquet as pq
 
     wanted = {round(t, 3) for t in times}
+    kept = frame_cache.kept_frames(frames_path)
+    for frame in kept:
+        if round(frame.t, 3) in wanted:
+            yield round(frame.t, 3), frame.image
+    if kept:
+        wanted = {t for t in wanted if t > round(kept[-1].t, 3)}
+    if not wanted:
+        return
     reader = pq.ParquetFile(str(frames_path))
     for group in range(reader.num_row_groups):
         ts = [round(t, 3) for t in reader.read_row_group(group, columns=["t"]).column("t").to_pylist()]

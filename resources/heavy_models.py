@@ -285,6 +285,9 @@ class HeavyModelSession:
 
     # -- lifetime -----------------------------------------------------------------------------
     def _start(self) -> None:
+        from analyzers import frame_cache
+
+        frame_cache.release()  # the frames the CPU frame models shared: the heavy model's memory comes first
         if self.on_cuda:
             import torch
 

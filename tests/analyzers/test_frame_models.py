@@ -37,8 +37,8 @@ def test_the_next_batch_is_read_while_the_model_runs_on_one(tmp_path, monkeypatc
     read = []
     iter_frames = frame_models.iter_frames
 
-    def counted(path):
-        for frame in iter_frames(path):
+    def counted(path, start=0.0):
+        for frame in iter_frames(path, start):
             read.append(threading.current_thread().name)
             yield frame
 
@@ -63,8 +63,8 @@ def test_a_frame_that_cannot_be_read_fails_where_it_comes_and_stops_the_reader(t
     store = _store(tmp_path, ["A", "B", "C"])
     iter_frames = frame_models.iter_frames
 
-    def damaged(path):
-        frames = iter_frames(path)
+    def damaged(path, start=0.0):
+        frames = iter_frames(path, start)
         yield next(frames)
         raise ValueError(f"{path}: frame at 0.5 s is damaged")
 
