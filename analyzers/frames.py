@@ -78,10 +78,12 @@ def iter_frames(path: Path, start_s: float = 0.0, end_s: float = float("inf")) -
         table = reader.read_row_group(group)
         for row in table.to_pylist():
             if start_s <= row["t"] < end_s:
-                bgr = cv2.imdecode(np.frombuffer(row["jpeg"], np.uint8), cv2.IMREAD_COLOR)
-                yield SampledFrame(
-                    t=row["t"], frame_index=row["frame_index"], image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                )
+                yield SampledFrame(t=row["t"], frame_index=row["frame_index"], image=decoded_jpeg(row["jpeg"]))
+
+
+def decoded_jpeg(jpeg: bytes) -> np.ndarray:
+    """A stored frame's RGB pixels (libjpeg writes them in RGB order: no channel swap after)."""
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR_RGB)
 
 
 def frame_times(path: Path) -> list[float]:

@@ -38,6 +38,7 @@ import numpy as np
 from analyzers import frame_cache, object_detector
 from analyzers.box_tracker import BoxTracker, corners
 from analyzers.frame_models import answers_for_changed_frames, seconds_with_frames
+from analyzers.frames import decoded_jpeg
 from analyzers.objects import Detection
 from analyzers.progress import Progress, Say
 from analyzers.records import Event
@@ -179,8 +180,7 @@ def iter_frames_at(frames_path: Path, times: set[float]) -> Iterator[tuple[float
             continue
         jpegs = reader.read_row_group(group, columns=["jpeg"]).column("jpeg")
         for i in rows:
-            bgr = cv2.imdecode(np.frombuffer(jpegs[i].as_py(), np.uint8), cv2.IMREAD_COLOR)
-            yield ts[i], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield ts[i], decoded_jpeg(jpegs[i].as_py())
 
 
 def thumbnails(frames_path: Path, tracks: dict[int, Track]) -> dict[int, str]:

@@ -62,3 +62,23 @@ def test_dlib_remains_selectable_and_an_unknown_detector_is_named():
     assert len(faces.detect_faces(frame, detector="dlib")) == 1
     with pytest.raises(ValueError, match=r"unknown face detector 'mtcnn'.*retinaface, dlib"):
         faces.detect_faces(frame, detector="mtcnn")
+
+
+@pytest.mark.parametrize(
+    ("size", "min_score"), [((320, 180), 0.9), ((960, 540), 0.9), ((960, 540), 0.5), ((641, 359), 0.02)]
+)
+def test_only_the_likely_boxes_are_decoded_and_the_faces_are_tiny_retinafaces_own(size, min_score):
+    from retinaface.postprocess import postprocess
+    from retinaface.preprocess import preprocess
+
+    width, height = size
+    two = paste(
+        paste(texture(7, width, height), face_photo(), width // 2, 5, height - 20), face_photo(), 5, 10, height // 2
+    )
+    for frame in (texture(8, width, height), two):
+        batch = preprocess(frame)
+        outputs = faces.retinaface_session().run(None, {"input": batch})
+        theirs = postprocess([o.copy() for o in outputs], *batch.shape, score_threshold=min_score)[0]
+        ours = faces._decoded(outputs, width, height, min_score)
+        assert ours == [(f.x, f.y, f.width, f.height, f.score) for f in theirs]
+    assert len(ours) >= 2  # the two faces, and at the lowest threshold more boxes

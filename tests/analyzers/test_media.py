@@ -5,7 +5,9 @@ import re
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from analyzers.audio import analyze_audio
@@ -41,6 +43,16 @@ def test_one_decode_pass_yields_signals_and_sampled_frames(clip, tmp_path):
     assert frames[0].image.shape == (180, 320, 3)
     # motion is measured about MOTION_RATE times a second, each over ~0.25 s
     assert result.signals["motion_span"].notna().sum() == pytest.approx(4 * 11, abs=3)
+
+
+def test_stored_frames_read_back_in_rgb_as_a_channel_swap_of_the_decoded_jpeg_gives_them(clip, tmp_path):
+    decode_video(probe_video(clip), tmp_path / "frames.parquet")
+    table = pq.read_table(tmp_path / "frames.parquet")
+    frames = list(iter_frames(tmp_path / "frames.parquet"))
+    for frame, jpeg in zip(frames, table.column("jpeg").to_pylist(), strict=True):
+        bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(frame.image, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert any(abs(f.image[..., 0].mean() - f.image[..., 2].mean()) > 5 for f in frames)  # colour: a swap would show
 
 
 def test_a_frame_store_failure_on_its_thread_fails_the_pass_with_its_own_error(clip, tmp_path, monkeypatch):
