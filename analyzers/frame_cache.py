@@ -66,6 +66,11 @@ def release() -> None:
         release_free_memory()
 
 
+def kept_bytes() -> int:
+    """The memory the kept frames and thumbnails hold."""
+    return _kept_bytes
+
+
 def kept_frames(path: Path) -> list[SampledFrame]:
     """The frames of the store at `path` kept in memory (its first ones, in order); [] when none are."""
     key = _store_key(path)

@@ -14,10 +14,10 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue
 
 from analyzers import audio as audio_analyzer
+from analyzers import frame_cache, whisper_models
 from analyzers import sound_events as sound_analyzer
 from analyzers import speakers as speaker_analyzer
 from analyzers import transcript as transcript_analyzer
-from analyzers import whisper_models
 from analyzers.records import frame_events
 from resources.heavy_models import HeavyModelRuntime
 from resources.model_specs import ModelSpec, ModelSpecError
@@ -134,6 +134,7 @@ def build_transcript_asset(spec: ModelSpec, with_speakers: bool = False) -> Asse
     ):
         """Words spoken per second and their language (Whisper via faster-whisper), with word timestamps."""
         started, probe = time.perf_counter(), probe_of(video_probe)
+        frame_cache.release()  # the frames the frame models shared: none is read here, and Whisper needs the memory
         licence = {"model_licence": bundled.licence} if (bundled := whisper_models.BUNDLED.get(spec.model)) else {}
         if audio_pcm is None or not transcript_analyzer.speech_heard(audio_pcm):
             # No audio stream, or no voice where Whisper's own filter looks: nothing is said, no model needed.

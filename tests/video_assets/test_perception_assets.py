@@ -7,6 +7,8 @@ import pytest
 import torch
 from dagster import DagsterInstance
 
+from analyzers import frame_cache
+from analyzers import transcript as transcript_analyzer
 from resources.model_specs import ModelSpec, ModelSpecError
 from support.media_factory import caption, face_photo, paste, place, speech, texture, tiny_object_detector, write_video
 from support.words import word_error_rate
@@ -46,11 +48,19 @@ def _run(defs, clip):
     return timeline, records
 
 
-def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, instance_home, tmp_path):
+def test_the_graph_fills_text_faces_transcript_and_objects(perception_clip, instance_home, tmp_path, monkeypatch):
     detector = tiny_object_detector(tmp_path / "rtdetr")
     specs = {"objects": ModelSpec(name="objects", model=str(detector), options={"threshold": 0.0, "batch_size": 4})}
     defs = build_definitions(data_root=instance_home["VIDEO_TIMELINE_DATA"], model_specs=specs)
+    kept_when_transcribing, heard = [], transcript_analyzer.speech_heard
+
+    def speech_heard(*args, **kwargs):  # the frames the frame models shared are let go before the transcript
+        kept_when_transcribing.append(frame_cache.kept_bytes())
+        return heard(*args, **kwargs)
+
+    monkeypatch.setattr(transcript_analyzer, "speech_heard", speech_heard)
     timeline, meta = _run(defs, perception_clip)
+    assert kept_when_transcribing == [0]
     assert len(timeline) == 4
     assert [[t.casefold().replace(" ", "") for t in v] for v in timeline["text"]] == [
         ["exitonly"],
