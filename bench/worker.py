@@ -235,6 +235,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--graph", choices=["light", "default", "without-seen"], default="light")
     args = parser.parse_args()
+    folder = {"direct": "scratch", "graph": "data"}.get(args.mode)
+    if folder and getattr(args, folder) is None:  # its outputs would go to a folder named "None"
+        parser.error(f"{args.mode} needs --{folder} DIR")
     if args.mode == "direct":
         out = direct(args.file, args.scratch)
     elif args.mode == "graph":

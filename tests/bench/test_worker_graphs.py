@@ -1,7 +1,11 @@
 """The bench's graph without the seen-and-heard assets is the default graph minus exactly those four, its
 timeline and report counting only what is left (what bench.seen_speed compares against)."""
 
-from bench.worker import SEEN_AND_HEARD, definitions_without
+import sys
+
+import pytest
+
+from bench.worker import SEEN_AND_HEARD, definitions_without, main
 from video_assets.definitions import build_definitions
 from video_assets.names import ANALYZE_JOB
 from video_assets.report import report_expected_aspects
@@ -20,3 +24,16 @@ def test_the_graph_without_the_four_keeps_everything_else_and_stops_expecting_th
     assert dropped <= set(report_expected_aspects(full))
     assert not dropped & set(report_expected_aspects(without))
     assert without.resolve_job_def(ANALYZE_JOB).executor_def == full.resolve_job_def(ANALYZE_JOB).executor_def
+
+
+@pytest.mark.parametrize(("mode", "folder"), [("graph", "--data"), ("direct", "--scratch")])
+def test_a_measured_run_without_its_output_folder_is_refused_before_it_writes(
+    mode, folder, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["bench.worker", mode, str(tmp_path / "clip.mp4")])
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == 2
+    assert f"{mode} needs {folder} DIR" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # no folder named "None" (or anything else) was made
