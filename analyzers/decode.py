@@ -215,12 +215,14 @@ def decode_video(
     sample_fps: float = 2.0,
     max_side: int = 1280,
     motion: bool = True,
+    visibility: bool = False,
     progress: Say | None = None,
 ) -> DecodeResult:
     """The one pass over the video stream: per-frame signals and sampled frames (written to frames_path).
 
-    A caller that needs only the signals for cut detection (analyzers.cut_list) passes no frames_path (no frame
-    is sampled, so no visibility either) and motion=False (the global-motion columns stay NaN): about 40 % of the
+    The sampled frames' visibility is measured when they are stored, or without storing them (no JPEG encoded)
+    with `visibility`. A caller that needs only the signals for cut detection (analyzers.cut_list) passes no
+    frames_path (no frame is sampled) and motion=False (the global-motion columns stay NaN): about 40 % of the
     pass's time. Packets the decoder rejects are skipped and decoding goes on, as ffmpeg does; what could
     not be decoded is in `damage`, and so is the missing end of a file cut short (its data ends well before the
     stream's declared end). Raises MediaError when no frame decodes."""
@@ -237,18 +239,21 @@ def decode_video(
     signals = FrameSignals(motion_rate=MOTION_RATE if motion else 0.0)
     seen: list[tuple[float, float]] = []
     writer = sampling = None
-    if frames_path is not None:
+    if frames_path is not None or visibility:
         # The frame store (and pyarrow) is imported by the passes that write one: the cut list writes none.
-        from analyzers import frame_cache
         from analyzers.frames import FrameStoreWriter, SampledFrame
-        from analyzers.visibility import visibility
+        from analyzers.visibility import visibility as visibility_of
 
-        frame_cache.release()  # another video's frames (or this one's before) are not read again
-        writer = FrameStoreWriter(frames_path)
+        if frames_path is not None:
+            from analyzers import frame_cache
+
+            frame_cache.release()  # another video's frames (or this one's before) are not read again
+            writer = FrameStoreWriter(frames_path)
 
         def store(sampled: SampledFrame) -> None:
-            writer.add(sampled)
-            seen.append((sampled.t, visibility(sampled.image)))
+            if writer is not None:
+                writer.add(sampled)
+            seen.append((sampled.t, visibility_of(sampled.image)))
 
         # JPEG-encoding and measuring the sampled frames on a third thread: on the decoding thread they made it
         # the slower of the two on 720p video (the signals' thread waited for frames for a quarter of the pass).

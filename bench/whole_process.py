@@ -4,7 +4,8 @@ start, imports, instance, run): `python -m bench.whole_process`, and part of `ma
 - ffmpeg decoding synthetic_clip01 (`ffmpeg -i CLIP -f null -`): the reference for every ratio below;
 - `video-timeline analyze` on a 1-second clip (the first run on a new instance, then `--force` repeats);
 - `video-timeline analyze synthetic_clip01` with the default graph, and its time over ffmpeg's;
-- the light graph in-process (bench/worker.py graph --graph light): real-time factor;
+- the light graph in-process (bench/worker.py graph --graph light; since 2026-12-06 12:00 UTC without the frame
+  store, which nothing in it reads): real-time factor;
 - for both graphs, the CPU seconds they used and so the best real-time factor the machine's cores allow
   that work (all of them busy from start to end), which no scheduling of the steps can beat; for the default
   graph also the cores each step kept busy on average (its process's CPU over time, bench/cpu_trace.py);
@@ -337,7 +338,7 @@ def summary_rows(r: dict) -> list[list[str]]:
             _met(default["realtime"] >= TARGETS["default_realtime"]),
         ],
         [
-            "light graph in-process, synthetic_clip01",
+            "light graph in-process (no frame store: nothing in it reads one), synthetic_clip01",
             f"{light['realtime']:.1f}x real time ({light['wall_s']:.2f} s)" + _bound(light)
             if light.get("success")
             else "failed",

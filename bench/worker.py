@@ -2,7 +2,8 @@
 
   python -m bench.worker direct FILE --scratch DIR      the light analyzers called directly (no Dagster)
   python -m bench.worker graph FILE --data DIR [--graph light|default|without-seen]   the Dagster job, in-process
-      light: the decode steps, the light analyzers and the timeline over them; default: every configured asset;
+      light: the light analyzers, the timeline over them and what they read (the decode steps without the frame
+      store, which only the frame models and the report read); default: every configured asset;
       without-seen: default without objects, persons, sound events and speakers (bench.seen_speed)
   python -m bench.worker peer FILE                      PySceneDetect's ContentDetector and AdaptiveDetector,
                                                         and bare PyAV decoding (the floor of any video pass)
@@ -43,7 +44,7 @@ def timed(times: dict, name: str, fn, *args, **kwargs):
 def direct(path: Path, scratch: Path) -> dict:
     """The light graph's analyzers in the graph's order, each timed like its asset (analysis + events table)."""
     from analyzers import audio, camera_motion, shots, visual_stats
-    from analyzers.decode import decode_audio, decode_video
+    from analyzers.decode import decode_audio, decode_video, video_quality_events
     from analyzers.probe import probe_video
     from analyzers.records import events_frame
     from analyzers.timeline import build_timeline
@@ -51,7 +52,8 @@ def direct(path: Path, scratch: Path) -> dict:
     imported, cpu_start = time.perf_counter() - STARTED, cpu_s()
     times: dict[str, float] = {}
     probe = timed(times, "probe", probe_video, path)
-    decoded = timed(times, "decode_video", decode_video, probe, scratch / "frames.parquet")
+    # as the light graph's decode step: no frame store (nothing in it reads one), the sampled frames' visibility
+    decoded = timed(times, "decode_video", decode_video, probe, None, visibility=True)
     audio_path = scratch / "audio.parquet"
     has_audio = timed(times, "decode_audio", decode_audio, probe, audio_path).seconds > 0
     signals, key = decoded.signals, "bench"
@@ -64,6 +66,7 @@ def direct(path: Path, scratch: Path) -> dict:
     frames = {"shots": shots_table}
     cuts = shots.boundaries(shot_events)
     analyses = {
+        "video_quality": lambda: video_quality_events(decoded, probe.duration_s),
         "camera_motion": lambda: camera_motion.analyze_camera_motion(signals, probe.duration_s, cuts),
         "visual_stats": lambda: visual_stats.analyze_visual_stats(signals, probe.duration_s),
         "audio": lambda: audio.analyze_audio(audio_path if has_audio else None, probe.duration_s),
@@ -92,7 +95,7 @@ SEEN_AND_HEARD = ("objects", "persons", "sound_events", "speakers")
 
 
 def light_definitions(defs):
-    """The light graph alone (decode steps, light analyzers, the timeline over them) with the project's
+    """The light graph alone (light analyzers, the timeline over them and what they read) with the project's
     resources and job."""
     from video_assets import audio, decode, visual
 
@@ -130,8 +133,10 @@ def _graph_of(defs, assets: list, report: bool):
     event_assets = aspects_by_asset(assets)
     timeline, checks = build_timeline_assets(event_assets)
     extra = [build_report_asset(expected_aspects(event_assets))] if report else []
+    # Without the report, the timeline and what it reads: no sampled frame is stored where no asset reads them.
+    selection = AssetSelection.all() if report else AssetSelection.assets(timeline).upstream()
     job = define_asset_job(
-        ANALYZE_JOB, selection=AssetSelection.all(), executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
+        ANALYZE_JOB, selection=selection, executor_def=defs.resolve_job_def(ANALYZE_JOB).executor_def
     )
     return Definitions(assets=[*assets, timeline, *extra], asset_checks=checks, jobs=[job], resources=defs.resources)
 

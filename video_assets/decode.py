@@ -124,16 +124,17 @@ def video_decode(
     """The single decode pass over the video stream (past packets the decoder rejects, as ffmpeg does)."""
     probe = probe_of(video_probe)
     selected = context.op_execution_context.selected_output_names
-    # Frames are sampled only for an output that reads them: rebuilding frame_signals alone (a backfill after a
-    # change of the signals) encodes no JPEG frame.
-    sampling = bool(selected & {"sampled_frames", VIDEO_QUALITY})
-    frames_tmp = _run_temp_path(storage, "sampled_frames", context) if sampling else None
+    # Frames are sampled only for an output that reads them, and JPEG-encoded only when their store is selected:
+    # rebuilding frame_signals alone (a backfill after a change of the signals) samples none, video_quality
+    # without the store measures the sampled frames' visibility and stores none.
+    frames_tmp = _run_temp_path(storage, "sampled_frames", context) if "sampled_frames" in selected else None
     result = _into_temp_file(
         lambda: decode_video(
             probe,
             frames_tmp,
             sample_fps=settings.sample_fps,
             max_side=settings.frame_max_side,
+            visibility=VIDEO_QUALITY in selected,
             progress=context.log.info,
         ),
         frames_tmp,
@@ -169,8 +170,6 @@ def video_decode(
             "sampled_frames",
             metadata={**common, "frames_sampled": result.sampled, "sample_fps": settings.sample_fps},
         )
-    elif frames_tmp is not None:
-        frames_tmp.unlink(missing_ok=True)
     if VIDEO_QUALITY in selected:
         events = video_quality_events(result, probe.duration_s)
         yield Output(

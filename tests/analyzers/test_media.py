@@ -45,6 +45,15 @@ def test_one_decode_pass_yields_signals_and_sampled_frames(clip, tmp_path):
     assert result.signals["motion_span"].notna().sum() == pytest.approx(4 * 11, abs=3)
 
 
+def test_visibility_without_a_frame_store_measures_the_same_sampled_frames_and_stores_none(clip, tmp_path):
+    stored = decode_video(probe_video(clip), tmp_path / "frames.parquet")
+    alone = decode_video(probe_video(clip), None, visibility=True)
+    assert alone.sampled == 0 and stored.sampled == len(alone.visibility) == 22
+    assert alone.visibility == stored.visibility and any(v > 0 for _, v in alone.visibility)
+    assert list(tmp_path.iterdir()) == [tmp_path / "frames.parquet"]
+    assert decode_video(probe_video(clip), None).visibility == []  # the cut list's pass samples nothing
+
+
 def test_stored_frames_read_back_in_rgb_as_a_channel_swap_of_the_decoded_jpeg_gives_them(clip, tmp_path):
     decode_video(probe_video(clip), tmp_path / "frames.parquet")
     table = pq.read_table(tmp_path / "frames.parquet")

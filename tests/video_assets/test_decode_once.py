@@ -3,9 +3,13 @@
 The counter (support/decode_counter.py) sees every PyAV open and every frame decoded through any of
 PyAV's decoding calls, so a second pass made any other way than the first is counted too."""
 
+import json
+
 import av
+import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
+from pandas.testing import assert_frame_equal
 
 from analyzers.probe import probe_video
 from support.decode_counter import counting_media_reads
@@ -45,3 +49,26 @@ def test_rebuilding_the_frame_signals_alone_samples_no_frame(clip, instance_home
     storage = defs.resources["storage"]
     assert storage.asset_path("frame_signals", run.key).is_file()
     assert not storage.asset_path("sampled_frames", run.key).parent.exists()
+
+
+def test_the_picture_quality_alone_measures_the_sampled_frames_without_storing_them(clip, instance_home, tmp_path):
+    # video_quality selected without sampled_frames: the frames are sampled and measured as when they are
+    # stored (the same visibility per second), but none is JPEG-encoded and the store's folder is never made.
+    def quality(data_root, selection):
+        defs = build_definitions(data_root=str(data_root))
+        with DagsterInstance.get() as instance:
+            run = analyze_file(defs, instance, clip, asset_selection=selection)
+            assert run.success, run.failure
+            messages = [e.user_message for e in instance.all_logs(run.run_id)]
+        storage = defs.resources["storage"]
+        table = pd.read_parquet(storage.asset_path("video_quality", run.key))
+        return table, messages, storage.asset_path("sampled_frames", run.key).parent.exists()
+
+    probe_and = [AssetKey("video_probe"), AssetKey("video_quality")]
+    stored, _, made = quality(tmp_path / "stored", [*probe_and, AssetKey("sampled_frames")])
+    alone, messages, made_alone = quality(tmp_path / "alone", probe_and)
+    assert made and not made_alone
+    assert any(m.endswith(", sampled 0") for m in messages), messages
+    visible = alone.loc[alone["aspect"] == "visibility", "value"].map(json.loads)
+    assert len(visible) == probe_video(clip).seconds and visible.between(0, 1).all() and visible.max() > 0
+    assert_frame_equal(alone, stored)
