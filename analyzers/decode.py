@@ -240,7 +240,7 @@ def decode_video(
     seen: list[tuple[float, float]] = []
     writer = sampling = None
     if frames_path is not None or visibility:
-        # The frame store (and pyarrow) is imported by the passes that write one: the cut list writes none.
+        # The frame store's module (and pyarrow) is imported by the passes that sample: the cut list samples none.
         from analyzers.frames import FrameStoreWriter, SampledFrame
         from analyzers.visibility import visibility as visibility_of
 

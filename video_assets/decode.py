@@ -141,7 +141,8 @@ def video_decode(
     )
     fps = result.decoded / result.seconds if result.seconds else 0.0
     context.log.info(
-        f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), sampled {result.sampled}"
+        f"decoded {result.decoded} frames in {result.seconds:.1f} s ({fps:.0f} fps), "
+        f"sampled {len(result.visibility)} ({result.sampled} stored)"
     )
     if result.resets:
         context.log.warning(
