@@ -7,7 +7,7 @@ that no track takes starts a track; a weak one stays without. A track unseen for
 
 A box matches the track whose predicted box it overlaps most (IoU at least `min_iou`), one box per track.
 Where no box is wanted by two tracks nor a track by two boxes (most frames), those pairs are the answer;
-otherwise the pairs with the largest total overlap are chosen (scipy's assignment solver, imported then).
+otherwise the pairs with the largest total overlap are chosen (analyzers.assignment).
 
 Each track predicts where its box is at the frame's time from its velocity: measured between its last two
 sightings and smoothed over earlier ones, in pixels per second, so frames at any rate or with gaps predict
@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from analyzers.assignment import least_cost_assignment
 
 MIN_IOU = 0.1  # a box overlapping a track's predicted box less than this is not that track's object
 VELOCITY_GAIN = 0.5  # how much of a new velocity measurement replaces the track's estimate
@@ -74,9 +76,7 @@ def pairs(iou: np.ndarray, min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
     iou = np.where(iou >= min_iou, iou, 0.0)
     rows, cols = np.nonzero(iou)
     if len(set(rows.tolist())) < len(rows) or len(set(cols.tolist())) < len(cols):  # some box or track is contested
-        from scipy.optimize import linear_sum_assignment
-
-        rows, cols = linear_sum_assignment(iou, maximize=True)
+        rows, cols = least_cost_assignment(-iou)
     return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if iou[r, c] > 0]
 
 

@@ -1,7 +1,7 @@
 """Face embeddings of a whole video clustered into persons, in memory that does not grow with the square of
 the number of faces.
 
-Agglomeration (scipy's linkage: complete for dlib's descriptor, average for ArcFace: LINKAGE) cut at the
+Agglomeration (analyzers.linkage: complete for dlib's descriptor, average for ArcFace: LINKAGE) cut at the
 embedder's same-person distance (TOLERANCE), then two faces of one frame are never one person: the later
 one is moved to its next-nearest person or a new one. Then the faces of each frame with several are given
 the persons they hold jointly: the assignment with the least total distance to the persons' centres (each
@@ -23,8 +23,11 @@ import functools
 
 import numpy as np
 
+from analyzers.assignment import least_cost_assignment
+from analyzers.linkage import flat_clusters
+
 TOLERANCE = {"dlib": 0.6, "arcface": 0.6}  # distance below which two faces are one person
-# scipy linkage of the clustering. dlib: complete (every pair of one person's faces within the tolerance, the
+# Linkage of the clustering. dlib: complete (every pair of one person's faces within the tolerance, the
 # pairwise rule dlib's 0.6 is defined by); ArcFace: average. Both measured with both on the labelled set
 # (docs/perception.md): average linkage chained dlib's small dark audience faces into one another, complete
 # linkage split ArcFace's same person across poses.
@@ -75,13 +78,7 @@ def _distance_matrix(emb: np.ndarray, embedder: str) -> np.ndarray:
 
 def _linkage_labels(d: np.ndarray, embedder: str) -> np.ndarray:
     """Cluster index per row of a square distance matrix (0-based, in no particular order)."""
-    if len(d) == 1:
-        return np.zeros(1, int)
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
-
-    merges = linkage(squareform(d, checks=False), LINKAGE[embedder])
-    return fcluster(merges, TOLERANCE[embedder], "distance") - 1
+    return flat_clusters(d, LINKAGE[embedder], TOLERANCE[embedder])
 
 
 def _faces_by_frame(frames: list[float]) -> list[list[int]]:
@@ -117,8 +114,6 @@ def _faces_of_a_frame_assigned_jointly(labels: np.ndarray, frames: list[float], 
     """Among the persons the faces of one frame hold, each face takes one so that the total distance to the
     persons' centres (without the face itself) is least; frame by frame, centres kept up to date. Only
     permutes ids within a frame (no person is made or merged), and only of persons seen more than once."""
-    from scipy.optimize import linear_sum_assignment
-
     sums = np.zeros((labels.max() + 1, emb.shape[1]))
     np.add.at(sums, labels, emb)
     counts = np.bincount(labels, minlength=len(sums))
@@ -132,7 +127,7 @@ def _faces_of_a_frame_assigned_jointly(labels: np.ndarray, frames: list[float], 
         if embedder == "arcface":
             centres = centres / np.maximum(np.linalg.norm(centres, axis=2, keepdims=True), 1e-12)
         cost = np.array([distances(x[a : a + 1], centres[a], embedder)[0] for a in range(len(members))])
-        _, choice = linear_sum_assignment(cost)
+        _, choice = least_cost_assignment(cost)
         moved = people[choice]
         for i, old, new in zip(members, people, moved):
             if old != new:

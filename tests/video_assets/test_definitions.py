@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pandas as pd
 from dagster import AssetCheckSeverity, AssetKey
 
@@ -102,3 +105,16 @@ def test_the_score_check_warns_below_its_threshold_and_says_why():
     why = poor.metadata["below_1"].value
     assert why.startswith("speech 0.00 (derived 100%)") and "description 0.00 (derived 100%)" in why
     assert poor.metadata["score_camera"].value == 0.9 and poor.metadata["coverage_objects"].value == 0.0
+
+
+def test_loading_the_definitions_imports_no_model_runtime():
+    # Every command loads them (a re-analysis of an unchanged file does nothing else): the runtimes load in
+    # the steps that use them. cv2 and av are imported: the decode steps' types come from them.
+    runtimes = (
+        "torch", "transformers", "onnxruntime", "openvino", "ctranslate2", "faster_whisper", "dlib", "scipy",
+        "tesserocr", "rapidocr_onnxruntime", "onnx",
+    )  # fmt: skip
+    code = f"import sys, video_assets.definitions; print(sorted(m for m in {runtimes!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
