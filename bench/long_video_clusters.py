@@ -32,6 +32,14 @@ SPEAKERS = [3000, 10800]  # voiced seconds (10,800: three hours of speech)
 # The same speaker cases on dd70412, whose merging held the clusters x clusters matrix (2026-12-05 08:10 UTC,
 # this machine): voiced seconds -> (s, peak RSS MB).
 SPEAKERS_BEFORE = {3000: (3.33, 236), 10800: (190.0, 1958)}
+# In batches with scipy's linkage and assignment (commit e0446fd, run 2026-12-06 12:27 UTC, between two runs of our
+# own; every case found the same persons): (faces, people) -> (seconds, peak RSS MB)
+PERSONS_BEFORE = {
+    (5000, 40): (0.56, 178),
+    (20000, 40): (2.32, 201),
+    (100000, 40): (23.62, 376),
+    (60000, 20000): (31.53, 261),
+}
 
 _CASE = """
 import json, resource, sys, time
@@ -116,6 +124,12 @@ def markdown(results: dict, command: str) -> str:
         lines.append(f"| {r['voiced_seconds']} | {r['seconds']} | {r['peak_rss_mb']} | {r['found']} |")
     before = "; ".join(f"{n} seconds {s} s, {mb} MB" for n, (s, mb) in SPEAKERS_BEFORE.items())
     lines += ["", f"Before, the merging over a clusters x clusters matrix (commit dd70412, same cases): {before}."]
+    scipy = "; ".join(f"{n} faces of {k} people {s} s, {mb} MB" for (n, k), (s, mb) in PERSONS_BEFORE.items())
+    lines += [
+        "",
+        "The persons in batches with scipy's linkage and assignment, before analyzers/linkage.py and assignment.py "
+        f"(commit e0446fd, 2026-12-06 12:27 UTC, the same persons found): {scipy}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
