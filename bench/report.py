@@ -125,9 +125,9 @@ def speed_section(clips: dict) -> list[str]:
     lines += [
         "### Decoded once",
         "",
-        "Counted in the graph run by wrapping PyAV's `open` and `decode`: the probe opens the file and decodes its",
-        "first frame, the video pass and the audio pass open it once each; `decode_passes` is the metadata the decode",
-        "steps record.",
+        "Counted in one more graph run by wrapping PyAV's `open` and `decode` (not in the timed runs: the wrappers",
+        "cost 2-5 % of a pass): the probe opens the file and decodes its first frame, the video pass and the audio",
+        "pass open it once each; `decode_passes` is the metadata the decode steps record.",
         "",
     ]
     lines += _table(["clip", "opens", "video frames decoded / in stream", "decode_passes metadata"], decode_rows)

@@ -1,10 +1,12 @@
 """One measured run in a fresh process, so its peak RSS is that run's alone.
 
   python -m bench.worker direct FILE --scratch DIR      the light analyzers called directly (no Dagster)
-  python -m bench.worker graph FILE --data DIR [--graph light|default|without-seen]   the Dagster job, in-process
-      light: the light analyzers, the timeline over them and what they read (the decode steps without the frame
-      store, which only the frame models and the report read); default: every configured asset;
-      without-seen: default without objects, persons, sound events and speakers (bench.seen_speed)
+  python -m bench.worker graph FILE --data DIR [--graph light|default|without-seen] [--count-decodes]
+      the Dagster job, in-process. light: the light analyzers, the timeline over them and what they read (the
+      decode steps without the frame store, which only the frame models and the report read); default: every
+      configured asset; without-seen: default without objects, persons, sound events and speakers
+      (bench.seen_speed). --count-decodes: every PyAV open and decoded frame counted (support/decode_counter.py);
+      its proxies cost 2-5 % of a decode pass, so timed runs go without it
   python -m bench.worker peer FILE                      PySceneDetect's ContentDetector and AdaptiveDetector,
                                                         and bare PyAV decoding (the floor of any video pass)
 
@@ -141,7 +143,7 @@ def _graph_of(defs, assets: list, report: bool):
     return Definitions(assets=[*assets, timeline, *extra], asset_checks=checks, jobs=[job], resources=defs.resources)
 
 
-def graph(path: Path, data_root: Path, which: str) -> dict:
+def graph(path: Path, data_root: Path, which: str, count_decodes: bool = False) -> dict:
     import av
     from dagster import DagsterInstance
 
@@ -151,10 +153,12 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
 
     imported = time.perf_counter() - STARTED
     probe = probe_video(path)  # before counting: the run's own opens and frames are counted
-    from support.decode_counter import DecodeCounts, counting_open
+    counts = None
+    if count_decodes:
+        from support.decode_counter import DecodeCounts, counting_open
 
-    counts = DecodeCounts()
-    av.open = counting_open(av.open, counts)
+        counts = DecodeCounts()
+        av.open = counting_open(av.open, counts)
     defs = build_definitions(data_root=str(data_root))
     if which == "light":
         defs = light_definitions(defs)
@@ -174,6 +178,15 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
                 decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata[
                     "decode_passes"
                 ].value
+    decoding = {}
+    if counts is not None:
+        decoding = {
+            "decoding": {
+                "opens": len(counts.opened),
+                "video_frames": counts.video_frames,
+                "audio_frames": counts.audio_frames,
+            }
+        }
     return {
         "success": run.success,
         "failure": run.failure,
@@ -183,11 +196,7 @@ def graph(path: Path, data_root: Path, which: str) -> dict:
         "cpu_s": round(cpu, 3),
         "steps": steps,
         "decode_passes": decode_passes,
-        "decoding": {
-            "opens": len(counts.opened),
-            "video_frames": counts.video_frames,
-            "audio_frames": counts.audio_frames,
-        },
+        **decoding,
         "partition": run.key,
         "timeline": str(defs.resources["storage"].asset_path("timeline", run.key)),
         "shots": str(defs.resources["storage"].asset_path("shots", run.key)),
@@ -239,6 +248,7 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--graph", choices=["light", "default", "without-seen"], default="light")
+    parser.add_argument("--count-decodes", action="store_true", help="count PyAV's opens and decoded frames")
     args = parser.parse_args()
     folder = {"direct": "scratch", "graph": "data"}.get(args.mode)
     if folder and getattr(args, folder) is None:  # its outputs would go to a folder named "None"
@@ -246,7 +256,7 @@ def main() -> None:
     if args.mode == "direct":
         out = direct(args.file, args.scratch)
     elif args.mode == "graph":
-        out = graph(args.file, args.data, args.graph)
+        out = graph(args.file, args.data, args.graph, args.count_decodes)
     else:
         out = peer(args.file)
     out["peak_rss_mb"] = peak_rss_mb()

@@ -1,6 +1,9 @@
 """The bench's graph without the seen-and-heard assets is the default graph minus exactly those four, its
 timeline and report counting only what is left (what bench.seen_speed compares against)."""
 
+import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -37,3 +40,24 @@ def test_a_measured_run_without_its_output_folder_is_refused_before_it_writes(
     assert refused.value.code == 2
     assert f"{mode} needs {folder} DIR" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # no folder named "None" (or anything else) was made
+
+
+def test_the_light_graph_counts_its_decoding_only_when_asked(clip, instance_home, tmp_path):
+    # The counter's proxies cost 2-5 % of a decode pass: timed runs go without them, one run counts.
+    def run(*extra: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.worker", "graph", str(clip), "--data", str(tmp_path / "data"), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **instance_home},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    timed, counted = run(), run("--count-decodes")
+    assert timed["success"] and counted["success"]
+    assert "decoding" not in timed
+    # the probe step decodes the first frame, the video pass every frame once; the probe's and the two passes' opens
+    assert counted["decoding"]["video_frames"] == counted["frame_count"] + 1 > 1
+    assert counted["decoding"]["opens"] == 3 and counted["decoding"]["audio_frames"] > 0
