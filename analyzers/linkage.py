@@ -25,6 +25,10 @@ def flat_clusters(d: np.ndarray, method: str, threshold: float) -> np.ndarray:
         raise ValueError(f"linkage method {method!r}: one of {', '.join(METHODS)}")
     n = len(d)
     dist = np.array(d, dtype=np.float64)  # a copy: a merged cluster's distances overwrite its row and column
+    if dist.shape != (n, n):
+        raise ValueError(f"the distances must be a square matrix, not of shape {dist.shape}")
+    if not np.isfinite(dist).all():  # a NaN would send the chain round in circles
+        raise ValueError("the distances hold a value that is not finite")
     np.fill_diagonal(dist, np.inf)
     size = np.ones(n)
     joined_to = np.arange(n)  # the cluster each one merged into at or under the threshold (itself if none)

@@ -79,3 +79,11 @@ def test_hand_made_cases(distances, method, threshold, labels):
 def test_an_unknown_method_is_refused_by_name():
     with pytest.raises(ValueError, match="'single'"):
         flat_clusters(np.zeros((2, 2)), "single", 1.0)
+
+
+@pytest.mark.parametrize(
+    "d", [np.array([[0, np.nan], [np.nan, 0]]), np.array([[0, np.inf], [np.inf, 0]]), np.zeros((2, 3))]
+)
+def test_distances_that_are_no_finite_square_matrix_are_refused(d):
+    with pytest.raises(ValueError, match=r"square matrix|not finite"):
+        flat_clusters(d, "complete", 1.0)
