@@ -30,12 +30,13 @@ def flat_clusters(d: np.ndarray, method: str, threshold: float) -> np.ndarray:
     if not np.isfinite(dist).all():  # a NaN would send the chain round in circles
         raise ValueError("the distances hold a value that is not finite")
     np.fill_diagonal(dist, np.inf)
-    size = np.ones(n)
+    size = np.ones(n)  # rows in each cluster
+    still_open = np.ones(n, bool)
     joined_to = np.arange(n)  # the cluster each one merged into at or under the threshold (itself if none)
     chain: list[int] = []
     for _ in range(n - 1):
         if not chain:
-            chain.append(int(np.argmin(np.isinf(size))))  # the first cluster still open
+            chain.append(int(np.argmax(still_open)))  # the first cluster still open
         while True:
             a = chain[-1]
             b = int(np.argmin(dist[a]))
@@ -54,7 +55,7 @@ def flat_clusters(d: np.ndarray, method: str, threshold: float) -> np.ndarray:
         dist[y], dist[:, y] = merged, merged
         dist[x], dist[:, x] = np.inf, np.inf
         size[y] += size[x]
-        size[x] = np.inf  # closed
+        still_open[x] = False
         if height <= threshold:
             joined_to[x] = y
     roots = joined_to.copy()
