@@ -178,16 +178,7 @@ def graph(path: Path, data_root: Path, which: str, count_decodes: bool = False) 
                 decode_passes[materialization.asset_key.to_user_string()] = materialization.metadata[
                     "decode_passes"
                 ].value
-    decoding = {}
-    if counts is not None:
-        decoding = {
-            "decoding": {
-                "opens": len(counts.opened),
-                "video_frames": counts.video_frames,
-                "audio_frames": counts.audio_frames,
-            }
-        }
-    return {
+    out = {
         "success": run.success,
         "failure": run.failure,
         "duration_s": probe.duration_s,
@@ -196,12 +187,18 @@ def graph(path: Path, data_root: Path, which: str, count_decodes: bool = False) 
         "cpu_s": round(cpu, 3),
         "steps": steps,
         "decode_passes": decode_passes,
-        **decoding,
         "partition": run.key,
         "timeline": str(defs.resources["storage"].asset_path("timeline", run.key)),
         "shots": str(defs.resources["storage"].asset_path("shots", run.key)),
         "import_s": round(imported, 3),
     }
+    if counts is not None:
+        out["decoding"] = {
+            "opens": len(counts.opened),
+            "video_frames": counts.video_frames,
+            "audio_frames": counts.audio_frames,
+        }
+    return out
 
 
 def decode_floor(path: Path) -> float:
